@@ -1,0 +1,152 @@
+import pg from 'pg';
+import type { RevokeReason } from './errors.js';
+import type { Database } from './store/database.js';
+import type { SessionStore } from './store/session-store.js';
+
+export const CHANGE_CHANNEL = 'gsc_changes';
+/** NOTIFY payloads must stay under 8000 bytes; 64-hex digests plus JSON fit about 100 a message. */
+const DIGESTS_PER_MESSAGE = 100;
+/** Polls look back this far so a revocation whose transaction committed late is not skipped. */
+const POLL_OVERLAP_MS = 5_000;
+const RECONNECT_DELAY_MS = 1_000;
+
+export interface RevokedNotice {
+  keyHash: string;
+  revokedAt: Date;
+  reason: RevokeReason;
+}
+
+interface Message {
+  r: RevokeReason;
+  k: string[];
+}
+
+/**
+ * Spreads revocations across instances: a NOTIFY after the revoking transaction commits (never
+ * inside it: a notifying transaction takes a global lock at commit) for speed, and a poll of
+ * recently revoked rows every `syncInterval` for what a dropped listener missed.
+ */
+export class ChangeFeed {
+  private listener: pg.Client | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pollCursor: Date | undefined;
+  private stopped = false;
+  private polling: Promise<void> | undefined;
+  /** Database clock minus local clock, refreshed by every poll. */
+  clockOffsetMs = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly store: SessionStore,
+    private readonly syncIntervalMs: number,
+    private readonly apply: (notice: RevokedNotice) => void,
+    private readonly onError: (operation: string, error: Error) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.poll();
+    this.pollTimer = setInterval(() => void this.poll(), this.syncIntervalMs);
+    this.pollTimer.unref();
+    if (this.db.kind === 'postgresql' && this.db.url) await this.listen();
+  }
+
+  /** Tells the other instances; failures are left to their poll. */
+  async publish(revoked: ReadonlyArray<{ keyHash: string; revokedReason: RevokeReason | null }>): Promise<void> {
+    if (this.db.kind !== 'postgresql' || !revoked.length) return;
+    const byReason = new Map<RevokeReason, string[]>();
+    for (const s of revoked) {
+      const reason = s.revokedReason ?? 'REVOKED';
+      byReason.set(reason, [...(byReason.get(reason) ?? []), s.keyHash]);
+    }
+    const messages: Message[] = [];
+    for (const [reason, digests] of byReason) {
+      for (let i = 0; i < digests.length; i += DIGESTS_PER_MESSAGE) {
+        messages.push({ r: reason, k: digests.slice(i, i + DIGESTS_PER_MESSAGE) });
+      }
+    }
+    try {
+      const em = this.db.orm.em.fork();
+      for (const message of messages) {
+        await em.getConnection().execute('select pg_notify(?, ?)', [CHANGE_CHANNEL, JSON.stringify(message)]);
+      }
+    } catch (error) {
+      this.onError('notify', error as Error);
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.db.url, connectionTimeoutMillis: 3_000 });
+    // Without a listener, an 'error' on this client would crash the host process.
+    client.on('error', (error) => this.reconnect(client, error));
+    client.on('end', () => this.reconnect(client, new Error('listener connection ended')));
+    client.on('notification', (message) => {
+      if (message.channel !== CHANGE_CHANNEL || !message.payload) return;
+      try {
+        const { r, k } = JSON.parse(message.payload) as Message;
+        const now = new Date(Date.now() + this.clockOffsetMs);
+        for (const keyHash of k) this.apply({ keyHash, revokedAt: now, reason: r });
+      } catch (error) {
+        this.onError('notification', error as Error);
+      }
+    });
+    try {
+      await client.connect();
+      await client.query(`listen ${CHANGE_CHANNEL}`);
+      this.listener = client;
+    } catch (error) {
+      this.reconnect(client, error as Error);
+    }
+  }
+
+  private reconnect(client: pg.Client, error: Error): void {
+    if (this.stopped || this.reconnectTimer || (this.listener && this.listener !== client)) return;
+    this.listener = undefined;
+    this.onError('listen', error);
+    client.removeAllListeners();
+    client.on('error', () => {});
+    void client.end().catch(() => {});
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      // Whatever was published while the listener was down, the poll picks up.
+      void this.poll();
+      void this.listen();
+    }, RECONNECT_DELAY_MS);
+    this.reconnectTimer.unref();
+  }
+
+  /** Reads recently revoked sessions; overlapping windows make a late commit harmless to miss once. */
+  poll(): Promise<void> {
+    this.polling ??= this.pollOnce().finally(() => {
+      this.polling = undefined;
+    });
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      const localBefore = Date.now();
+      const { dbNow, revoked } = await this.store.revokedSince(this.pollCursor);
+      const localAfter = Date.now();
+      this.clockOffsetMs = dbNow.getTime() - (localBefore + localAfter) / 2;
+      for (const notice of revoked) this.apply(notice);
+      this.pollCursor = new Date(dbNow.getTime() - POLL_OVERLAP_MS);
+    } catch (error) {
+      this.onError('poll', error as Error);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.reconnectTimer);
+    await this.polling;
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) {
+      listener.removeAllListeners();
+      listener.on('error', () => {});
+      await listener.end().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import { ChangeFeed, type RevokedNotice } from './change-feed.js';
+import {
+  sessionExpired,
+  sessionLimitExceeded,
+  sessionRevoked,
+  storeUnavailable,
+  unauthenticated,
+  type RevokeReason,
+} from './errors.js';
+import type { SessionInfo } from './events.js';
+import { checkIdentity, hashSessionKey, publicIdentity, type Identity } from './identity.js';
+import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
+import { sessionPlugin } from './plugin.js';
+import { sessionState, type Limit, type Timeouts } from './policy.js';
+import { currentSession, setRequestSession, type CurrentSession } from './request-session.js';
+import { SessionCache } from './session-cache.js';
+import { migrateDatabase, openDatabase, type Database } from './store/database.js';
+import { toSessionInfo, type StoredSession } from './store/rows.js';
+import { SessionStore } from './store/session-store.js';
+import { TouchBatcher } from './touch-batcher.js';
+
+/** Touches are written at least this often, whatever `touchInterval` is, so shutdown loses little. */
+const MAX_FLUSH_EVERY_MS = 1_000;
+
+/**
+ * The one object a host creates: it owns the store, the per-instance cache and the change feed,
+ * and hands out the plugin, the directive support and the session API.
+ */
+export class SessionController<TContext = any> {
+  readonly options: ResolvedOptions<TContext>;
+  readonly store: SessionStore;
+  readonly timeouts: Timeouts;
+  private readonly cache: SessionCache;
+  private readonly touches: TouchBatcher;
+  private readonly feed: ChangeFeed;
+  /** Concurrent requests with one key on one instance share a single database look-up. */
+  private readonly inFlight = new Map<string, Promise<StoredSession>>();
+  private closed = false;
+
+  private constructor(
+    options: ResolvedOptions<TContext>,
+    private readonly db: Database,
+  ) {
+    this.options = options;
+    this.timeouts = { idleTimeoutMs: options.idleTimeoutMs, absoluteTimeoutMs: options.absoluteTimeoutMs };
+    this.store = new SessionStore(db, this.timeouts);
+    this.cache = new SessionCache(options.cacheSize);
+    this.touches = new TouchBatcher(
+      (entries) => this.store.touch(entries),
+      Math.min(options.touchIntervalMs, MAX_FLUSH_EVERY_MS),
+      (error) => this.reportStoreError('touch', error),
+    );
+    this.feed = new ChangeFeed(
+      db,
+      this.store,
+      options.syncIntervalMs,
+      (notice) => this.applyRevocation(notice),
+      (operation, error) => this.reportStoreError(operation, error),
+    );
+  }
+
+  /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
+  static async create<TContext = any>(options: SessionControllerOptions<TContext>): Promise<SessionController<TContext>> {
+    const resolved = resolveOptions(options);
+    const db = await openDatabase(resolved.database);
+    const controller = new SessionController<TContext>(resolved, db);
+    try {
+      if (resolved.migrate) await migrateDatabase(db);
+      if (resolved.enabled) await controller.start();
+    } catch (error) {
+      await db.close().catch(() => {});
+      throw error;
+    }
+    return controller;
+  }
+
+  private async start(): Promise<void> {
+    this.touches.start();
+    await this.feed.start();
+  }
+
+  /** Applies pending migrations; returns their names. */
+  migrate(): Promise<string[]> {
+    return migrateDatabase(this.db);
+  }
+
+  /** The Apollo Server plugin that enforces the app- and user-level caps. */
+  plugin(): ApolloServerPlugin<any> {
+    return sessionPlugin(this);
+  }
+
+  /** The session of the request whose context this is (see `currentSession`). */
+  current(contextValue: TContext): CurrentSession | null {
+    return currentSession(contextValue);
+  }
+
+  /**
+   * Explicit admission, for login resolvers: the same path as a first request with an unknown
+   * key. Returns the session, or throws the `GraphQLError` a request would get.
+   */
+  async openSession(identity: Identity): Promise<SessionInfo> {
+    const checked = checkIdentity(identity);
+    if (!checked) throw unauthenticated('openSession needs an identity.');
+    return toSessionInfo(await this.guard('openSession', () => this.sessionFor(checked)));
+  }
+
+  /** Governs one request: called by the plugin before execution. */
+  async handleRequest(contextValue: TContext): Promise<void> {
+    const identity = checkIdentity(await this.options.identify(contextValue));
+    if (!identity) {
+      setRequestSession(contextValue as object, { identity: null, session: null });
+      return;
+    }
+    const session = await this.guard('request', () => this.sessionFor(identity), () => null);
+    setRequestSession(contextValue as object, { identity, session });
+  }
+
+  /**
+   * Runs a store operation under `failMode`: a database failure becomes
+   * `SESSION_STORE_UNAVAILABLE` (closed) or the fallback (open); a refusal passes through.
+   */
+  async guard<T>(operation: string, run: () => Promise<T>, openFallback?: () => T): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof GraphQLError) throw error;
+      this.reportStoreError(operation, error as Error);
+      if (this.options.failMode === 'open' && openFallback) return openFallback();
+      throw storeUnavailable();
+    }
+  }
+
+  /** The active session for this identity, admitting it if its key is new; throws if it may not proceed. */
+  private async sessionFor(identity: Identity): Promise<StoredSession> {
+    const keyHash = hashSessionKey(identity.sessionKey);
+    const cached = this.cache.get(keyHash);
+    if (cached && this.isUsable(cached, identity)) return this.touch(cached);
+    // Expired by this instance's view: another instance may have seen it since, so ask the store.
+    const session = await this.loadOrAdmit(keyHash, identity);
+    this.assertUsable(session, identity);
+    return this.touch(session);
+  }
+
+  private isUsable(session: StoredSession, identity: Identity): boolean {
+    if (session.userId !== identity.userId) return false;
+    const state = sessionState(session, this.dbNow(), this.timeouts);
+    if (state.status === 'REVOKED') throw sessionRevoked(state.reason);
+    return state.status === 'ACTIVE';
+  }
+
+  private assertUsable(session: StoredSession, identity: Identity): void {
+    // A key the host hands to two users is a host bug; refusing is the only safe answer.
+    if (session.userId !== identity.userId) throw unauthenticated('This session belongs to another user.');
+    const state = sessionState(session, this.dbNow(), this.timeouts);
+    if (state.status === 'REVOKED') throw sessionRevoked(state.reason);
+    if (state.status === 'EXPIRED') throw sessionExpired(state.reason);
+  }
+
+  private loadOrAdmit(keyHash: string, identity: Identity): Promise<StoredSession> {
+    let pending = this.inFlight.get(keyHash);
+    if (!pending) {
+      pending = (async () => {
+        const found = (await this.store.findByKeyHash(keyHash)) ?? (await this.admit(keyHash, identity));
+        this.cache.set(found);
+        return found;
+      })().finally(() => this.inFlight.delete(keyHash));
+      this.inFlight.set(keyHash, pending);
+    }
+    return pending;
+  }
+
+  private async admit(keyHash: string, identity: Identity): Promise<StoredSession> {
+    const exempt = this.options.isExempt(identity);
+    const limitFromOption: Limit | undefined =
+      exempt || !this.options.limitFor ? undefined : ((await this.options.limitFor(identity)) ?? undefined);
+    const result = await this.store.admit({
+      keyHash,
+      userId: identity.userId,
+      groups: identity.groups ?? [],
+      ipAddress: identity.ip ?? null,
+      userAgent: identity.userAgent ?? null,
+      exempt,
+      limitFromOption,
+      fallbackLimit: this.options.userMaxSessions,
+      appLimit: this.options.appMaxSessions,
+      policy: this.options.onLimit,
+    });
+    const who = publicIdentity(identity);
+    if (result.kind === 'EXISTING') return result.session;
+    if (result.kind === 'REJECTED') {
+      this.callHook(() => this.options.onReject({ identity: who, level: result.level, limit: result.limit }));
+      throw sessionLimitExceeded(result.level, result.limit);
+    }
+    if (result.evicted.length) this.revoked(result.evicted, 'EVICTED', null);
+    if (result.overLimit) {
+      const { level, limit } = result.overLimit;
+      this.callHook(() => this.options.onReject({ identity: who, level, limit, allowed: true }));
+    }
+    this.callHook(() =>
+      this.options.onAdmit({
+        session: toSessionInfo(result.session),
+        identity: who,
+        evicted: result.evicted.map(toSessionInfo),
+        ...(result.overLimit ? { overLimit: result.overLimit } : {}),
+      }),
+    );
+    return result.session;
+  }
+
+  /** At most one write per session per `touchInterval`, and never on the request's path. */
+  private touch(session: StoredSession): StoredSession {
+    const now = this.dbNow();
+    if (now - session.lastSeenAt.getTime() < this.options.touchIntervalMs) return session;
+    const touched = { ...session, lastSeenAt: new Date(now) };
+    this.cache.set(touched);
+    this.touches.add(session.id, touched.lastSeenAt);
+    return touched;
+  }
+
+  /** Revokes one session. Returns it as stored (unchanged if it was already revoked), or `null` if unknown. */
+  async revoke(sessionId: string, reason: RevokeReason = 'REVOKED', note: string | null = null): Promise<SessionInfo | null> {
+    const changed = await this.store.revokeById(sessionId, reason, note);
+    if (changed.length) {
+      this.revoked(changed, reason, note);
+      return toSessionInfo(changed[0]);
+    }
+    const existing = await this.store.findById(sessionId);
+    return existing ? toSessionInfo(existing) : null;
+  }
+
+  /** Revokes every live session of a user (but `exceptSessionId`); returns those it revoked. */
+  async revokeUser(
+    userId: string,
+    reason: RevokeReason = 'ADMIN_REVOKED',
+    note: string | null = null,
+    exceptSessionId?: string,
+  ): Promise<SessionInfo[]> {
+    const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId);
+    if (changed.length) this.revoked(changed, reason, note);
+    return changed.map(toSessionInfo);
+  }
+
+  /** After a revoking transaction commits: update this instance, tell the others, call the hook. */
+  private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null): void {
+    for (const s of sessions) this.applyRevocation({ keyHash: s.keyHash, revokedAt: s.revokedAt ?? new Date(), reason });
+    void this.feed.publish(sessions);
+    this.callHook(() => this.options.onRevoke({ sessions: sessions.map(toSessionInfo), reason, note }));
+  }
+
+  private applyRevocation(notice: RevokedNotice): void {
+    this.cache.markRevoked(notice.keyHash, notice.revokedAt, notice.reason);
+  }
+
+  /** Milliseconds on the database clock, estimated locally from the last measured offset. */
+  dbNow(): number {
+    return Date.now() + this.feed.clockOffsetMs;
+  }
+
+  /** Writes pending last-seen touches now. */
+  flush(): Promise<void> {
+    return this.touches.flush();
+  }
+
+  /** Flushes, stops background work and closes the store if this controller opened it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.touches.stop();
+    await this.feed.stop();
+    await this.db.close();
+  }
+
+  /** How many sessions this instance keeps in memory (bounded by `cacheSize`). */
+  get cachedSessions(): number {
+    return this.cache.size;
+  }
+
+  private reportStoreError(operation: string, error: Error): void {
+    this.callHook(() => this.options.onStoreError({ operation, error }));
+  }
+
+  /** Host hooks observe; a throwing hook must not fail the request it observes. */
+  private callHook(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      console.error('[graphql-session-controller] a hook threw:', (error as Error).message);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { GraphQLError } from 'graphql';
+
+/** Every error this library raises carries one of these in `extensions.code`. */
+export enum SessionErrorCode {
+  SESSION_LIMIT_EXCEEDED = 'SESSION_LIMIT_EXCEEDED',
+  SESSION_REVOKED = 'SESSION_REVOKED',
+  SESSION_EXPIRED = 'SESSION_EXPIRED',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  NOT_FOUND = 'NOT_FOUND',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  SESSION_STORE_UNAVAILABLE = 'SESSION_STORE_UNAVAILABLE',
+}
+
+/** Which cap refused: the whole app, one user, or one field (the seed's "view"). */
+export type LimitLevel = 'APP' | 'USER' | 'VIEW';
+
+/** Why a session was revoked; stored as `revokedReason`. */
+export type RevokeReason = 'EVICTED' | 'REVOKED' | 'ADMIN_REVOKED' | 'LOGOUT';
+export const REVOKE_REASONS: readonly RevokeReason[] = ['EVICTED', 'REVOKED', 'ADMIN_REVOKED', 'LOGOUT'];
+
+/** Why a session expired. */
+export type ExpiryReason = 'IDLE' | 'ABSOLUTE';
+
+function sessionError(
+  message: string,
+  code: SessionErrorCode,
+  status: number | undefined,
+  extra: Record<string, unknown> = {},
+): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code, ...extra, ...(status === undefined ? {} : { http: { status } }) },
+  });
+}
+
+export function sessionLimitExceeded(level: LimitLevel, limit: number, field?: string): GraphQLError {
+  const what =
+    level === 'APP' ? 'the application' : level === 'USER' ? 'this user' : `field ${field ?? '?'}`;
+  return sessionError(
+    `Session limit exceeded: ${what} allows at most ${limit} concurrent session(s).`,
+    SessionErrorCode.SESSION_LIMIT_EXCEEDED,
+    // A field-level refusal is a partial result, not a failed request.
+    level === 'VIEW' ? undefined : 403,
+    { level, limit, ...(field ? { field } : {}) },
+  );
+}
+
+export function sessionRevoked(reason: RevokeReason): GraphQLError {
+  return sessionError(`This session has been revoked (${reason}).`, SessionErrorCode.SESSION_REVOKED, 401, {
+    reason,
+  });
+}
+
+export function sessionExpired(reason: ExpiryReason): GraphQLError {
+  const why = reason === 'IDLE' ? 'it was idle too long' : 'it reached its maximum lifetime';
+  return sessionError(`This session has expired: ${why}.`, SessionErrorCode.SESSION_EXPIRED, 401, { reason });
+}
+
+export function unauthenticated(message = 'You must be signed in to do this.', withStatus = true): GraphQLError {
+  return sessionError(message, SessionErrorCode.UNAUTHENTICATED, withStatus ? 401 : undefined);
+}
+
+export function forbidden(message = 'Only an administrator may do this.'): GraphQLError {
+  return sessionError(message, SessionErrorCode.FORBIDDEN, undefined);
+}
+
+export function notFound(what = 'Session'): GraphQLError {
+  return sessionError(`${what} not found.`, SessionErrorCode.NOT_FOUND, undefined);
+}
+
+export function badUserInput(argument: string, problem: string): GraphQLError {
+  return sessionError(`Invalid argument "${argument}": ${problem}`, SessionErrorCode.BAD_USER_INPUT, undefined, {
+    argument,
+  });
+}
+
+export function storeUnavailable(): GraphQLError {
+  return sessionError(
+    'The session store is unavailable; try again shortly.',
+    SessionErrorCode.SESSION_STORE_UNAVAILABLE,
+    503,
+  );
+}
+
+/** A configuration mistake found when the controller or the schema is set up. */
+export class SessionConfigError extends Error {
+  override name = 'SessionConfigError';
+}
+
+/** Raised inside the store when the database cannot be reached; mapped by `failMode`. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(cause: unknown) {
+    super(`session store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}

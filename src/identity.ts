@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import { SessionErrorCode } from './errors.js';
+
+/** What the host's `identify(contextValue)` returns for a signed-in request. */
+export interface Identity {
+  /** The user the session belongs to. */
+  userId: string;
+  /** The host's secret session key (e.g. a token id). Only its SHA-256 digest is stored. */
+  sessionKey: string;
+  /** Groups the user belongs to; stored `GROUP` limit rules apply to them. */
+  groups?: readonly string[];
+  /** Recorded on admission. */
+  ip?: string | null;
+  /** Recorded on admission. */
+  userAgent?: string | null;
+  /** Recorded and listed, never limited nor counted. */
+  exempt?: boolean;
+}
+
+/** An identity as hooks see it: everything but the secret key. */
+export type PublicIdentity = Omit<Identity, 'sessionKey'>;
+
+export const MAX_USER_ID_LENGTH = 255;
+
+/** The digest the store keeps instead of the key, so a database leak reveals no usable key. */
+export function hashSessionKey(sessionKey: string): string {
+  return createHash('sha256').update(sessionKey).digest('hex');
+}
+
+export function publicIdentity(identity: Identity): PublicIdentity {
+  const { sessionKey: _secret, ...rest } = identity;
+  return rest;
+}
+
+/**
+ * `identify` is host code; a malformed result is a host bug that must not reach the database
+ * as garbage, so it fails the request with a message that names what is wrong (never the key).
+ */
+export function checkIdentity(value: unknown): Identity | null {
+  if (value === null || value === undefined) return null;
+  const identity = value as Identity;
+  if (typeof identity !== 'object') throw invalidIdentity('identify() must return an object or null');
+  if (typeof identity.userId !== 'string' || identity.userId === '' || identity.userId.length > MAX_USER_ID_LENGTH) {
+    throw invalidIdentity(`identify() returned no valid userId (a string of 1..${MAX_USER_ID_LENGTH} characters)`);
+  }
+  if (typeof identity.sessionKey !== 'string' || identity.sessionKey === '') {
+    throw invalidIdentity('identify() returned no sessionKey (a non-empty string)');
+  }
+  if (identity.groups !== undefined && !Array.isArray(identity.groups)) {
+    throw invalidIdentity('identify() returned groups that are not an array of strings');
+  }
+  return identity;
+}
+
+function invalidIdentity(message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: SessionErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+  });
+}

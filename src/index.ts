@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+
+export { SessionController } from './controller.js';
+export {
+  SessionErrorCode,
+  SessionConfigError,
+  REVOKE_REASONS,
+  type LimitLevel,
+  type RevokeReason,
+  type ExpiryReason,
+} from './errors.js';
+export type { AdmitEvent, RejectEvent, RevokeEvent, SessionInfo, StoreErrorEvent } from './events.js';
+export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';
+export {
+  LIMIT_POLICIES,
+  type DatabaseOption,
+  type Duration,
+  type LimitPolicy,
+  type SessionControllerOptions,
+} from './options.js';
+export { sessionPlugin } from './plugin.js';
+export { currentSession, type CurrentSession } from './request-session.js';
+export { sessionEntities } from './store/entities/index.js';
+export { migrationsList } from '../migrations/index.js';
+export { sessionOrmOptions } from './store/database.js';

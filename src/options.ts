@@ -1,0 +1,213 @@
+import type { MikroORM } from '@mikro-orm/core';
+import ms from 'ms';
+import { SessionConfigError } from './errors.js';
+import type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './events.js';
+import type { Identity } from './identity.js';
+
+export type LimitPolicy = 'REJECT_NEW' | 'EVICT_OLDEST' | 'LOG_ONLY';
+export const LIMIT_POLICIES: readonly LimitPolicy[] = ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'];
+
+/** A duration: milliseconds as a number, or a string such as `'30s'`, `'30m'`, `'12h'`, `'30d'`. */
+export type Duration = number | string;
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** Where sessions are stored. */
+export type DatabaseOption =
+  /** A PostgreSQL connection string, e.g. `postgres://user@host:5432/app`. */
+  | string
+  /** An ORM the host already runs; register `sessionEntities` in it. The host owns its lifecycle. */
+  | MikroORM
+  /** Embedded PostgreSQL (PGlite) kept in a directory; without `dataDir`, in memory. */
+  | { embedded: { dataDir?: string } };
+
+export interface SessionControllerOptions<TContext = any> {
+  /**
+   * Where sessions live. Default: embedded PGlite in memory (sessions are lost when the process
+   * ends; pass `{ embedded: { dataDir } }` to keep them, or a PostgreSQL URL in production).
+   */
+  database?: DatabaseOption;
+  /** Apply pending migrations when the controller is created. Default: `true`. */
+  migrate?: boolean;
+  /** Turns a request's context into its session identity, or `null` for an anonymous request. Required. */
+  identify: (contextValue: TContext) => MaybePromise<Identity | null | undefined>;
+  /** App-level cap. `maxSessions`: active sessions in the whole app. Default: `null` (no cap). */
+  app?: { maxSessions?: number | null };
+  /**
+   * User-level cap. `maxSessions`: active sessions per user, default `null` (unlimited).
+   * `onLimit`: what happens at the cap, default `'REJECT_NEW'`.
+   */
+  user?: { maxSessions?: number | null; onLimit?: LimitPolicy };
+  /** Per-identity limit; a number (or `null` = unlimited) wins over stored rules and `user.maxSessions`. `undefined` falls through. Default: none. */
+  limitFor?: (identity: Identity) => MaybePromise<number | null | undefined>;
+  /** Identities that are recorded but never limited nor counted (the seed exempts staff). Default: `identity.exempt === true`. */
+  isExempt?: (identity: Identity) => boolean;
+  /** Who may see and end every session, and manage limit rules. Default: nobody. */
+  isAdmin?: (identity: Identity) => MaybePromise<boolean>;
+  /** A session unused this long expires. `null` = never. Default: `'30m'`. Precision: `touchInterval`. */
+  idleTimeout?: Duration | null;
+  /** A session this old expires however active. `null` = never. Default: `null`. */
+  absoluteTimeout?: Duration | null;
+  /** A `@uniqueSession` lease unused this long is released. Default: `'5m'`. */
+  leaseTtl?: Duration;
+  /** Whether governed requests fail (`'closed'`) or pass (`'open'`) while the store is unreachable. Default: `'closed'`. */
+  failMode?: 'closed' | 'open';
+  /** Kill switch: `false` serves the schema untouched and `@uniqueSession` inert. Default: `true`. */
+  enabled?: boolean;
+  /** Revoked and expired sessions are kept this long for audit, then pruned. Default: `'30d'`. */
+  retention?: Duration;
+  /** At most one `lastSeenAt` write per session per this interval, batched. Default: `'30s'`. */
+  touchInterval?: Duration;
+  /** Sessions whose state is kept in memory per instance (LRU). Default: `10000`. */
+  cacheSize?: number;
+  /** How often each instance polls for changes it may have missed (the staleness bound). Default: `'500ms'`. */
+  syncInterval?: Duration;
+  /** How often the pruning job runs (one instance at a time). Default: `'1h'`. */
+  pruneInterval?: Duration;
+  /** Called after a session is admitted (also for `LOG_ONLY` admissions over a cap). */
+  onAdmit?: (event: AdmitEvent) => void;
+  /** Called when a cap or a lease refuses a session. */
+  onReject?: (event: RejectEvent) => void;
+  /** Called after sessions are revoked (logout, eviction, API). */
+  onRevoke?: (event: RevokeEvent) => void;
+  /** Called when the store fails; the default logs a warning without secrets. */
+  onStoreError?: (event: StoreErrorEvent) => void;
+}
+
+/** Options after defaults and validation: durations in milliseconds, `null` = off/unlimited. */
+export interface ResolvedOptions<TContext = any> {
+  database: DatabaseOption;
+  migrate: boolean;
+  identify: (contextValue: TContext) => MaybePromise<Identity | null | undefined>;
+  appMaxSessions: number | null;
+  userMaxSessions: number | null;
+  onLimit: LimitPolicy;
+  limitFor: ((identity: Identity) => MaybePromise<number | null | undefined>) | undefined;
+  isExempt: (identity: Identity) => boolean;
+  isAdmin: (identity: Identity) => MaybePromise<boolean>;
+  idleTimeoutMs: number | null;
+  absoluteTimeoutMs: number | null;
+  leaseTtlMs: number;
+  failMode: 'closed' | 'open';
+  enabled: boolean;
+  retentionMs: number;
+  touchIntervalMs: number;
+  cacheSize: number;
+  syncIntervalMs: number;
+  pruneIntervalMs: number;
+  onAdmit: (event: AdmitEvent) => void;
+  onReject: (event: RejectEvent) => void;
+  onRevoke: (event: RevokeEvent) => void;
+  onStoreError: (event: StoreErrorEvent) => void;
+}
+
+const noop = () => {};
+
+export const defaultStoreErrorHandler = (event: StoreErrorEvent): void => {
+  console.warn(`[graphql-session-controller] store error during ${event.operation}: ${event.error.message}`);
+};
+
+function fail(option: string, accepted: string, got: unknown): never {
+  const shown = typeof got === 'string' ? JSON.stringify(got) : String(got);
+  throw new SessionConfigError(`Invalid option "${option}": expected ${accepted}, got ${shown}.`);
+}
+
+function cap(option: string, value: unknown): number | null {
+  if (value === undefined || value === null || value === Infinity) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    fail(option, 'a whole number >= 0, null or Infinity (unlimited)', value);
+  }
+  return value;
+}
+
+export function parseDuration(option: string, value: unknown, { nullable }: { nullable: boolean }): number | null {
+  if (value === null && nullable) return null;
+  const accepted = `a duration in milliseconds or a string such as "30s", "30m", "12h"${nullable ? ', or null' : ''}`;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0) fail(option, accepted, value);
+    return value;
+  }
+  if (typeof value === 'string') {
+    const parsed = ms(value as ms.StringValue) as number | undefined;
+    if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) fail(option, accepted, value);
+    return parsed;
+  }
+  return fail(option, accepted, value);
+}
+
+function fn<T>(option: string, value: unknown, fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'function') fail(option, 'a function', typeof value);
+  return value as T;
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) fail(option, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`, value);
+  return value as T;
+}
+
+function database(value: unknown): DatabaseOption {
+  if (value === undefined) return { embedded: {} };
+  if (typeof value === 'string') {
+    if (!/^postgres(ql)?:\/\//.test(value)) fail('database', 'a postgres:// URL', redactUrl(value));
+    return value;
+  }
+  if (value && typeof value === 'object') {
+    if ('embedded' in value) {
+      const dataDir = (value as { embedded?: { dataDir?: unknown } }).embedded?.dataDir;
+      if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir === '')) {
+        fail('database.embedded.dataDir', 'a directory path', dataDir);
+      }
+      return value as DatabaseOption;
+    }
+    if (typeof (value as { em?: unknown }).em === 'object') return value as MikroORM;
+  }
+  return fail('database', 'a postgres:// URL, a MikroORM instance or { embedded: { dataDir? } }', typeof value);
+}
+
+function redactUrl(value: string): string {
+  return value.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** Applies every default and validates every option once, so a mistake surfaces at start-up. */
+export function resolveOptions<TContext>(options: SessionControllerOptions<TContext>): ResolvedOptions<TContext> {
+  if (!options || typeof options !== 'object') fail('options', 'an object', options);
+  if (typeof options.identify !== 'function') {
+    fail('identify', 'a function (contextValue) => Identity | null', options.identify);
+  }
+  const cacheSize = options.cacheSize ?? 10_000;
+  if (!Number.isInteger(cacheSize) || cacheSize < 1) fail('cacheSize', 'a whole number >= 1', cacheSize);
+  return {
+    database: database(options.database),
+    migrate: options.migrate === undefined ? true : booleanOption('migrate', options.migrate),
+    identify: options.identify,
+    appMaxSessions: cap('app.maxSessions', options.app?.maxSessions),
+    userMaxSessions: cap('user.maxSessions', options.user?.maxSessions),
+    onLimit: oneOf('user.onLimit', options.user?.onLimit, LIMIT_POLICIES, 'REJECT_NEW'),
+    limitFor: fn('limitFor', options.limitFor, undefined),
+    isExempt: fn('isExempt', options.isExempt, (identity: Identity) => identity.exempt === true),
+    isAdmin: fn('isAdmin', options.isAdmin, () => false),
+    idleTimeoutMs: parseDuration('idleTimeout', options.idleTimeout === undefined ? '30m' : options.idleTimeout, {
+      nullable: true,
+    }),
+    absoluteTimeoutMs: parseDuration('absoluteTimeout', options.absoluteTimeout ?? null, { nullable: true }),
+    leaseTtlMs: parseDuration('leaseTtl', options.leaseTtl ?? '5m', { nullable: false })!,
+    failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
+    enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
+    retentionMs: parseDuration('retention', options.retention ?? '30d', { nullable: false })!,
+    touchIntervalMs: parseDuration('touchInterval', options.touchInterval ?? '30s', { nullable: false })!,
+    cacheSize,
+    syncIntervalMs: parseDuration('syncInterval', options.syncInterval ?? '500ms', { nullable: false })!,
+    pruneIntervalMs: parseDuration('pruneInterval', options.pruneInterval ?? '1h', { nullable: false })!,
+    onAdmit: fn('onAdmit', options.onAdmit, noop),
+    onReject: fn('onReject', options.onReject, noop),
+    onRevoke: fn('onRevoke', options.onRevoke, noop),
+    onStoreError: fn('onStoreError', options.onStoreError, defaultStoreErrorHandler),
+  };
+}
+
+function booleanOption(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') fail(option, 'true or false', value);
+  return value;
+}

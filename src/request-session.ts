@@ -1,0 +1,39 @@
+import type { Identity, PublicIdentity } from './identity.js';
+import type { StoredSession } from './store/rows.js';
+
+/** What the plugin learned about one request; keyed by the request's context object. */
+export interface RequestSession {
+  identity: Identity | null;
+  session: StoredSession | null;
+}
+
+/** The session a resolver runs under. */
+export interface CurrentSession {
+  /** The session's public id (as in `UserSession.id`). */
+  id: string;
+  userId: string;
+  identity: PublicIdentity;
+}
+
+// A WeakMap rather than a property on the context: it cannot collide with the host's own fields,
+// and it goes away with the request.
+const byContext = new WeakMap<object, RequestSession>();
+
+export function setRequestSession(contextValue: object, value: RequestSession): void {
+  byContext.set(contextValue, value);
+}
+
+export function getRequestSession(contextValue: unknown): RequestSession | undefined {
+  return typeof contextValue === 'object' && contextValue !== null ? byContext.get(contextValue) : undefined;
+}
+
+/**
+ * The session of the request whose context this is, or `null` for an anonymous request (or one
+ * the plugin did not govern: plugin disabled, or store unreachable with `failMode: 'open'`).
+ */
+export function currentSession(contextValue: unknown): CurrentSession | null {
+  const request = getRequestSession(contextValue);
+  if (!request?.session || !request.identity) return null;
+  const { sessionKey: _secret, ...identity } = request.identity;
+  return { id: request.session.id, userId: request.session.userId, identity };
+}

@@ -1,0 +1,101 @@
+import { PGlite } from '@electric-sql/pglite';
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
+import { migrationsList } from '../../migrations/index.js';
+import type { DatabaseOption } from '../options.js';
+import { sessionEntities } from './entities/index.js';
+import { ADVISORY_NAMESPACE } from './locks.js';
+
+/** The ORM the store runs on, and what it needs to know about who owns it. */
+export interface Database {
+  orm: MikroORM;
+  kind: 'postgresql' | 'embedded';
+  /** The embedded instance, for LISTEN; absent on PostgreSQL. */
+  pglite?: PGlite;
+  /** A connection string for a dedicated LISTEN connection; absent when unknown. */
+  url?: string;
+  close(): Promise<void>;
+}
+
+/** Timeouts short enough that an unreachable database fails a request in seconds, not minutes. */
+const CONNECT_TIMEOUT_MS = 3_000;
+const QUERY_TIMEOUT_MS = 10_000;
+
+/** The ORM options of the store; hosts that bring their own ORM register `sessionEntities` and these migrations. */
+export function sessionOrmOptions(): Partial<Options> {
+  return {
+    entities: sessionEntities,
+    extensions: [Migrator],
+    migrations: {
+      tableName: 'gsc_migrations',
+      migrationsList,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+    // Each unit of work forks its own EntityManager; the global one must never collect state.
+    allowGlobalContext: false,
+    discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
+  };
+}
+
+export async function openDatabase(option: DatabaseOption): Promise<Database> {
+  if (option instanceof MikroORM) {
+    if (option.config.get('driver') === PGliteDriver) {
+      // A host-owned embedded database: one process, one connection, nothing to listen to.
+      return { orm: option, kind: 'embedded', close: async () => {} };
+    }
+    const url = option.config.getClientUrl();
+    return { orm: option, kind: 'postgresql', url: url || undefined, close: async () => {} };
+  }
+  if (typeof option === 'string') {
+    const orm = await MikroORM.init({
+      ...sessionOrmOptions(),
+      driver: PostgreSqlDriver,
+      clientUrl: option,
+      pool: { min: 0, max: 10, acquireTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 10_000 },
+      driverOptions: {
+        connection: { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS },
+      },
+    });
+    return { orm, kind: 'postgresql', url: option, close: () => orm.close(true) };
+  }
+  if (!('embedded' in option)) throw new TypeError('unsupported database option');
+  const pglite = new PGlite(option.embedded.dataDir);
+  await pglite.waitReady;
+  const orm = await MikroORM.init({
+    ...sessionOrmOptions(),
+    driver: PGliteDriver,
+    dbName: 'postgres',
+    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
+  });
+  return {
+    orm,
+    kind: 'embedded',
+    pglite,
+    close: async () => {
+      await orm.close(true);
+      await pglite.close();
+    },
+  };
+}
+
+/**
+ * Applies pending migrations. Several instances may start at once on one PostgreSQL database, so
+ * there the run holds an advisory lock and the losers find nothing left to do. The embedded
+ * database has one connection and one process, so it needs no lock (and taking one would hold
+ * the only connection the migrator needs).
+ */
+export async function migrateDatabase(db: Pick<Database, 'orm' | 'kind'>): Promise<string[]> {
+  const migrator = db.orm.getMigrator();
+  if (db.kind === 'embedded') return (await migrator.up()).map((m) => m.name);
+  const em = db.orm.em.fork();
+  return em.transactional(async (tx) => {
+    const trx = tx.getTransactionContext();
+    await tx.getConnection().execute('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations], 'all', trx);
+    return (await migrator.up({ transaction: trx })).map((m) => m.name);
+  });
+}

@@ -1,0 +1,60 @@
+import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+
+/**
+ * One row per session key. The key itself is never stored: `keyHash` is its SHA-256 digest,
+ * and `id` is a random UUID that is safe to show.
+ */
+@Entity({ tableName: 'gsc_session' })
+// Counting a user's active sessions and listing them newest first read this partial index only.
+// It leaves out revoked rows so it stays small, and leaves out `last_seen_at` so touches stay HOT updates.
+@Index({
+  name: 'gsc_session_user_active_idx',
+  expression:
+    'create index "gsc_session_user_active_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc) where "revoked_at" is null',
+})
+// The app-wide count reads only non-exempt live rows, newest first, and stops at the cap.
+@Index({
+  name: 'gsc_session_app_active_idx',
+  expression:
+    'create index "gsc_session_app_active_idx" on "gsc_session" ("created_at" desc) where "revoked_at" is null and "exempt" = false',
+})
+// Pruning and cross-instance sync look up recently revoked rows by time.
+@Index({
+  name: 'gsc_session_revoked_idx',
+  expression: 'create index "gsc_session_revoked_idx" on "gsc_session" ("revoked_at") where "revoked_at" is not null',
+})
+export class SessionRecord {
+  @PrimaryKey({ type: 'uuid' })
+  id!: string;
+
+  @Property({ type: 'string', length: 255 })
+  userId!: string;
+
+  @Unique({ name: 'gsc_session_key_hash_unique' })
+  @Property({ type: 'string', length: 64 })
+  keyHash!: string;
+
+  @Property({ type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' })
+  createdAt!: Date;
+
+  @Property({ type: 'Date', columnType: 'timestamptz', defaultRaw: 'now()' })
+  lastSeenAt!: Date;
+
+  @Property({ type: 'Date', columnType: 'timestamptz', nullable: true })
+  revokedAt?: Date | null;
+
+  @Property({ type: 'string', length: 32, nullable: true })
+  revokedReason?: string | null;
+
+  @Property({ type: 'string', length: 200, nullable: true })
+  revokedNote?: string | null;
+
+  @Property({ type: 'string', length: 64, nullable: true })
+  ipAddress?: string | null;
+
+  @Property({ type: 'string', length: 512, nullable: true })
+  userAgent?: string | null;
+
+  @Property({ type: 'boolean', default: false })
+  exempt: boolean = false;
+}

@@ -1,0 +1,49 @@
+import type { RevokeReason } from '../errors.js';
+import type { SessionInfo } from '../events.js';
+
+/** The columns every session query returns, plus the database clock so callers never trust the local one. */
+export const SESSION_COLUMNS = `s.id, s.user_id, s.key_hash, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason,
+  s.revoked_note, s.ip_address, s.user_agent, s.exempt`;
+
+export interface SessionRow {
+  id: string;
+  user_id: string;
+  key_hash: string;
+  created_at: Date | string;
+  last_seen_at: Date | string;
+  revoked_at: Date | string | null;
+  revoked_reason: string | null;
+  revoked_note: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  exempt: boolean;
+}
+
+/** A session as the store hands it out: the public info plus the digest the cache is keyed by. */
+export interface StoredSession extends SessionInfo {
+  keyHash: string;
+}
+
+const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
+
+export function toStoredSession(row: SessionRow): StoredSession {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    keyHash: row.key_hash,
+    createdAt: toDate(row.created_at),
+    lastSeenAt: toDate(row.last_seen_at),
+    revokedAt: row.revoked_at === null ? null : toDate(row.revoked_at),
+    revokedReason: row.revoked_reason as RevokeReason | null,
+    revokedNote: row.revoked_note,
+    ipAddress: row.ip_address,
+    userAgent: row.user_agent,
+    exempt: row.exempt,
+  };
+}
+
+/** Strips the digest: what hooks and the API may see. */
+export function toSessionInfo(session: StoredSession): SessionInfo {
+  const { keyHash: _digest, ...info } = session;
+  return info;
+}

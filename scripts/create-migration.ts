@@ -20,7 +20,7 @@ const orm = await MikroORM.init({
 });
 try {
   await orm.getMigrator().up();
-  const result = await orm.getMigrator().createMigration(undefined, false, process.argv.length <= 2 ? false : true, process.argv[2]);
+  const result = await orm.getMigrator().createMigration(undefined, false, false, process.argv[2]);
   console.log(result.fileName ? `created migrations/${result.fileName}` : 'no changes: entities match the migrations');
 } finally {
   await orm.close(true);

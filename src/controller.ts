@@ -20,6 +20,7 @@ import { migrateDatabase, openDatabase, type Database } from './store/database.j
 import { toSessionInfo, type StoredSession } from './store/rows.js';
 import { SessionStore } from './store/session-store.js';
 import { TouchBatcher } from './touch-batcher.js';
+import { Pruner, type PruneResult } from './pruner.js';
 
 /** Touches are written at least this often, whatever `touchInterval` is, so shutdown loses little. */
 const MAX_FLUSH_EVERY_MS = 1_000;
@@ -35,6 +36,7 @@ export class SessionController<TContext = any> {
   private readonly cache: SessionCache;
   private readonly touches: TouchBatcher;
   private readonly feed: ChangeFeed;
+  private readonly pruner: Pruner;
   /** Concurrent requests with one key on one instance share a single database look-up. */
   private readonly inFlight = new Map<string, Promise<StoredSession>>();
   private closed = false;
@@ -59,6 +61,9 @@ export class SessionController<TContext = any> {
       (notice) => this.applyRevocation(notice),
       (operation, error) => this.reportStoreError(operation, error),
     );
+    this.pruner = new Pruner(db, this.timeouts, options.retentionMs, options.leaseTtlMs, (error) =>
+      this.reportStoreError('prune', error),
+    );
   }
 
   /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
@@ -79,6 +84,7 @@ export class SessionController<TContext = any> {
   private async start(): Promise<void> {
     this.touches.start();
     await this.feed.start();
+    this.pruner.start(this.options.pruneIntervalMs);
   }
 
   /** Applies pending migrations; returns their names. */
@@ -258,6 +264,14 @@ export class SessionController<TContext = any> {
     return Date.now() + this.feed.clockOffsetMs;
   }
 
+  /**
+   * Deletes sessions revoked or expired longer ago than `retention`, and dead leases, now.
+   * It also runs every `pruneInterval` on one instance at a time.
+   */
+  prune(): Promise<PruneResult> {
+    return this.pruner.prune();
+  }
+
   /** Writes pending last-seen touches now. */
   flush(): Promise<void> {
     return this.touches.flush();
@@ -268,6 +282,7 @@ export class SessionController<TContext = any> {
     if (this.closed) return;
     this.closed = true;
     await this.touches.stop();
+    await this.pruner.stop();
     await this.feed.stop();
     await this.db.close();
   }

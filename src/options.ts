@@ -128,7 +128,8 @@ export function parseDuration(option: string, value: unknown, { nullable }: { nu
     return value;
   }
   if (typeof value === 'string') {
-    const parsed = ms(value as ms.StringValue) as number | undefined;
+    // `ms` throws on an empty string (with a message that names no option) and returns undefined on garbage.
+    const parsed = value.trim() === '' ? undefined : (ms(value as ms.StringValue) as number | undefined);
     if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) fail(option, accepted, value);
     return parsed;
   }
@@ -176,6 +177,13 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
   if (typeof options.identify !== 'function') {
     fail('identify', 'a function (contextValue) => Identity | null', options.identify);
   }
+  // `app: 100` instead of `app: { maxSessions: 100 }` would otherwise mean "no cap" without a word.
+  for (const group of ['app', 'user'] as const) {
+    const value: unknown = options[group];
+    if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+      fail(group, group === 'app' ? 'an object { maxSessions? }' : 'an object { maxSessions?, onLimit? }', value);
+    }
+  }
   const cacheSize = options.cacheSize ?? 10_000;
   if (!Number.isInteger(cacheSize) || cacheSize < 1) fail('cacheSize', 'a whole number >= 1', cacheSize);
   return {
@@ -192,19 +200,24 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
       nullable: true,
     }),
     absoluteTimeoutMs: parseDuration('absoluteTimeout', options.absoluteTimeout ?? null, { nullable: true }),
-    leaseTtlMs: parseDuration('leaseTtl', options.leaseTtl ?? '5m', { nullable: false })!,
+    leaseTtlMs: parseDuration('leaseTtl', defaulted(options.leaseTtl, '5m'), { nullable: false })!,
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
     enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
-    retentionMs: parseDuration('retention', options.retention ?? '30d', { nullable: false })!,
-    touchIntervalMs: parseDuration('touchInterval', options.touchInterval ?? '30s', { nullable: false })!,
+    retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
+    touchIntervalMs: parseDuration('touchInterval', defaulted(options.touchInterval, '30s'), { nullable: false })!,
     cacheSize,
-    syncIntervalMs: parseDuration('syncInterval', options.syncInterval ?? '500ms', { nullable: false })!,
-    pruneIntervalMs: parseDuration('pruneInterval', options.pruneInterval ?? '1h', { nullable: false })!,
+    syncIntervalMs: parseDuration('syncInterval', defaulted(options.syncInterval, '500ms'), { nullable: false })!,
+    pruneIntervalMs: parseDuration('pruneInterval', defaulted(options.pruneInterval, '1h'), { nullable: false })!,
     onAdmit: fn('onAdmit', options.onAdmit, noop),
     onReject: fn('onReject', options.onReject, noop),
     onRevoke: fn('onRevoke', options.onRevoke, noop),
     onStoreError: fn('onStoreError', options.onStoreError, defaultStoreErrorHandler),
   };
+}
+
+/** Only an omitted option takes the default: `null` where "never" is not accepted is a mistake to report. */
+function defaulted(value: unknown, fallback: Duration): unknown {
+  return value === undefined ? fallback : value;
 }
 
 function booleanOption(option: string, value: unknown): boolean {

@@ -180,7 +180,9 @@ export class SessionController<TContext = any> {
   private async admit(keyHash: string, identity: Identity): Promise<StoredSession> {
     const exempt = this.options.isExempt(identity);
     const limitFromOption: Limit | undefined =
-      exempt || !this.options.limitFor ? undefined : ((await this.options.limitFor(identity)) ?? undefined);
+      !this.options.enabled ? null
+      : exempt || !this.options.limitFor ? undefined
+      : ((await this.options.limitFor(identity)) ?? undefined);
     const result = await this.store.admit({
       keyHash,
       userId: identity.userId,
@@ -189,8 +191,9 @@ export class SessionController<TContext = any> {
       userAgent: identity.userAgent ?? null,
       exempt,
       limitFromOption,
-      fallbackLimit: this.options.userMaxSessions,
-      appLimit: this.options.appMaxSessions,
+      // Behind the kill switch, explicit admissions are still recorded, but no cap applies.
+      fallbackLimit: this.options.enabled ? this.options.userMaxSessions : null,
+      appLimit: this.options.enabled ? this.options.appMaxSessions : null,
       policy: this.options.onLimit,
     });
     const who = publicIdentity(identity);

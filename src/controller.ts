@@ -182,7 +182,8 @@ export class SessionController<TContext = any> {
     const limitFromOption: Limit | undefined =
       !this.options.enabled ? null
       : exempt || !this.options.limitFor ? undefined
-      : ((await this.options.limitFor(identity)) ?? undefined);
+      // `null` is an answer (unlimited), not "no opinion": only `undefined` falls through to the rules.
+      : await this.options.limitFor(identity);
     const result = await this.store.admit({
       keyHash,
       userId: identity.userId,

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { SessionController } from './controller.js';
+import { SessionErrorCode } from './errors.js';
 
 /**
  * Wires the request lifecycle to the controller: every request that carries an identity is
@@ -24,7 +25,24 @@ export function sessionPlugin(controller: SessionController): ApolloServerPlugin
         async didResolveOperation({ contextValue }) {
           await controller.handleRequest(contextValue);
         },
+        async willSendResponse({ response }) {
+          const body = response.body;
+          stripStacktraces(body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors);
+        },
       };
     },
   };
+}
+
+const OWN_CODES = new Set<unknown>(Object.values(SessionErrorCode));
+
+/**
+ * Apollo adds `extensions.stacktrace` to every error unless `NODE_ENV` is `production`/`test` or
+ * the host turns it off, so on a machine with NODE_ENV unset a refused session would show the
+ * library's internals. Our errors are expected refusals, not bugs: their stack helps nobody.
+ */
+function stripStacktraces(errors: ReadonlyArray<{ extensions?: Record<string, unknown> }> | undefined): void {
+  for (const error of errors ?? []) {
+    if (error.extensions && OWN_CODES.has(error.extensions.code)) delete error.extensions.stacktrace;
+  }
 }

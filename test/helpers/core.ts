@@ -1,0 +1,113 @@
+import { PGlite } from '@electric-sql/pglite';
+import { MikroORM } from '@mikro-orm/core';
+import type { ExecutionContext } from 'ava';
+import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
+import type { SessionController } from '../../src/controller.js';
+import type { DatabaseOption } from '../../src/options.js';
+import { sessionOrmOptions } from '../../src/store/database.js';
+import { Sql } from '../../src/store/session-store.js';
+import { createTestDatabase, onPostgres, type TestDatabase } from './database.js';
+import { startTestServer, type RunningServer, type TestContext } from './server.js';
+
+type ServerOptions = Parameters<typeof startTestServer>[0];
+type SchemaFactory = Parameters<typeof startTestServer>[1];
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A database of the test's own (a fresh PostgreSQL database, or a fresh in-memory PGlite), dropped in teardown. */
+export async function ownDatabase(t: ExecutionContext): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  t.teardown(() => db.drop());
+  return db;
+}
+
+/** Starts a test server that teardown stops. */
+export async function serve(t: ExecutionContext, options: ServerOptions, schema?: SchemaFactory): Promise<RunningServer> {
+  const server = await startTestServer(options, schema);
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/** A server on a database of its own: the usual start of an end-to-end test. */
+export async function serveAlone(t: ExecutionContext, options: Omit<ServerOptions, 'database'>, schema?: SchemaFactory) {
+  const db = await ownDatabase(t);
+  return serve(t, { ...options, database: db.option() }, schema);
+}
+
+/**
+ * One database that several controllers (server instances) share. On PostgreSQL: a URL, each
+ * controller opens its own pool. On the embedded database a second process cannot attach to an
+ * in-memory PGlite, so the instances share one host-owned MikroORM on one PGlite.
+ */
+export async function sharedDatabase(t: ExecutionContext): Promise<DatabaseOption> {
+  const db = await ownDatabase(t);
+  if (onPostgres) return db.option();
+  const pglite = new PGlite();
+  t.teardown(() => pglite.close());
+  await pglite.waitReady;
+  const orm = await MikroORM.init({
+    ...sessionOrmOptions(),
+    driver: PGliteDriver,
+    dbName: 'postgres',
+    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
+  });
+  t.teardown(() => orm.close(true));
+  return orm;
+}
+
+/** Raw SQL against the store a controller uses: the test reads the rows themselves. */
+export function query<T = Record<string, unknown>>(
+  controller: SessionController<TestContext>,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  return new Sql(controller.store.fork()).all<T>(sql, params);
+}
+
+/** Session rows in the database, optionally filtered (e.g. `user_id = 'alice'`). */
+export async function countRows(
+  controller: SessionController<TestContext>,
+  where = 'true',
+  params: unknown[] = [],
+): Promise<number> {
+  const [row] = await query<{ n: number | string }>(controller, `select count(*) as n from gsc_session where ${where}`, params);
+  return Number(row.n);
+}
+
+/** Sessions that are not revoked (the test chooses timeouts that do not expire them). */
+export function countLive(controller: SessionController<TestContext>, userId?: string): Promise<number> {
+  return userId === undefined
+    ? countRows(controller, 'revoked_at is null')
+    : countRows(controller, 'revoked_at is null and user_id = ?', [userId]);
+}
+
+/** Waits until `check` returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, every = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(every);
+  }
+}
+
+/** Outcome of one GraphQL request as a short label: `ok`, or the error code and HTTP status. */
+export async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (error) {
+    const response = (error as { response?: { status: number; errors?: Array<{ extensions?: { code?: string } }> } })
+      .response;
+    if (!response?.errors?.length) throw error;
+    return `${response.errors[0].extensions?.code} ${response.status}`;
+  }
+}
+
+/** How many times each outcome occurred. */
+export function tally(outcomes: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
+  return counts;
+}

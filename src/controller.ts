@@ -20,6 +20,11 @@ import { migrateDatabase, openDatabase, type Database } from './store/database.j
 import { toSessionInfo, type StoredSession } from './store/rows.js';
 import { SessionStore } from './store/session-store.js';
 import { TouchBatcher } from './touch-batcher.js';
+import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
+import { createSessionResolvers } from './api/resolvers.js';
+import { SessionApi } from './api/session-api.js';
+import { sessionTypeDefs } from './api/type-defs.js';
+import type { NonEmptyArray } from 'type-graphql';
 import { Pruner, type PruneResult } from './pruner.js';
 
 /** Touches are written at least this often, whatever `touchInterval` is, so shutdown loses little. */
@@ -95,6 +100,29 @@ export class SessionController<TContext = any> {
   /** The Apollo Server plugin that enforces the app- and user-level caps. */
   plugin(): ApolloServerPlugin<any> {
     return sessionPlugin(this);
+  }
+
+  private sessionApi?: SessionApi;
+  private sessionResolvers?: NonEmptyArray<Function>;
+
+  /** The session API's operations (DESIGN §5), for hosts that wire resolvers themselves. */
+  get api(): SessionApi {
+    return (this.sessionApi ??= new SessionApi(this));
+  }
+
+  /** The session API as type-graphql resolver classes: `buildSchema({ resolvers: [...yours, ...controller.resolvers] })`. */
+  get resolvers(): NonEmptyArray<Function> {
+    return (this.sessionResolvers ??= createSessionResolvers(() => this.api));
+  }
+
+  /** The session API as a resolver map for schema-first servers, to use with `typeDefs`. */
+  get resolverMap(): SessionResolverMap {
+    return createSessionResolverMap(this.api);
+  }
+
+  /** Everything the library adds to a schema (`@uniqueSession` and the session API), as in `schema.graphql`. */
+  get typeDefs(): string {
+    return sessionTypeDefs();
   }
 
   /** The session of the request whose context this is (see `currentSession`). */

@@ -23,3 +23,19 @@ export { currentSession, type CurrentSession } from './request-session.js';
 export { sessionEntities } from './store/entities/index.js';
 export { migrationsList } from '../migrations/index.js';
 export { sessionOrmOptions } from './store/database.js';
+export {
+  createSessionResolvers,
+  createSessionResolverMap,
+  SessionApi,
+  sessionApiTypeDefs,
+  sessionTypeDefs,
+  UserSession,
+  UserSessionConnection,
+  UserSessionEdge,
+  PageInfo,
+  SessionStats,
+  SessionLimitRule,
+  SessionStatus,
+  LimitSubject,
+  type SessionResolverMap,
+} from './api/index.js';

@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { Args, Ctx, Int, Mutation, Query, Resolver, type NonEmptyArray } from 'type-graphql';
+import type { SessionApi } from './session-api.js';
+import {
+  ActiveSessionsArgs,
+  RemoveSessionLimitArgs,
+  RevokeSessionArgs,
+  RevokeUserSessionsArgs,
+  SetSessionLimitArgs,
+} from './types/args.js';
+import { UserSessionConnection } from './types/connection.js';
+import { SessionLimitRule } from './types/session-limit-rule.js';
+import { SessionStats } from './types/session-stats.js';
+import { UserSession } from './types/user-session.js';
+
+/**
+ * The session API as type-graphql resolver classes bound to one controller's API: add them to
+ * `buildSchema({ resolvers: [...yours, ...controller.resolvers] })`. The methods use no instance
+ * state, so whatever container type-graphql is given may instantiate them.
+ *
+ * `api` is a function so that the schema can be printed without a running controller.
+ */
+export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Function> {
+  @Resolver()
+  class SessionQueryResolver {
+    @Query(() => UserSessionConnection, {
+      nullable: false,
+      description: "Active sessions, newest first: the caller's own, or (admins only) another user's.",
+    })
+    activeSessions(@Args(() => ActiveSessionsArgs) args: ActiveSessionsArgs, @Ctx() contextValue: unknown): Promise<UserSessionConnection> {
+      return api().activeSessions(contextValue, args);
+    }
+
+    @Query(() => SessionStats, { nullable: false, description: 'Counts of active sessions and the configured caps. Admins only.' })
+    sessionStats(@Ctx() contextValue: unknown): Promise<SessionStats> {
+      return api().sessionStats(contextValue);
+    }
+
+    @Query(() => [SessionLimitRule], { nullable: false, description: 'The stored per-user and per-group limits. Admins only.' })
+    sessionLimitRules(@Ctx() contextValue: unknown): Promise<SessionLimitRule[]> {
+      return api().sessionLimitRules(contextValue);
+    }
+  }
+
+  @Resolver()
+  class SessionMutationResolver {
+    @Mutation(() => UserSession, {
+      nullable: false,
+      description:
+        "Ends one session: the caller's own (recorded as REVOKED), or anyone's for admins (ADMIN_REVOKED). An already revoked session is returned unchanged.",
+    })
+    revokeSession(@Args(() => RevokeSessionArgs) args: RevokeSessionArgs, @Ctx() contextValue: unknown): Promise<UserSession> {
+      return api().revokeSession(contextValue, args);
+    }
+
+    @Mutation(() => Int, { nullable: false, description: "Ends all of the caller's sessions but the current one; returns how many." })
+    revokeOtherSessions(@Ctx() contextValue: unknown): Promise<number> {
+      return api().revokeOtherSessions(contextValue);
+    }
+
+    @Mutation(() => Int, { nullable: false, description: "Ends all of a user's sessions; returns how many. Admins only." })
+    revokeUserSessions(@Args(() => RevokeUserSessionsArgs) args: RevokeUserSessionsArgs, @Ctx() contextValue: unknown): Promise<number> {
+      return api().revokeUserSessions(contextValue, args);
+    }
+
+    @Mutation(() => SessionLimitRule, {
+      nullable: false,
+      description: 'Creates or replaces a stored limit; it applies from the next admission, on every instance. Admins only.',
+    })
+    setSessionLimit(@Args(() => SetSessionLimitArgs) args: SetSessionLimitArgs, @Ctx() contextValue: unknown): Promise<SessionLimitRule> {
+      return api().setSessionLimit(contextValue, args);
+    }
+
+    @Mutation(() => Boolean, { nullable: false, description: 'Removes a stored limit; false if there was none. Admins only.' })
+    removeSessionLimit(@Args(() => RemoveSessionLimitArgs) args: RemoveSessionLimitArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+      return api().removeSessionLimit(contextValue, args);
+    }
+  }
+
+  return [SessionQueryResolver, SessionMutationResolver];
+}

@@ -1,0 +1,33 @@
+import 'reflect-metadata';
+import { Field, Int, ObjectType } from 'type-graphql';
+import { UserSession } from './user-session.js';
+
+@ObjectType('UserSessionEdge')
+export class UserSessionEdge {
+  @Field(() => String, { nullable: false, description: 'Pass as `after` to continue after this session.' })
+  cursor!: string;
+
+  @Field(() => UserSession, { nullable: false })
+  node!: UserSession;
+}
+
+@ObjectType('PageInfo')
+export class PageInfo {
+  @Field(() => Boolean, { nullable: false })
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'The cursor of the last edge; null on an empty page.' })
+  endCursor!: string | null;
+}
+
+@ObjectType('UserSessionConnection', { description: 'A page of active sessions, newest first.' })
+export class UserSessionConnection {
+  @Field(() => [UserSessionEdge], { nullable: false })
+  edges!: UserSessionEdge[];
+
+  @Field(() => PageInfo, { nullable: false })
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { nullable: false, description: 'Active sessions of the user in all pages.' })
+  totalCount!: number;
+}

@@ -1,0 +1,118 @@
+/**
+ * Read queries of the session API. They select the public columns only: `key_hash` never leaves
+ * the store through here, so no API response can carry it by mistake.
+ */
+import type { RevokeReason } from '../errors.js';
+import type { SessionInfo } from '../events.js';
+import type { Timeouts } from '../policy.js';
+import { aliveCondition, Sql } from './session-store.js';
+
+const PUBLIC_COLUMNS = `s.id, s.user_id, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason, s.revoked_note,
+  s.ip_address, s.user_agent, s.exempt`;
+
+/** `created_at` in UTC with all six fractional digits, for keyset positions (a JS Date keeps only three). */
+const POSITION = `to_char(s.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+interface PublicRow {
+  id: string;
+  user_id: string;
+  created_at: Date | string;
+  last_seen_at: Date | string;
+  revoked_at: Date | string | null;
+  revoked_reason: string | null;
+  revoked_note: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  exempt: boolean;
+}
+
+const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
+
+function toInfo(row: PublicRow): SessionInfo {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    createdAt: toDate(row.created_at),
+    lastSeenAt: toDate(row.last_seen_at),
+    revokedAt: row.revoked_at === null ? null : toDate(row.revoked_at),
+    revokedReason: row.revoked_reason as RevokeReason | null,
+    revokedNote: row.revoked_note,
+    ipAddress: row.ip_address,
+    userAgent: row.user_agent,
+    exempt: Boolean(row.exempt),
+  };
+}
+
+export interface PagePosition {
+  /** UTC with microseconds, e.g. `2026-11-25T16:45:50.123456Z`. */
+  createdAt: string;
+  id: string;
+}
+
+export interface ActiveSessionPage {
+  sessions: Array<{ session: SessionInfo; position: PagePosition }>;
+  hasNextPage: boolean;
+  /** Active sessions of the user in all, not just this page. */
+  totalCount: number;
+}
+
+/**
+ * One page of a user's active sessions, newest first by (created_at, id), after `after` if given.
+ * The row comparison walks the partial index (user_id, created_at desc, id desc) where revoked_at
+ * is null, so a page costs `first` index entries whatever page it is. One round trip.
+ */
+export async function listActiveSessions(
+  sql: Sql,
+  timeouts: Timeouts,
+  query: { userId: string; first: number; after: PagePosition | null },
+): Promise<ActiveSessionPage> {
+  const alive = aliveCondition(timeouts);
+  const keyset = query.after ? 'and (s.created_at, s.id) < (?::timestamptz, ?::uuid)' : '';
+  const row = await sql.one<{ total: number | string; page: Array<PublicRow & { position: string }> }>(
+    `select
+      (select count(*) from gsc_session s where s.user_id = ? and ${alive.sql}) as total,
+      (select coalesce(json_agg(p order by p.created_at desc, p.id desc), '[]'::json) from (
+         select ${PUBLIC_COLUMNS}, ${POSITION} as position
+           from gsc_session s
+          where s.user_id = ? and ${alive.sql} ${keyset}
+          order by s.created_at desc, s.id desc
+          limit ?) p) as page`,
+    [
+      query.userId,
+      ...alive.params,
+      query.userId,
+      ...alive.params,
+      ...(query.after ? [query.after.createdAt, query.after.id] : []),
+      // One more than asked tells whether another page follows.
+      query.first + 1,
+    ],
+  );
+  const page = row!.page;
+  return {
+    sessions: page.slice(0, query.first).map((r) => ({ session: toInfo(r), position: { createdAt: r.position, id: r.id } })),
+    hasNextPage: page.length > query.first,
+    totalCount: Number(row!.total),
+  };
+}
+
+/** A session by id, revoked or not; `null` if unknown. */
+export async function findSession(sql: Sql, id: string): Promise<SessionInfo | null> {
+  const row = await sql.one<PublicRow>(`select ${PUBLIC_COLUMNS} from gsc_session s where s.id = ?`, [id]);
+  return row ? toInfo(row) : null;
+}
+
+export interface ActiveCounts {
+  /** Active sessions in the whole app, exempt ones included. */
+  activeSessions: number;
+  /** Users with at least one active session. */
+  activeUsers: number;
+}
+
+export async function countActive(sql: Sql, timeouts: Timeouts): Promise<ActiveCounts> {
+  const alive = aliveCondition(timeouts);
+  const row = await sql.one<{ sessions: number | string; users: number | string }>(
+    `select count(*) as sessions, count(distinct s.user_id) as users from gsc_session s where ${alive.sql}`,
+    alive.params,
+  );
+  return { activeSessions: Number(row!.sessions), activeUsers: Number(row!.users) };
+}

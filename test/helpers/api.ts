@@ -1,0 +1,174 @@
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import type { ExecutionContext } from 'ava';
+import { GraphQLClient } from 'graphql-request';
+import { buildSchema } from 'type-graphql';
+import type { SessionController } from '../../src/controller.js';
+import { hashSessionKey, type Identity } from '../../src/identity.js';
+import { createTestDatabase } from './database.js';
+import { startTestServer, type RunningServer, type TestContext } from './server.js';
+
+type ServerOptions = Parameters<typeof startTestServer>[0];
+
+/** How the host built its schema: the session API must behave the same either way. */
+export type SchemaStyle = 'type-graphql' | 'schema-first';
+export const SCHEMA_STYLES: readonly SchemaStyle[] = ['type-graphql', 'schema-first'];
+
+export const isAdmin = (identity: Identity) => identity.groups?.includes('admin') ?? false;
+
+/** The host's own schema beside the session API, as a real server would have. */
+const hostTypeDefs = /* GraphQL */ `
+  type Query {
+    whoami: String
+  }
+`;
+
+export function schemaFor(style: SchemaStyle) {
+  return async (controller: SessionController<TestContext>) => {
+    if (style === 'type-graphql') return buildSchema({ resolvers: controller.resolvers, validate: false });
+    return makeExecutableSchema({
+      typeDefs: [controller.typeDefs, hostTypeDefs],
+      resolvers: [controller.resolverMap, { Query: { whoami: (_: unknown, __: unknown, ctx: TestContext) => ctx.identity?.userId ?? null } }],
+    });
+  };
+}
+
+/** Every response body the API clients received, for the secrets scan. */
+export class Recorder {
+  readonly bodies: string[] = [];
+  /** Raw keys handed to clients, and their digests: neither may ever come back. */
+  readonly secrets = new Set<string>();
+
+  readonly fetch: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    this.bodies.push(await response.clone().text());
+    return response;
+  };
+
+  remember(sessionKey: string): void {
+    this.secrets.add(sessionKey);
+    this.secrets.add(hashSessionKey(sessionKey));
+  }
+
+  /** The secrets found in any recorded body (or in `extra` texts). */
+  leaks(extra: string[] = []): string[] {
+    const texts = [...this.bodies, ...extra];
+    return [...this.secrets].filter((secret) => texts.some((text) => text.includes(secret)));
+  }
+}
+
+export interface ApiServer extends RunningServer {
+  recorder: Recorder;
+  /** A client presenting this identity; the key is remembered for the secrets scan. */
+  as(userId?: string, sessionKey?: string, groups?: string[]): GraphQLClient;
+}
+
+/** A server with the session API on a database of its own; stopped and dropped in teardown. */
+export async function startApiServer(
+  t: ExecutionContext | { teardown(fn: () => unknown): void },
+  style: SchemaStyle,
+  options: Omit<ServerOptions, 'database'> = {},
+): Promise<ApiServer> {
+  const db = await createTestDatabase();
+  t.teardown(() => db.drop());
+  const server = await startTestServer({ isAdmin, ...options, database: db.option() }, schemaFor(style));
+  t.teardown(() => server.stop());
+  const recorder = new Recorder();
+  return {
+    ...server,
+    recorder,
+    as(userId, sessionKey, groups) {
+      if (sessionKey) recorder.remember(sessionKey);
+      return new GraphQLClient(server.url, {
+        fetch: recorder.fetch,
+        headers: {
+          ...(userId ? { 'x-user': userId } : {}),
+          ...(sessionKey ? { 'x-session': sessionKey } : {}),
+          ...(groups ? { 'x-groups': groups.join(',') } : {}),
+        },
+      });
+    },
+  };
+}
+
+let counter = 0;
+/** A session key unlike any other, so a leak cannot be a coincidence. */
+export function newKey(label = 'key'): string {
+  counter += 1;
+  return `${label}-${process.pid}-${counter}-${Math.random().toString(36).slice(2)}`;
+}
+
+export const SESSION_FIELDS = /* GraphQL */ `
+  id userId status current createdAt lastSeenAt expiresAt ipAddress userAgent revokedAt revokedReason revokedNote
+`;
+
+export const LIST = /* GraphQL */ `
+  query List($userId: ID, $first: Int, $after: String) {
+    activeSessions(userId: $userId, first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { ${SESSION_FIELDS} } }
+    }
+  }
+`;
+
+export const REVOKE = /* GraphQL */ `
+  mutation Revoke($id: ID!, $reason: String) { revokeSession(id: $id, reason: $reason) { ${SESSION_FIELDS} } }
+`;
+
+export const REVOKE_OTHERS = /* GraphQL */ `mutation { revokeOtherSessions }`;
+
+export const REVOKE_USER = /* GraphQL */ `
+  mutation RevokeUser($userId: ID!, $reason: String) { revokeUserSessions(userId: $userId, reason: $reason) }
+`;
+
+export const STATS = /* GraphQL */ `{ sessionStats { activeSessions activeUsers appLimit defaultUserLimit } }`;
+
+export const RULES = /* GraphQL */ `{ sessionLimitRules { subjectType subject maxSessions } }`;
+
+export const SET_LIMIT = /* GraphQL */ `
+  mutation SetLimit($subjectType: LimitSubject!, $subject: String!, $maxSessions: Int) {
+    setSessionLimit(subjectType: $subjectType, subject: $subject, maxSessions: $maxSessions) { subjectType subject maxSessions }
+  }
+`;
+
+export const REMOVE_LIMIT = /* GraphQL */ `
+  mutation RemoveLimit($subjectType: LimitSubject!, $subject: String!) {
+    removeSessionLimit(subjectType: $subjectType, subject: $subject)
+  }
+`;
+
+export interface SessionView {
+  id: string;
+  userId: string;
+  status: string;
+  current: boolean;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  revokedAt: string | null;
+  revokedReason: string | null;
+  revokedNote: string | null;
+}
+
+export interface ListResult {
+  activeSessions: {
+    totalCount: number;
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    edges: Array<{ cursor: string; node: SessionView }>;
+  };
+}
+
+/** Lists one user's sessions (or the caller's) as the given client. */
+export async function list(client: GraphQLClient, variables: { userId?: string; first?: number; after?: string } = {}) {
+  return (await client.request<ListResult>(LIST, variables)).activeSessions;
+}
+
+/** Makes one request so the plugin admits the client's session; returns the session id. */
+export async function admit(client: GraphQLClient): Promise<string> {
+  const page = await list(client, { first: 100 });
+  const current = page.edges.find((e) => e.node.current);
+  if (!current) throw new Error('the admitted session is not listed as current');
+  return current.node.id;
+}

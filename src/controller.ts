@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { ChangeFeed, type RevokedNotice } from './change-feed.js';
 import {
   sessionExpired,
@@ -25,6 +25,9 @@ import { createSessionResolvers } from './api/resolvers.js';
 import { SessionApi } from './api/session-api.js';
 import { sessionTypeDefs } from './api/type-defs.js';
 import type { NonEmptyArray } from 'type-graphql';
+import { uniqueSessionTransformer } from './directive/transformer.js';
+import { uniqueSessionTypeDefs } from './directive/type-defs.js';
+import { LeaseStore } from './store/lease-store.js';
 import { Pruner, type PruneResult } from './pruner.js';
 
 /** Touches are written at least this often, whatever `touchInterval` is, so shutdown loses little. */
@@ -38,6 +41,10 @@ export class SessionController<TContext = any> {
   readonly options: ResolvedOptions<TContext>;
   readonly store: SessionStore;
   readonly timeouts: Timeouts;
+  /** `@uniqueSession` leases: acquired by governed fields, listed with `leases.holders(field, scopeKey)`. */
+  readonly leases: LeaseStore;
+  /** The `@uniqueSession` directive's SDL, for schema-first type definitions. */
+  readonly directiveTypeDefs = uniqueSessionTypeDefs;
   private readonly cache: SessionCache;
   private readonly touches: TouchBatcher;
   private readonly feed: ChangeFeed;
@@ -53,6 +60,7 @@ export class SessionController<TContext = any> {
     this.options = options;
     this.timeouts = { idleTimeoutMs: options.idleTimeoutMs, absoluteTimeoutMs: options.absoluteTimeoutMs };
     this.store = new SessionStore(db, this.timeouts);
+    this.leases = new LeaseStore(db, this.timeouts, options.leaseTtlMs);
     this.cache = new SessionCache(options.cacheSize);
     this.touches = new TouchBatcher(
       (entries) => this.store.touch(entries),
@@ -125,6 +133,11 @@ export class SessionController<TContext = any> {
     return sessionTypeDefs();
   }
 
+  /** Enforces `@uniqueSession` on a schema-first executable schema: see `uniqueSessionTransformer`. */
+  transformSchema(schema: GraphQLSchema): GraphQLSchema {
+    return uniqueSessionTransformer(schema);
+  }
+
   /** The session of the request whose context this is (see `currentSession`). */
   current(contextValue: TContext): CurrentSession | null {
     return currentSession(contextValue);
@@ -144,11 +157,11 @@ export class SessionController<TContext = any> {
   async handleRequest(contextValue: TContext): Promise<void> {
     const identity = checkIdentity(await this.options.identify(contextValue));
     if (!identity) {
-      setRequestSession(contextValue as object, { identity: null, session: null });
+      setRequestSession(contextValue as object, { identity: null, session: null, controller: this });
       return;
     }
     const session = await this.guard('request', () => this.sessionFor(identity), () => null);
-    setRequestSession(contextValue as object, { identity, session });
+    setRequestSession(contextValue as object, { identity, session, controller: this });
   }
 
   /**

@@ -23,6 +23,18 @@ export { currentSession, type CurrentSession } from './request-session.js';
 export { sessionEntities } from './store/entities/index.js';
 export { migrationsList } from '../migrations/index.js';
 export { sessionOrmOptions } from './store/database.js';
+export { UniqueSession } from './directive/decorator.js';
+export { uniqueSessionTransformer } from './directive/transformer.js';
+export { UNIQUE_SESSION_DIRECTIVE, uniqueSessionDirective, uniqueSessionTypeDefs } from './directive/type-defs.js';
+export { UNIQUE_SESSION_EXTENSION } from './directive/enforce.js';
+export {
+  SESSION_SCOPES,
+  UNIQUE_SESSION_DEFAULTS,
+  type SessionScope,
+  type UniqueSessionConfig,
+  type UniqueSessionOptions,
+} from './lease-policy.js';
+export type { LeaseInfo } from './store/lease-store.js';
 export {
   createSessionResolvers,
   createSessionResolverMap,

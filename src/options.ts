@@ -50,6 +50,12 @@ export interface SessionControllerOptions<TContext = any> {
   absoluteTimeout?: Duration | null;
   /** A `@uniqueSession` lease unused this long is released. Default: `'5m'`. */
   leaseTtl?: Duration;
+  /**
+   * Whether exempt identities (`isExempt`) bypass `@uniqueSession` seats: `true` lets them use
+   * governed fields without taking or counting a lease. Default: `false`: exemption lifts the
+   * app and user caps only, so "one tab per exam" and licence seats hold for staff too.
+   */
+  exemptFromLeases?: boolean;
   /** Whether governed requests fail (`'closed'`) or pass (`'open'`) while the store is unreachable. Default: `'closed'`. */
   failMode?: 'closed' | 'open';
   /** Kill switch: `false` serves the schema untouched and `@uniqueSession` inert. Default: `true`. */
@@ -88,6 +94,7 @@ export interface ResolvedOptions<TContext = any> {
   idleTimeoutMs: number | null;
   absoluteTimeoutMs: number | null;
   leaseTtlMs: number;
+  exemptFromLeases: boolean;
   failMode: 'closed' | 'open';
   enabled: boolean;
   retentionMs: number;
@@ -201,6 +208,8 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     }),
     absoluteTimeoutMs: parseDuration('absoluteTimeout', options.absoluteTimeout ?? null, { nullable: true }),
     leaseTtlMs: parseDuration('leaseTtl', defaulted(options.leaseTtl, '5m'), { nullable: false })!,
+    exemptFromLeases:
+      options.exemptFromLeases === undefined ? false : booleanOption('exemptFromLeases', options.exemptFromLeases),
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
     enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,

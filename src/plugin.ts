@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { SessionController } from './controller.js';
 import { SessionErrorCode } from './errors.js';
+import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
 
 /**
  * Wires the request lifecycle to the controller: every request that carries an identity is
@@ -9,11 +10,18 @@ import { SessionErrorCode } from './errors.js';
  */
 export function sessionPlugin(controller: SessionController): ApolloServerPlugin<any> {
   if (!controller.options.enabled) {
-    // The kill switch: no per-request hook at all, so the baseline is the bare server.
-    return {};
+    // The kill switch: no per-request hook at all, so the baseline is the bare server. At start,
+    // the schema is marked so that its @uniqueSession fields resolve as if undecorated.
+    return {
+      async serverWillStart({ schema }) {
+        markSchemaInert(schema);
+      },
+    };
   }
   return {
-    async serverWillStart() {
+    async serverWillStart({ schema }) {
+      // A @uniqueSession field nobody enforces is refused now, not discovered in production.
+      assertUniqueSessionEnforced(schema);
       return {
         async serverWillStop() {
           await controller.flush();

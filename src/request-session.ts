@@ -1,3 +1,4 @@
+import type { SessionController } from './controller.js';
 import type { Identity, PublicIdentity } from './identity.js';
 import type { StoredSession } from './store/rows.js';
 
@@ -5,6 +6,8 @@ import type { StoredSession } from './store/rows.js';
 export interface RequestSession {
   identity: Identity | null;
   session: StoredSession | null;
+  /** The controller that governed the request: `@uniqueSession` fields acquire their leases through it. */
+  controller?: SessionController;
 }
 
 /** The session a resolver runs under. */

@@ -1,3 +1,5 @@
+import { buildSchema, type GraphQLDirective } from 'graphql';
+
 /** The directive's name in SDL. */
 export const UNIQUE_SESSION_DIRECTIVE = 'uniqueSession';
 
@@ -16,3 +18,12 @@ export const uniqueSessionTypeDefs = /* GraphQL */ `
     LOG_ONLY
   }
 `;
+
+/**
+ * The same definition as a `GraphQLDirective` (its enums come with it), for code-first schemas:
+ * type-graphql's `buildSchema({ directives: [...specifiedDirectives, uniqueSessionDirective] })`
+ * makes the emitted `schema.graphql` define the directive that `@UniqueSession()` applies.
+ */
+export const uniqueSessionDirective: GraphQLDirective = buildSchema(uniqueSessionTypeDefs).getDirective(
+  UNIQUE_SESSION_DIRECTIVE,
+)!;

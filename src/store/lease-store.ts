@@ -1,0 +1,134 @@
+import type { LimitPolicy } from '../options.js';
+import { decideLease, type LeaseHolder } from '../lease-policy.js';
+import type { Timeouts } from '../policy.js';
+import type { Database } from './database.js';
+import { ADVISORY_NAMESPACE } from './locks.js';
+import { aliveCondition, Sql } from './session-store.js';
+
+export interface LeaseRequest {
+  /** The governed field, `Type.field`. */
+  field: string;
+  /** `leaseScopeKey(scope, userId)`: the user id, or `*` for the whole app. */
+  scopeKey: string;
+  sessionId: string;
+  max: number;
+  policy: LimitPolicy;
+}
+
+export type LeaseResult =
+  /** The caller already held a live lease; it is refreshed. */
+  | { kind: 'HELD' }
+  /** The caller took a lease; `evicted` lost theirs (`EVICT_OLDEST`); `overLimit`: `LOG_ONLY` let it through. */
+  | { kind: 'GRANTED'; evicted: string[]; overLimit: boolean }
+  /** At the limit with `REJECT_NEW`. */
+  | { kind: 'REJECTED' };
+
+/** A live lease as listed by `holders()`. */
+export interface LeaseInfo {
+  sessionId: string;
+  acquiredAt: Date;
+  lastUsedAt: Date;
+}
+
+const MS = `(?::double precision * interval '1 millisecond')`;
+
+/**
+ * Persistence and atomicity of `@uniqueSession` leases (DESIGN rule 6). A lease is live while
+ * it was used within `leaseTtl` and its session is alive by `aliveCondition`; revoking a session
+ * deletes its leases in the revoking transaction (SessionStore), the pruner deletes the rest.
+ *
+ * Every acquisition is one short transaction serialized per (field, scope key) with an advisory
+ * lock, like session admission, so instances sharing a database never hand out more than `max`.
+ * The holder's path (the common one) is a lock and one UPDATE; a later in-memory fast path for
+ * recently confirmed holders can sit in front of `acquire` without changing it.
+ */
+export class LeaseStore {
+  constructor(
+    private readonly db: Database,
+    private readonly timeouts: Timeouts,
+    private readonly leaseTtlMs: number,
+  ) {}
+
+  acquire(request: LeaseRequest): Promise<LeaseResult> {
+    return this.db.orm.em.fork().transactional(async (em) => {
+      const sql = new Sql(em, em.getTransactionContext());
+      // Field names cannot contain '|', so the key is unambiguous; a hash collision only serializes more.
+      await sql.all('select pg_advisory_xact_lock(?, hashtext(?))', [
+        ADVISORY_NAMESPACE.lease,
+        `${request.field}|${request.scopeKey}`,
+      ]);
+      const refreshed = await sql.all(
+        `update gsc_lease l set last_used_at = now()
+          where l.field = ? and l.scope_key = ? and l.session_id = ? and l.last_used_at > now() - ${MS}
+          returning 1`,
+        [request.field, request.scopeKey, request.sessionId, this.leaseTtlMs],
+      );
+      if (refreshed.length) return { kind: 'HELD' };
+
+      // Read after the lock (a new statement, a new snapshot): every committed acquisition is seen.
+      const holders = await this.pruneAndListHolders(sql, request.field, request.scopeKey);
+      const decision = decideLease({ max: request.max, policy: request.policy, holders });
+      if (decision.outcome === 'REJECT') return { kind: 'REJECTED' };
+      await sql.all(
+        `with evicted as (
+           delete from gsc_lease l
+            where l.field = ? and l.scope_key = ?
+              and l.session_id in (select jsonb_array_elements_text(?::jsonb)::uuid))
+         insert into gsc_lease (field, scope_key, session_id) values (?, ?, ?)
+         on conflict (field, scope_key, session_id) do update set acquired_at = now(), last_used_at = now()`,
+        [
+          request.field,
+          request.scopeKey,
+          JSON.stringify(decision.evict),
+          request.field,
+          request.scopeKey,
+          request.sessionId,
+        ],
+      );
+      return { kind: 'GRANTED', evicted: decision.evict, overLimit: decision.overLimit };
+    });
+  }
+
+  /**
+   * Deletes the scope's dead leases (unused for `leaseTtl`, or of a session that is no longer
+   * alive) and returns the live ones, least recently used first (the order `EVICT_OLDEST` uses).
+   */
+  private async pruneAndListHolders(sql: Sql, field: string, scopeKey: string): Promise<LeaseHolder[]> {
+    const alive = aliveCondition(this.timeouts);
+    // The outer select reads the snapshot from before the delete, so it excludes what it deleted.
+    const rows = await sql.all<{ session_id: string; last_used_at: Date | string }>(
+      `with dead as (
+         delete from gsc_lease l
+          where l.field = ? and l.scope_key = ?
+            and (l.last_used_at <= now() - ${MS}
+                 or not exists (select 1 from gsc_session s where s.id = l.session_id and ${alive.sql}))
+          returning l.session_id)
+       select l.session_id, l.last_used_at from gsc_lease l
+        where l.field = ? and l.scope_key = ? and l.session_id not in (select d.session_id from dead d)
+        order by l.last_used_at, l.acquired_at, l.session_id`,
+      [field, scopeKey, this.leaseTtlMs, ...alive.params, field, scopeKey],
+    );
+    return rows.map((r) => ({ sessionId: r.session_id, lastUsedAt: new Date(r.last_used_at) }));
+  }
+
+  /** The live leases on a field in one scope, most recently used first. Reads only. */
+  async holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
+    const alive = aliveCondition(this.timeouts);
+    const rows = await new Sql(this.db.orm.em.fork()).all<{
+      session_id: string;
+      acquired_at: Date | string;
+      last_used_at: Date | string;
+    }>(
+      `select l.session_id, l.acquired_at, l.last_used_at from gsc_lease l
+        where l.field = ? and l.scope_key = ? and l.last_used_at > now() - ${MS}
+          and exists (select 1 from gsc_session s where s.id = l.session_id and ${alive.sql})
+        order by l.last_used_at desc, l.acquired_at desc, l.session_id`,
+      [field, scopeKey, this.leaseTtlMs, ...alive.params],
+    );
+    return rows.map((r) => ({
+      sessionId: r.session_id,
+      acquiredAt: new Date(r.acquired_at),
+      lastUsedAt: new Date(r.last_used_at),
+    }));
+  }
+}

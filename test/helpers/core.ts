@@ -8,6 +8,7 @@ import { sessionOrmOptions } from '../../src/store/database.js';
 import { Sql } from '../../src/store/session-store.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './database.js';
 import { startTestServer, type RunningServer, type TestContext } from './server.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 type ServerOptions = Parameters<typeof startTestServer>[0];
 type SchemaFactory = Parameters<typeof startTestServer>[1];
@@ -36,11 +37,19 @@ export async function serveAlone(t: ExecutionContext, options: Omit<ServerOption
 
 /**
  * One database that several controllers (server instances) share. On PostgreSQL: a URL, each
- * controller opens its own pool. On the embedded database a second process cannot attach to an
+ * controller opens its own pool (through a proxy that delays each packet by `latencyMs`, if
+ * given). On the embedded database a second process cannot attach to an
  * in-memory PGlite, so the instances share one host-owned MikroORM on one PGlite.
  */
-export async function sharedDatabase(t: ExecutionContext): Promise<DatabaseOption> {
+export async function sharedDatabase(t: ExecutionContext, { latencyMs = 0 } = {}): Promise<DatabaseOption> {
   const db = await ownDatabase(t);
+  if (onPostgres && latencyMs) {
+    // Reached through a proxy that delays every packet, as across a network: a race between
+    // admissions on different connections would have room to slip through.
+    const proxy = await TcpProxy.to(db.url!, latencyMs);
+    t.teardown(() => proxy.close());
+    return proxy.urlFor(db.url!);
+  }
   if (onPostgres) return db.option();
   const pglite = new PGlite();
   t.teardown(() => pglite.close());

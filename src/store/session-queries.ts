@@ -5,7 +5,8 @@
 import type { RevokeReason } from '../errors.js';
 import type { SessionInfo } from '../events.js';
 import type { Timeouts } from '../policy.js';
-import { aliveCondition, Sql } from './session-store.js';
+import type { Queryable } from './bound-sql.js';
+import { aliveCondition } from './session-store.js';
 
 const PUBLIC_COLUMNS = `s.id, s.user_id, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason, s.revoked_note,
   s.ip_address, s.user_agent, s.exempt`;
@@ -62,7 +63,7 @@ export interface ActiveSessionPage {
  * is null, so a page costs `first` index entries whatever page it is. One round trip.
  */
 export async function listActiveSessions(
-  sql: Sql,
+  sql: Queryable,
   timeouts: Timeouts,
   query: { userId: string; first: number; after: PagePosition | null },
 ): Promise<ActiveSessionPage> {
@@ -96,7 +97,7 @@ export async function listActiveSessions(
 }
 
 /** A session by id, revoked or not; `null` if unknown. */
-export async function findSession(sql: Sql, id: string): Promise<SessionInfo | null> {
+export async function findSession(sql: Queryable, id: string): Promise<SessionInfo | null> {
   const row = await sql.one<PublicRow>(`select ${PUBLIC_COLUMNS} from gsc_session s where s.id = ?`, [id]);
   return row ? toInfo(row) : null;
 }
@@ -108,7 +109,7 @@ export interface ActiveCounts {
   activeUsers: number;
 }
 
-export async function countActive(sql: Sql, timeouts: Timeouts): Promise<ActiveCounts> {
+export async function countActive(sql: Queryable, timeouts: Timeouts): Promise<ActiveCounts> {
   const alive = aliveCondition(timeouts);
   const row = await sql.one<{ sessions: number | string; users: number | string }>(
     `select count(*) as sessions, count(distinct s.user_id) as users from gsc_session s where ${alive.sql}`,

@@ -64,7 +64,7 @@ export interface ApiServer extends RunningServer {
 
 /** A server with the session API on a database of its own; stopped and dropped in teardown. */
 export async function startApiServer(
-  t: ExecutionContext | { teardown(fn: () => unknown): void },
+  t: Pick<ExecutionContext, 'teardown'>,
   style: SchemaStyle,
   options: Omit<ServerOptions, 'database'> = {},
 ): Promise<ApiServer> {

@@ -8,7 +8,7 @@ import { uniqueSessionTransformer } from '../../src/directive/transformer.js';
 import { uniqueSessionTypeDefs } from '../../src/directive/type-defs.js';
 import type { DatabaseOption } from '../../src/options.js';
 import { currentSession } from '../../src/request-session.js';
-import { sessionOrmOptions } from '../../src/store/database.js';
+import { migrateDatabase, sessionOrmOptions } from '../../src/store/database.js';
 import type { TestDatabase } from './database.js';
 import type { RunningServer, TestContext } from './server.js';
 
@@ -21,6 +21,7 @@ export const governedTypeDefs = /* GraphQL */ `
     seat: String @uniqueSession(max: 2, scope: APP)
     board: String @uniqueSession(max: 2, onLimit: EVICT_OLDEST)
     preview: String @uniqueSession(onLimit: LOG_ONLY)
+    solo: String @uniqueSession(max: 1, scope: APP)
     papers: [Paper!]!
   }
   type Paper {
@@ -43,6 +44,7 @@ export function untransformedSchema(typeDefs = governedTypeDefs): GraphQLSchema 
         seat: (_: unknown, __: unknown, ctx: TestContext) => `seat for ${who(ctx)}`,
         board: (_: unknown, __: unknown, ctx: TestContext) => `board for ${who(ctx)}`,
         preview: (_: unknown, __: unknown, ctx: TestContext) => `preview for ${who(ctx)}`,
+        solo: (_: unknown, __: unknown, ctx: TestContext) => `solo for ${who(ctx)}`,
         papers: () => [{ n: 1 }, { n: 2 }, { n: 3 }],
       },
       // Paper.answer keeps the default resolver: the transformer must wrap that too.
@@ -103,7 +105,7 @@ export async function sharedDatabase(
   if (db.url) return { option: () => db.url!, close: async () => {} };
   const pglite = new PGlite();
   await pglite.waitReady;
-  let orm: MikroORM;
+  let orm: MikroORM | undefined;
   try {
     orm = await MikroORM.init({
       ...sessionOrmOptions(),
@@ -111,14 +113,19 @@ export async function sharedDatabase(
       dbName: 'postgres',
       driverOptions: { connection: { pglite: () => pglite } },
     });
+    // Once, up front: controllers created concurrently would otherwise race to create the
+    // migrations table (the embedded path takes no lock: one process owns the database).
+    await migrateDatabase({ orm, kind: 'embedded' });
   } catch (error) {
+    await orm?.close(true);
     await pglite.close();
     throw error;
   }
+  const owned = orm;
   return {
-    option: () => orm,
+    option: () => owned,
     close: async () => {
-      await orm.close(true);
+      await owned.close(true);
       await pglite.close();
     },
   };

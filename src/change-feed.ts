@@ -93,19 +93,27 @@ export class ChangeFeed {
     try {
       await client.connect();
       await client.query(`listen ${CHANGE_CHANNEL}`);
-      this.listener = client;
     } catch (error) {
       this.reconnect(client, error as Error);
+      return;
     }
+    // Stopped while this (re)connect was under way: the connection must not outlive the feed,
+    // or it keeps listening after close() and keeps the host's process from exiting.
+    if (this.stopped) return this.release(client);
+    this.listener = client;
+  }
+
+  private async release(client: pg.Client): Promise<void> {
+    client.removeAllListeners();
+    client.on('error', () => {});
+    await client.end().catch(() => {});
   }
 
   private reconnect(client: pg.Client, error: Error): void {
     if (this.stopped || this.reconnectTimer || (this.listener && this.listener !== client)) return;
     this.listener = undefined;
     this.onError('listen', error);
-    client.removeAllListeners();
-    client.on('error', () => {});
-    void client.end().catch(() => {});
+    void this.release(client);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       // Whatever was published while the listener was down, the poll picks up.
@@ -143,10 +151,6 @@ export class ChangeFeed {
     await this.polling;
     const listener = this.listener;
     this.listener = undefined;
-    if (listener) {
-      listener.removeAllListeners();
-      listener.on('error', () => {});
-      await listener.end().catch(() => {});
-    }
+    if (listener) await this.release(listener);
   }
 }

@@ -281,3 +281,17 @@ for (const style of SCHEMA_STYLES) {
     t.deepEqual(s().recorder.leaks(), []);
   });
 }
+
+test('without the plugin (enabled: false) the API still knows the caller and its session', async (t) => {
+  const s = await startApiServer(t, 'type-graphql', { enabled: false });
+  const key = newKey('carol');
+  const opened = await s.controller.openSession({ userId: 'carol', sessionKey: key });
+  await s.controller.openSession({ userId: 'carol', sessionKey: newKey('carol') });
+  const carol = s.as('carol', key);
+  const page = await list(carol);
+  t.is(page.totalCount, 2);
+  t.deepEqual(page.edges.filter((e) => e.node.current).map((e) => e.node.id), [opened.id]);
+  t.is((await carol.request<{ revokeOtherSessions: number }>(REVOKE_OTHERS)).revokeOtherSessions, 1);
+  t.is((await failure(s.as().request(STATS))).code, 'UNAUTHENTICATED');
+  t.is((await failure(carol.request(STATS))).code, 'FORBIDDEN');
+});

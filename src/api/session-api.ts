@@ -11,7 +11,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Timeouts } from '../policy.js';
 import { getRequestSession } from '../request-session.js';
 import { listLimitRules, removeLimitRule, setLimitRule, type LimitRule } from '../store/limit-rules.js';
-import { countActive, findSession, listActiveSessions } from '../store/session-queries.js';
+import { countActive, findSession, findSessionByKeyHash, listActiveSessions } from '../store/session-queries.js';
 import { BoundSql } from '../store/bound-sql.js';
 import type { SessionStore } from '../store/session-store.js';
 import * as args from './arguments.js';
@@ -153,7 +153,7 @@ export class SessionApi {
     if (!identity) throw unauthenticated();
     let sessionId = recorded?.session?.id ?? null;
     if (!sessionId) {
-      const own = await this.host.guard('api.caller', () => this.host.store.findByKeyHash(hashSessionKey(identity.sessionKey)));
+      const own = await this.host.guard('api.caller', () => findSessionByKeyHash(this.sql(), hashSessionKey(identity.sessionKey)));
       sessionId = own && own.userId === identity.userId ? own.id : null;
     }
     return { identity, userId: identity.userId, sessionId };

@@ -102,6 +102,17 @@ export async function findSession(sql: Queryable, id: string): Promise<SessionIn
   return row ? toInfo(row) : null;
 }
 
+/**
+ * The id and owner of the session with this key digest. Bound, not spliced: a failing query's
+ * message then shows `$1`, never the digest, wherever the error is logged.
+ */
+export async function findSessionByKeyHash(sql: Queryable, keyHash: string): Promise<{ id: string; userId: string } | null> {
+  const row = await sql.one<{ id: string; user_id: string }>('select s.id, s.user_id from gsc_session s where s.key_hash = ?', [
+    keyHash,
+  ]);
+  return row ? { id: row.id, userId: row.user_id } : null;
+}
+
 export interface ActiveCounts {
   /** Active sessions in the whole app, exempt ones included. */
   activeSessions: number;

@@ -1,4 +1,5 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import { request as httpRequest } from 'node:http';
 import type { ExecutionContext } from 'ava';
 import { GraphQLClient } from 'graphql-request';
 import { buildSchema } from 'type-graphql';
@@ -32,6 +33,32 @@ export function schemaFor(style: SchemaStyle) {
   };
 }
 
+/**
+ * A fresh connection per request. Starting an embedded database blocks the event loop for a
+ * moment; a kept-alive socket the server closed meanwhile would fail a request with ECONNRESET.
+ */
+function fetchWithoutKeepAlive(url: string, init: RequestInit = {}): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const responseHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
+        }
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: responseHeaders }));
+      });
+    });
+    req.on('error', reject);
+    if (init.body !== undefined && init.body !== null) req.write(init.body as string);
+    req.end();
+  });
+}
+
 /** Every response body the API clients received, for the secrets scan. */
 export class Recorder {
   readonly bodies: string[] = [];
@@ -39,8 +66,8 @@ export class Recorder {
   readonly secrets = new Set<string>();
 
   readonly fetch: typeof fetch = async (input, init) => {
-    const response = await fetch(input, init);
-    this.bodies.push(await response.clone().text());
+    const response = await fetchWithoutKeepAlive(String(input), init);
+    this.bodies.push(JSON.stringify([...response.headers]), await response.clone().text());
     return response;
   };
 
@@ -62,15 +89,19 @@ export interface ApiServer extends RunningServer {
   as(userId?: string, sessionKey?: string, groups?: string[]): GraphQLClient;
 }
 
-/** A server with the session API on a database of its own; stopped and dropped in teardown. */
+/** A server with the session API on a database of its own (unless `database` is given); stopped and dropped in teardown. */
 export async function startApiServer(
   t: Pick<ExecutionContext, 'teardown'>,
   style: SchemaStyle,
-  options: Omit<ServerOptions, 'database'> = {},
+  options: ServerOptions = {},
 ): Promise<ApiServer> {
-  const db = await createTestDatabase();
-  t.teardown(() => db.drop());
-  const server = await startTestServer({ isAdmin, ...options, database: db.option() }, schemaFor(style));
+  let database = options.database;
+  if (database === undefined) {
+    const db = await createTestDatabase();
+    t.teardown(() => db.drop());
+    database = db.option();
+  }
+  const server = await startTestServer({ isAdmin, ...options, database }, schemaFor(style));
   t.teardown(() => server.stop());
   const recorder = new Recorder();
   return {

@@ -1,0 +1,140 @@
+/**
+ * `schema.graphql` is what the code prints, and what the code prints is DESIGN §5's surface.
+ */
+import test from 'ava';
+import { readFile } from 'node:fs/promises';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import {
+  buildASTSchema,
+  Kind,
+  lexicographicSortSchema,
+  parse,
+  printSchema,
+  visit,
+  type ASTNode,
+  type DocumentNode,
+  type GraphQLSchema,
+} from 'graphql';
+import { Field, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
+import { createSessionResolvers } from '../src/api/resolvers.js';
+import { printedSchemaFile, sessionApiTypeDefs, sessionTypeDefs } from '../src/api/type-defs.js';
+
+/** DESIGN §5, verbatim but for its comments. */
+const DESIGN_SURFACE = /* GraphQL */ `
+  directive @uniqueSession(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW) on FIELD_DEFINITION
+
+  enum SessionScope { USER APP }
+  enum LimitPolicy { REJECT_NEW EVICT_OLDEST LOG_ONLY }
+  enum SessionStatus { ACTIVE REVOKED EXPIRED }
+
+  scalar DateTimeISO
+
+  type UserSession {
+    id: ID!
+    userId: ID!
+    status: SessionStatus!
+    current: Boolean!
+    createdAt: DateTimeISO!
+    lastSeenAt: DateTimeISO!
+    expiresAt: DateTimeISO
+    ipAddress: String
+    userAgent: String
+    revokedAt: DateTimeISO
+    revokedReason: String
+    revokedNote: String
+  }
+
+  type UserSessionEdge { cursor: String!  node: UserSession! }
+  type PageInfo { hasNextPage: Boolean!  endCursor: String }
+  type UserSessionConnection { edges: [UserSessionEdge!]!  pageInfo: PageInfo!  totalCount: Int! }
+
+  type SessionStats { activeSessions: Int!  activeUsers: Int!  appLimit: Int  defaultUserLimit: Int }
+
+  enum LimitSubject { USER GROUP }
+  type SessionLimitRule { subjectType: LimitSubject!  subject: String!  maxSessions: Int }
+
+  type Query {
+    activeSessions(userId: ID, first: Int = 20, after: String): UserSessionConnection!
+    sessionStats: SessionStats!
+    sessionLimitRules: [SessionLimitRule!]!
+  }
+
+  type Mutation {
+    revokeSession(id: ID!, reason: String): UserSession!
+    revokeOtherSessions: Int!
+    revokeUserSessions(userId: ID!, reason: String): Int!
+    setSessionLimit(subjectType: LimitSubject!, subject: String!, maxSessions: Int): SessionLimitRule!
+    removeSessionLimit(subjectType: LimitSubject!, subject: String!): Boolean!
+  }
+`;
+
+/** The surface alone: no descriptions, no @specifiedBy, types and fields in alphabetical order. */
+function surface(sdl: string | DocumentNode): string {
+  const document = typeof sdl === 'string' ? parse(sdl) : sdl;
+  const bare = visit(document, {
+    enter(node: ASTNode) {
+      if ('description' in node && node.description) return { ...node, description: undefined };
+      if (node.kind === Kind.DIRECTIVE && node.name.value === 'specifiedBy') return null;
+      return undefined;
+    },
+  });
+  return printSchema(lexicographicSortSchema(buildASTSchema(bare)));
+}
+
+/** Argument order is part of how a surface reads: keep it out of the alphabetical sort. */
+function argumentOrder(schema: GraphQLSchema): Record<string, string[]> {
+  const order: Record<string, string[]> = {};
+  for (const type of [schema.getQueryType(), schema.getMutationType()]) {
+    for (const field of Object.values(type?.getFields() ?? {})) order[`${type!.name}.${field.name}`] = field.args.map((a) => a.name);
+  }
+  return order;
+}
+
+test('the checked-in schema.graphql is what the code prints (run `npm run schema:print` if not)', async (t) => {
+  const checkedIn = await readFile(new URL('../schema.graphql', import.meta.url), 'utf8');
+  t.is(checkedIn, printedSchemaFile());
+});
+
+test('the printed schema is exactly the surface of DESIGN §5', (t) => {
+  t.is(surface(sessionTypeDefs()), surface(DESIGN_SURFACE));
+  t.deepEqual(argumentOrder(buildASTSchema(parse(sessionTypeDefs()))), argumentOrder(buildASTSchema(parse(DESIGN_SURFACE))));
+});
+
+test('a type-graphql host gets the same surface, whatever its nullableByDefault, beside its own fields', async (t) => {
+  @ObjectType()
+  class HostThing {
+    @Field(() => String)
+    name!: string;
+  }
+  @Resolver()
+  class HostResolver {
+    @Query(() => HostThing)
+    hostThing(): HostThing {
+      return { name: 'x' };
+    }
+  }
+  const resolvers = createSessionResolvers(() => {
+    throw new Error('not called');
+  });
+  for (const nullableByDefault of [false, true]) {
+    const schema = await buildSchema({ resolvers: [HostResolver, ...resolvers], nullableByDefault, validate: false });
+    const printed = parse(printSchema(schema));
+    // Drop the host's own field and type; what remains is the session API.
+    const apiOnly = visit(printed, {
+      FieldDefinition: (node) => (node.name.value === 'hostThing' ? null : undefined),
+      ObjectTypeDefinition: (node) => (node.name.value === 'HostThing' ? null : undefined),
+    });
+    t.is(surface(apiOnly), surface(sessionApiTypeDefs()), `nullableByDefault: ${nullableByDefault}`);
+  }
+});
+
+test("a schema-first host merges the library's type definitions with its own Query", (t) => {
+  const schema = makeExecutableSchema({
+    typeDefs: [sessionTypeDefs(), 'type Query { hello: String! }', 'type Mutation { login: Boolean! }'],
+    resolvers: {},
+  });
+  const fields = Object.keys(schema.getQueryType()!.getFields()).sort();
+  t.deepEqual(fields, ['activeSessions', 'hello', 'sessionLimitRules', 'sessionStats']);
+  t.true('login' in schema.getMutationType()!.getFields());
+  t.truthy(schema.getDirective('uniqueSession'));
+});

@@ -13,11 +13,6 @@ export function accessTo(callerUserId: string, ownerUserId: string, callerIsAdmi
   return callerIsAdmin ? 'ADMIN' : 'NONE';
 }
 
-/** Whether deciding `accessTo` needs the (possibly slow, host-provided) admin check at all. */
-export function needsAdminCheck(callerUserId: string, ownerUserId: string): boolean {
-  return callerUserId !== ownerUserId;
-}
-
 /** The code recorded for a revocation through the API: the owner's own, or an admin's on someone else's. */
 export function revokeReasonFor(access: Exclude<Access, 'NONE'>): RevokeReason {
   return access === 'OWN' ? 'REVOKED' : 'ADMIN_REVOKED';

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
@@ -64,6 +65,8 @@ export async function openDatabase(option: DatabaseOption): Promise<Database> {
     return { orm, kind: 'postgresql', url: option, close: () => orm.close(true) };
   }
   if (!('embedded' in option)) throw new TypeError('unsupported database option');
+  // PGlite creates its own directory but not the parents; a fresh checkout has neither.
+  if (option.embedded.dataDir) await mkdir(option.embedded.dataDir, { recursive: true });
   const pglite = new PGlite(option.embedded.dataDir);
   await pglite.waitReady;
   const orm = await MikroORM.init({

@@ -1,0 +1,47 @@
+import { LIMIT_POLICIES, type LimitPolicy } from '../src/index.js';
+
+/** The demo's environment (DESIGN §7), parsed and validated once: a bad value stops start-up with a clear message. */
+export interface DemoConfig {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  appMaxSessions: number | null;
+  userMaxSessions: number;
+  onLimit: LimitPolicy;
+  idleTimeoutSeconds: number;
+  secret: string | undefined;
+  sessionControl: boolean;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`Invalid ${name}=${JSON.stringify(raw)}: expected a whole number >= ${min}.`);
+  }
+  return value;
+}
+
+export function demoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  const onLimit = (env.SESSION_ON_LIMIT || 'REJECT_NEW') as LimitPolicy;
+  if (!LIMIT_POLICIES.includes(onLimit)) {
+    throw new Error(`Invalid SESSION_ON_LIMIT=${JSON.stringify(env.SESSION_ON_LIMIT)}: expected one of ${LIMIT_POLICIES.join(', ')}.`);
+  }
+  const control = (env.SESSION_CONTROL || 'on').toLowerCase();
+  if (control !== 'on' && control !== 'off') {
+    throw new Error(`Invalid SESSION_CONTROL=${JSON.stringify(env.SESSION_CONTROL)}: expected on or off.`);
+  }
+  const appMax = integer(env, 'SESSION_MAX_APP', 1000, 0);
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DEMO_DATA_DIR || '.data',
+    port: integer(env, 'PORT', 4000, 0),
+    appMaxSessions: appMax === 0 ? null : appMax,
+    userMaxSessions: integer(env, 'SESSION_MAX_PER_USER', 2, 0),
+    onLimit,
+    idleTimeoutSeconds: integer(env, 'SESSION_IDLE_TIMEOUT', 1800, 1),
+    secret: env.DEMO_SECRET || undefined,
+    sessionControl: control === 'on',
+  };
+}

@@ -1,0 +1,95 @@
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { Arg, Ctx, Field, Mutation, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
+import { SessionErrorCode, UniqueSession, UserSession, currentSession, type Identity, type SessionController } from '../src/index.js';
+import type { DemoTokens } from './tokens.js';
+import { checkPassword } from './users.js';
+
+export interface DemoContext {
+  identity: Identity | null;
+  /** Where the request came from: recorded on the session at login. */
+  client: { ip: string | null; userAgent: string | null };
+}
+
+@ObjectType()
+class LoginPayload {
+  @Field(() => String)
+  token!: string;
+
+  @Field(() => UserSession)
+  session!: UserSession;
+}
+
+/**
+ * The signed-in caller. The demo's own authentication (the token) says who it is; the library's
+ * session is there too unless session control is off (SESSION_CONTROL=off).
+ */
+function signedIn(ctx: DemoContext): { userId: string; sessionId: string | null } {
+  if (!ctx.identity) {
+    throw new GraphQLError('Sign in first: send Authorization: Bearer <token> from the login mutation.', {
+      extensions: { code: SessionErrorCode.UNAUTHENTICATED },
+    });
+  }
+  return { userId: ctx.identity.userId, sessionId: currentSession(ctx)?.id ?? null };
+}
+
+/** The demo's own fields (DESIGN §7); the session API comes from the controller. */
+export async function buildDemoSchema(controller: SessionController<DemoContext>, tokens: DemoTokens): Promise<GraphQLSchema> {
+  @Resolver()
+  class DemoResolver {
+    @Query(() => String, { nullable: true, description: "The caller's user id." })
+    me(@Ctx() ctx: DemoContext): string | null {
+      return ctx.identity?.userId ?? null;
+    }
+
+    @Query(() => String, { description: 'Any signed-in session may read this.' })
+    dashboard(@Ctx() ctx: DemoContext): string {
+      return `Welcome ${signedIn(ctx).userId}`;
+    }
+
+    @Query(() => String, { nullable: true, description: 'One session per user at a time.' })
+    @UniqueSession({ max: 1 })
+    exam(@Ctx() ctx: DemoContext): string {
+      return `Exam paper for ${signedIn(ctx).userId}`;
+    }
+
+    @Query(() => String, { nullable: true, description: 'Two sessions in the whole app at a time (licence seats).' })
+    @UniqueSession({ max: 2, scope: 'APP' })
+    seat(@Ctx() ctx: DemoContext): string {
+      return `Seat taken by ${signedIn(ctx).userId}`;
+    }
+
+    @Mutation(() => LoginPayload, { description: 'Admits a session: may fail with SESSION_LIMIT_EXCEEDED.' })
+    async login(
+      @Arg('username', () => String) username: string,
+      @Arg('password', () => String) password: string,
+      @Ctx() ctx: DemoContext,
+    ): Promise<LoginPayload> {
+      const user = checkPassword(username, password);
+      if (!user) {
+        throw new GraphQLError('Wrong username or password.', { extensions: { code: SessionErrorCode.UNAUTHENTICATED } });
+      }
+      const { token, sessionKey } = await tokens.issue(user.username);
+      const session = await controller.openSession({
+        userId: user.username,
+        sessionKey,
+        groups: user.groups,
+        ip: ctx.client.ip,
+        userAgent: ctx.client.userAgent,
+      });
+      // The session the returned token carries: the client's current session from now on.
+      return { token, session: UserSession.from(session, true, controller.timeouts) };
+    }
+
+    @Mutation(() => Boolean, { description: 'Ends the current session (reason LOGOUT).' })
+    async logout(@Ctx() ctx: DemoContext): Promise<boolean> {
+      const { sessionId } = signedIn(ctx);
+      if (sessionId) await controller.revoke(sessionId, 'LOGOUT');
+      return true;
+    }
+  }
+
+  return buildSchema({
+    resolvers: [DemoResolver, ...controller.resolvers],
+    validate: false,
+  });
+}

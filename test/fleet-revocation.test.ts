@@ -8,11 +8,13 @@ import {
   attempt,
   count,
   fleetDatabases,
+  inBatches,
   median,
   refusedAfter,
   sql,
   startFleet,
   summary,
+  tally,
   wait,
   whoami,
   type Fleet,
@@ -272,4 +274,30 @@ test.serial(`an instance closed while its listener reconnects leaves no connecti
     await wait(300);
     t.is(await listeners(), 3, 'a closed instance holds no LISTEN connection');
   }
+});
+
+test.serial(`revoking a user's many sessions at once reaches every instance within 1 s (${databaseKind})`, async (t) => {
+  // On PostgreSQL the poll is pushed out of the way, so the notifications alone must carry all of
+  // them (several messages: one holds at most 100); the embedded database has only the poll.
+  const fleet = await startFleet(t, databases, { idleTimeout: '1h', syncInterval: onPostgres ? '1h' : '500ms' });
+  const [a, b, c] = fleet.instances;
+  // More sessions than one notification carries.
+  const keys = Array.from({ length: 150 }, (_, i) => `mass-${i}`);
+  for (const s of [a, b, c]) {
+    await inBatches(
+      keys.map((key) => () => s.controller.openSession({ userId: 'mass', sessionKey: key })),
+      10,
+    );
+  }
+  t.true(b.controller.cachedSessions >= keys.length && c.controller.cachedSessions >= keys.length, 'cached as active');
+
+  await offPhase();
+  t.is((await a.controller.revokeUser('mass')).length, keys.length);
+  const since = performance.now();
+  await wait(BOUND_MS - 50 - (performance.now() - since));
+  const outcomes = await inBatches(
+    [b, c].flatMap((s) => keys.map((key) => () => attempt(s, 'mass', key))),
+    25,
+  );
+  t.deepEqual(tally(outcomes), { 'SESSION_REVOKED 401 ADMIN_REVOKED': 2 * keys.length });
 });

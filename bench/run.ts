@@ -1,0 +1,491 @@
+/**
+ * `npm run bench` (issue 5, items 4 and 5): the demo with the plugin on and with
+ * `SESSION_CONTROL=off` on one PostgreSQL database, driven in alternation by autocannon in a
+ * process of its own; then admissions and the 10k/100k/1M growth on the bench-only server.
+ * Prints the tables and the targets, writes bench/results/latest.{json,md}.
+ *
+ * BENCH_QUICK=1: a smoke run of seconds (results to bench/results/tmp/, not representative).
+ * BENCH_PROFILE=1: also records a CPU profile of the demo's hot path and summarizes it.
+ * BENCH_DATABASE_URL: the PostgreSQL server (admin database) to create the bench database on.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BenchDatabase, STATS_SETTLE_MS, seedSessions } from './database.js';
+import type { RequestPlan } from './load.js';
+import { LoadGenerator, ROOT, startServer, stopAllChildren, type ServerProcess } from './processes.js';
+import { summarizeProfile, type ProfileSummary } from './profile.js';
+import { markdown, type BenchReport, type Measurement, type ScalingPoint, type Target } from './report.js';
+import { measureOnce, runScenario, type RunRecord, type ScenarioResult, type Variant } from './scenario.js';
+import type { BenchServerConfig } from './server.js';
+import { round } from './stats.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const PROFILE = process.env.BENCH_PROFILE === '1';
+
+const settings = QUICK
+  ? {
+      connections: 10,
+      durationS: 1,
+      warmupS: 0.5,
+      hotRounds: 1,
+      latencyRounds: 1,
+      examRounds: 1,
+      admissionRounds: 1,
+      settleMs: STATS_SETTLE_MS,
+      sizes: [1_000, 5_000],
+      scalingConnections: 4,
+      scalingDurationS: 1,
+      profileS: 2,
+      /** Whole-run watchdog. */
+      deadlineS: 300,
+    }
+  : {
+      connections: 10,
+      durationS: 4,
+      warmupS: 3,
+      hotRounds: 8,
+      latencyRounds: 6,
+      examRounds: 3,
+      admissionRounds: 3,
+      // PostgreSQL 15 flushes an idle backend's counters after 10 s: settle past that.
+      settleMs: 11_000,
+      sizes: [10_000, 100_000, 1_000_000],
+      scalingConnections: 4,
+      scalingDurationS: 5,
+      profileS: 10,
+      deadlineS: 1_200,
+    };
+
+/** The session API query whose latency the growth table reports. */
+const ACTIVE_SESSIONS = '{ activeSessions(first: 20) { totalCount edges { node { id } } } }';
+const RESULTS = join(ROOT, 'bench', 'results');
+const TMP = join(RESULTS, 'tmp');
+
+const log = (line: string) => console.log(line);
+const gql = (query: string) => JSON.stringify({ query });
+
+async function login(url: string, username: string): Promise<string> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation Login($u: String!, $p: String!) { login(username: $u, password: $p) { token session { id } } }',
+      variables: { u: username, p: `${username}-password` },
+    }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await response.json()) as { data?: { login?: { token: string } }; errors?: unknown[] };
+  if (!body.data?.login?.token) throw new Error(`demo login as ${username} failed: ${JSON.stringify(body)}`);
+  return body.data.login.token;
+}
+
+/** One request, checked: a scenario whose requests fail would measure the error path. */
+async function expectData(url: string, headers: Record<string, string>, body: string, what: string): Promise<void> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  if (response.status !== 200 || text.includes('"errors"')) throw new Error(`${what}: ${response.status} ${text.slice(0, 300)}`);
+}
+
+function demoEnv(db: BenchDatabase, secret: string, control: 'on' | 'off', dataDir: string): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: db.url,
+    PORT: '0',
+    SESSION_CONTROL: control,
+    DEMO_SECRET: secret,
+    DEMO_DATA_DIR: dataDir,
+  };
+}
+
+function startDemo(name: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<ServerProcess> {
+  return startServer(name, 'demo/server.ts', env, /demo at (\S+)/, nodeArgs);
+}
+
+function startBench(name: string, config: BenchServerConfig): Promise<ServerProcess> {
+  return startServer(name, 'bench/server.ts', { BENCH_SERVER: JSON.stringify(config) }, /bench server at (\S+)/);
+}
+
+function measurement(run: RunRecord): Measurement {
+  return {
+    connections: run.connections,
+    rps: run.rps,
+    okPerS: run.okPerS,
+    p50: run.p50,
+    p95: run.p95,
+    p99: run.p99,
+    responses: run.responses,
+    graphqlErrors: run.graphqlErrors,
+    limitExceeded: run.limitExceeded,
+    errorSample: run.errorSample,
+  };
+}
+
+function environment(pgVersion: string): Record<string, string | number> {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    /* not a checkout */
+  }
+  return {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    postgres: pgVersion,
+    autocannon: '8.0.0',
+    commit,
+  };
+}
+
+async function main(): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const notes: string[] = [];
+  const scenarios: ScenarioResult[] = [];
+  const scaling: ScalingPoint[] = [];
+  let profile: ProfileSummary | null = null;
+  let admissionProfile: ProfileSummary | null = null;
+  let pgVersion = 'unknown';
+  const loadStart = round(loadavg()[0], 1);
+  /** Runs a scenario and records the machine's 1-minute load average around it (the server is shared). */
+  const scenario = async (run: () => Promise<ScenarioResult>) => {
+    const before = loadavg()[0];
+    const result = await run();
+    result.load1m = { before: round(before, 1), after: round(loadavg()[0], 1) };
+    scenarios.push(result);
+  };
+
+  log(`bench: ${QUICK ? 'QUICK smoke run' : 'full run'}; creating the bench database`);
+  const db = await BenchDatabase.create();
+  activeDatabase = db;
+  const runDir = join(TMP, db.name);
+  mkdirSync(runDir, { recursive: true });
+  try {
+    [{ version: pgVersion }] = await db.query<{ version: string }>("select split_part(version(), ' ', 2) as version");
+    const secret = randomBytes(24).toString('base64url');
+    const load = await LoadGenerator.start();
+    try {
+      // ---- The demo: hot path and @uniqueSession field, plugin on vs SESSION_CONTROL=off ----
+      // The first start applies the migrations; the rest start against a migrated database.
+      const demoOn = await startDemo('demo (on)', demoEnv(db, secret, 'on', join(runDir, 'demo-on')));
+      const demoOff = await startDemo('demo (off)', demoEnv(db, secret, 'off', join(runDir, 'demo-off')));
+      log(`demo on at ${demoOn.url}, off at ${demoOff.url}, database ${db.name}`);
+      // Tokens are signed with the shared DEMO_SECRET, so both servers accept them.
+      const alice = await login(demoOn.url, 'alice');
+      const bob = await login(demoOn.url, 'bob');
+      const dashboard = { headers: { authorization: `Bearer ${alice}` }, body: gql('{ dashboard }') };
+      const exam = { headers: { authorization: `Bearer ${bob}` }, body: gql('{ exam }') };
+      for (const server of [demoOn, demoOff]) {
+        await expectData(server.url, dashboard.headers, dashboard.body, `${server.name} { dashboard }`);
+        await expectData(server.url, exam.headers, exam.body, `${server.name} { exam }`);
+      }
+      const demoVariants = (request: { headers: Record<string, string>; body: string }): Variant[] => [
+        { label: 'on', url: demoOn.url, pid: demoOn.child.pid, plan: () => ({ kind: 'static', ...request }) },
+        { label: 'off', url: demoOff.url, pid: demoOff.child.pid, plan: () => ({ kind: 'static', ...request }) },
+      ];
+
+      log('\nscenario 1: hot path — an admitted session querying { dashboard } (demo)');
+      await scenario(() =>
+        runScenario(load, db, demoVariants(dashboard), {
+          name: 'hot path',
+          connections: settings.connections,
+          durationS: settings.durationS,
+          rounds: settings.hotRounds,
+          warmupS: settings.warmupS,
+          accounting: true,
+          settleMs: settings.settleMs,
+        }, log),
+      );
+      log('\nscenario 1b: hot path latency at one connection (no queueing)');
+      await scenario(() =>
+        runScenario(load, db, demoVariants(dashboard), {
+          name: 'hot path, 1 connection',
+          connections: 1,
+          durationS: settings.durationS / 2,
+          rounds: settings.latencyRounds,
+          warmupS: 0,
+          accounting: false,
+          settleMs: settings.settleMs,
+        }, log),
+      );
+      log('\nscenario 3: a governed @uniqueSession field — { exam } by the lease holder (demo)');
+      await scenario(() =>
+        runScenario(load, db, demoVariants(exam), {
+          name: '@uniqueSession exam',
+          connections: settings.connections,
+          durationS: settings.durationS,
+          rounds: settings.examRounds,
+          warmupS: settings.warmupS,
+          accounting: true,
+          settleMs: settings.settleMs,
+        }, log),
+      );
+
+      if (PROFILE) {
+        log('\nprofile: CPU profile of the demo (on) under the hot path');
+        const dir = join(runDir, 'profile');
+        const profiled = await startServer(
+          'demo (on, profiled)',
+          'bench/profile-demo.ts',
+          demoEnv(db, secret, 'on', join(runDir, 'demo-prof')),
+          /profiled demo at (\S+)/,
+          ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+        );
+        let stopMs = 0;
+        try {
+          await expectData(profiled.url, dashboard.headers, dashboard.body, 'profiled { dashboard }');
+          await load.run({ url: profiled.url, connections: settings.connections, durationS: settings.profileS, plan: { kind: 'static', ...dashboard } });
+        } finally {
+          const stopping = Date.now();
+          await profiled.stop('SIGUSR2');
+          stopMs = Date.now() - stopping;
+        }
+        profile = summarizeProfile(dir, { lengthMs: settings.profileS * 1000, endsBeforeExitMs: stopMs });
+        log(profile.text);
+      }
+      await Promise.all([demoOn.stop(), demoOff.stop()]);
+
+      // ---- The bench server: admissions across distinct users, growth with stored sessions ----
+      const base = { databaseUrl: db.url, onLimit: 'REJECT_NEW' as const, userMaxSessions: 5 };
+      const [benchOn, benchAppCap, benchOff] = await Promise.all([
+        startBench('bench (on)', { ...base, sessionControl: true, appMaxSessions: null }),
+        startBench('bench (on, app cap)', { ...base, sessionControl: true, appMaxSessions: 10_000_000 }),
+        startBench('bench (off)', { ...base, sessionControl: false, appMaxSessions: null }),
+      ]);
+      const fresh = (tag: string): RequestPlan => ({ kind: 'fresh-logins', tag: `${db.name}-${tag}` });
+      log('\nscenario 2: admissions — one login per request, each a user never seen before (bench server)');
+      await scenario(() =>
+        runScenario(
+          load,
+          db,
+          [
+            { label: 'on', url: benchOn.url, pid: benchOn.child.pid, plan: fresh },
+            { label: 'on + app cap', url: benchAppCap.url, pid: benchAppCap.child.pid, plan: fresh },
+            { label: 'off', url: benchOff.url, pid: benchOff.child.pid, plan: fresh },
+          ],
+          {
+            name: 'admissions',
+            connections: settings.connections,
+            durationS: settings.durationS,
+            rounds: settings.admissionRounds,
+            warmupS: settings.warmupS,
+            accounting: true,
+            settleMs: settings.settleMs,
+          },
+          log,
+        ),
+      );
+      const [{ n: stored }] = await db.query<{ n: string }>("select count(*) as n from gsc_session where user_id like $1", [`${db.name}-%`]);
+      await benchOff.stop();
+      if (PROFILE) {
+        log('\nprofile: CPU profile of the bench server (on) under admissions');
+        const dir = join(runDir, 'profile-admissions');
+        const profiled = await startServer(
+          'bench (on, profiled)',
+          'bench/server.ts',
+          { BENCH_SERVER: JSON.stringify({ ...base, sessionControl: true, appMaxSessions: null }) },
+          /bench server at (\S+)/,
+          ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+        );
+        let stopMs = 0;
+        try {
+          await load.run({ url: profiled.url, connections: settings.connections, durationS: settings.profileS, plan: fresh('profile') });
+        } finally {
+          const stopping = Date.now();
+          await profiled.stop();
+          stopMs = Date.now() - stopping;
+        }
+        admissionProfile = summarizeProfile(dir, { lengthMs: settings.profileS * 1000, endsBeforeExitMs: stopMs });
+        log(admissionProfile.text);
+      }
+      notes.push(`Admissions scenario: ${Number(stored).toLocaleString('en-US')} sessions stored by its logins (checked in gsc_session).`);
+
+      log('\ngrowth: admission and activeSessions latency with 10k / 100k / 1M stored sessions');
+      for (const [index, size] of settings.sizes.entries()) {
+        const seeded = await seedSessions(db, size, `s${size}`);
+        log(
+          `  seeded ${size.toLocaleString('en-US')} sessions (${seeded.users.toLocaleString('en-US')} users; active ${seeded.counts.active}, expired ${seeded.counts.expired}, revoked ${seeded.counts.revoked}) in ${(seeded.seedMs / 1000).toFixed(1)} s`,
+        );
+        const seededLogins = (tag: string): RequestPlan => ({
+          kind: 'seeded-logins',
+          tag: `${db.name}-${size}-${tag}`,
+          userPrefix: seeded.userPrefix,
+          users: seeded.users,
+        });
+        const probes: RequestPlan = { kind: 'probes', probes: seeded.probes, body: gql(ACTIVE_SESSIONS) };
+        const probe = seeded.probes[0];
+        await expectData(benchOn.url, { 'x-user': probe.userId, 'x-session': probe.sessionKey }, gql(ACTIVE_SESSIONS), 'activeSessions probe');
+        const server = (s: ServerProcess) => ({ url: s.url, pid: s.child.pid });
+        if (index === 0) {
+          // Warm the code paths (JIT) before the first measured size.
+          await measureOnce(load, server(benchOn), probes, settings.scalingConnections, 1);
+          await measureOnce(load, server(benchOn), seededLogins('warm'), settings.scalingConnections, 1);
+        }
+        const c = settings.scalingConnections;
+        const d = settings.scalingDurationS;
+        const admission = measurement(await measureOnce(load, server(benchOn), seededLogins('adm'), c, d));
+        const activeSessions = measurement(await measureOnce(load, server(benchOn), probes, c, d));
+        const admissionAppCap = measurement(await measureOnce(load, server(benchAppCap), seededLogins('cap'), c, d));
+        scaling.push({
+          size,
+          users: seeded.users,
+          seedSeconds: round(seeded.seedMs / 1000, 1),
+          counts: seeded.counts,
+          admission,
+          activeSessions,
+          admissionAppCap,
+        });
+        log(
+          `  ${size.toLocaleString('en-US').padStart(9)}: admission p50 ${admission.p50.toFixed(2)} p95 ${admission.p95.toFixed(2)} ms (${Math.round(admission.okPerS)}/s); ` +
+            `activeSessions p50 ${activeSessions.p50.toFixed(2)} p95 ${activeSessions.p95.toFixed(2)} ms; ` +
+            `admission with app cap p50 ${admissionAppCap.p50.toFixed(2)} p95 ${admissionAppCap.p95.toFixed(2)} ms`,
+        );
+        for (const [what, m] of [['admission', admission], ['activeSessions', activeSessions], ['admission + app cap', admissionAppCap]] as const) {
+          if (m.graphqlErrors > m.limitExceeded) notes.push(`${size}: ${what} had ${m.graphqlErrors} error responses, e.g. ${m.errorSample}`);
+        }
+      }
+      await Promise.all([benchOn.stop(), benchAppCap.stop(), benchOff.stop()]);
+    } finally {
+      await load.stop();
+    }
+  } finally {
+    await stopAllChildren();
+    await db.drop().catch((error: Error) => console.error(`could not drop ${db.name}: ${error.message}`));
+  }
+
+  for (const s of scenarios) {
+    for (const v of s.variants) {
+      if (v.graphqlErrors || v.non2xx || v.transportErrors) {
+        notes.push(`${s.name} / ${v.label}: ${v.graphqlErrors} GraphQL-error, ${v.non2xx} non-2xx, ${v.transportErrors} transport-error responses, e.g. ${v.errorSample}`);
+      }
+    }
+  }
+  if (profile) notes.push(`CPU profile of the hot path (demo, on): ${profile.headline}`);
+  if (admissionProfile) notes.push(`CPU profile of admissions (bench server, on): ${admissionProfile.headline}`);
+  const busiest = Math.max(loadStart, ...scenarios.flatMap((s) => (s.load1m ? [s.load1m.before, s.load1m.after] : [])));
+  if (busiest > cpus().length) {
+    notes.push(
+      `The machine was shared: its 1-minute load average reached ${busiest} on ${cpus().length} cores during the run (other processes than the bench's). Alternation spreads that over on and off alike, but absolute figures are lower than on an idle machine.`,
+    );
+  }
+  if (QUICK) notes.push('QUICK run: seconds-long runs and small tables; only a smoke test of the harness. Run `npm run bench` for figures.');
+
+  const report: BenchReport = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    quick: QUICK,
+    environment: { ...environment(pgVersion), load1mStart: loadStart, load1mEnd: round(loadavg()[0], 1) },
+    settings: { ...settings, activeSessionsQuery: ACTIVE_SESSIONS },
+    scenarios,
+    scaling,
+    targets: targets(scenarios, scaling),
+    notes,
+  };
+  if (profile || admissionProfile) report.profiles = { hotPath: profile, admissions: admissionProfile };
+  return report;
+}
+
+function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[] {
+  const variant = (scenario: string, label: string) => scenarios.find((s) => s.name === scenario)?.variants.find((v) => v.label === label);
+  const accounting = (scenario: string, label: string) => scenarios.find((s) => s.name === scenario)?.accounting.find((a) => a.variant === label);
+  const hot = variant('hot path', 'on');
+  const hotOff = variant('hot path', 'off');
+  const single = variant('hot path, 1 connection', 'on');
+  const hotAcct = accounting('hot path', 'on');
+  const admissions = variant('admissions', 'on');
+  const first = scaling[0];
+  const last = scaling[scaling.length - 1];
+  const growth = (pick: (p: ScalingPoint) => number) => (first && last ? pick(last) / pick(first) : Number.NaN);
+  const admissionGrowth = growth((p) => p.admission.p95);
+  const listGrowth = growth((p) => p.activeSessions.p95);
+  const sizes = first && last ? `${first.size.toLocaleString('en-US')} → ${last.size.toLocaleString('en-US')}` : '';
+  const n = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+  return [
+    {
+      name: 'hot path throughput',
+      goal: '≥ 0.95 × off',
+      measured: `${n(hot?.ratioToOff, 3)} × (${Math.round(hot?.rps ?? 0)} vs ${Math.round(hotOff?.rps ?? 0)} req/s); by server CPU per request ${n(hot?.cpuRatioToOff, 3)} ×`,
+      pass: (hot?.ratioToOff ?? 0) >= 0.95,
+    },
+    {
+      name: 'hot path p99 added',
+      goal: '≤ 1 ms',
+      measured: `${n(hot?.p99AddedMs)} ms at ${scenarios[0]?.connections ?? '?'} connections (p99 ${n(hot?.p99)} vs ${n(hotOff?.p99)} ms); ${n(single?.p99AddedMs)} ms at 1 connection`,
+      pass: hot?.p99AddedMs !== null && hot?.p99AddedMs !== undefined && hot.p99AddedMs <= 1,
+    },
+    {
+      name: 'hot path database round trips',
+      goal: '≤ 0.01 per request',
+      measured: `${n(hotAcct?.perRequest, 4)} transactions/request (${hotAcct?.transactions ?? '?'} over ${hotAcct?.responses ?? '?'} requests, background included)`,
+      pass: hotAcct !== undefined && hotAcct.perRequest <= 0.01,
+    },
+    {
+      name: 'admissions across distinct users',
+      goal: '≥ 1,000 /s',
+      measured: `${Math.round(admissions?.okPerS ?? 0)} /s (p50 ${n(admissions?.p50)} ms, ${scenarios.find((s) => s.name === 'admissions')?.connections ?? '?'} connections)`,
+      pass: (admissions?.okPerS ?? 0) >= 1000,
+    },
+    {
+      name: 'admission p95 growth',
+      goal: `≤ 2× (${sizes})`,
+      measured: `${n(admissionGrowth)}× (${n(first?.admission.p95)} → ${n(last?.admission.p95)} ms)`,
+      pass: admissionGrowth <= 2,
+    },
+    {
+      name: 'activeSessions p95 growth',
+      goal: `≤ 2× (${sizes})`,
+      measured: `${n(listGrowth)}× (${n(first?.activeSessions.p95)} → ${n(last?.activeSessions.p95)} ms)`,
+      pass: listGrowth <= 2,
+    },
+  ];
+}
+
+/** The database to drop if the run is cut short. */
+let activeDatabase: BenchDatabase | undefined;
+
+async function abort(why: string, code: number): Promise<never> {
+  console.error(`\nbench: ${why}; stopping the servers and the load generator, dropping the database`);
+  const timer = setTimeout(() => process.exit(code), 20_000);
+  timer.unref();
+  await stopAllChildren().catch(() => {});
+  await activeDatabase?.drop().catch(() => {});
+  process.exit(code);
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    void abort(signal, 130);
+  });
+}
+
+const watchdog = setTimeout(() => void abort(`over its ${settings.deadlineS} s budget`, 1), settings.deadlineS * 1000);
+watchdog.unref();
+
+try {
+  const report = await main();
+  const md = markdown(report);
+  const outDir = QUICK ? TMP : RESULTS;
+  const stem = QUICK ? 'quick' : 'latest';
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `${stem}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, `${stem}.md`), md);
+  console.log(`\n${md}`);
+  console.log(`written: ${join(outDir, `${stem}.json`)} and ${stem}.md`);
+  clearTimeout(watchdog);
+  await sleep(0);
+  process.exit(0);
+} catch (error) {
+  console.error('bench failed:', error);
+  await stopAllChildren();
+  process.exit(1);
+}

@@ -35,6 +35,8 @@ export class ChangeFeed {
   private polling: Promise<void> | undefined;
   /** Database clock minus local clock, refreshed by every poll. */
   clockOffsetMs = 0;
+  /** Local time when the last successful poll started: revocations before it are applied here. */
+  private syncedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly db: Database,
@@ -123,6 +125,14 @@ export class ChangeFeed {
     this.reconnectTimer.unref();
   }
 
+  /**
+   * Whether this instance has heard from the store recently enough (one missed poll tolerated)
+   * that its cache cannot be missing a revocation made elsewhere for longer than promised.
+   */
+  isFresh(now = Date.now()): boolean {
+    return now - this.syncedAt <= 2 * this.syncIntervalMs;
+  }
+
   /** Reads recently revoked sessions; overlapping windows make a late commit harmless to miss once. */
   poll(): Promise<void> {
     this.polling ??= this.pollOnce().finally(() => {
@@ -139,6 +149,7 @@ export class ChangeFeed {
       this.clockOffsetMs = dbNow.getTime() - (localBefore + localAfter) / 2;
       for (const notice of revoked) this.apply(notice);
       this.pollCursor = new Date(dbNow.getTime() - POLL_OVERLAP_MS);
+      this.syncedAt = localBefore;
     } catch (error) {
       this.onError('poll', error as Error);
     }

@@ -183,7 +183,10 @@ export class SessionController<TContext = any> {
   private async sessionFor(identity: Identity): Promise<StoredSession> {
     const keyHash = hashSessionKey(identity.sessionKey);
     const cached = this.cache.get(keyHash);
-    if (cached && this.isUsable(cached, identity)) return this.touch(cached);
+    // Memory serves a session only while the change feed is in sync: past that (the store is
+    // unreachable from here), a revocation made elsewhere could be missing, so the store decides,
+    // and `failMode` if it cannot.
+    if (cached && this.isUsable(cached, identity) && this.feed.isFresh()) return this.touch(cached);
     // Expired by this instance's view: another instance may have seen it since, so ask the store.
     const session = await this.loadOrAdmit(keyHash, identity);
     this.assertUsable(session, identity);

@@ -8,6 +8,7 @@ import type { AdmitEvent, RejectEvent, RevokeEvent } from '../src/events.js';
 import { hashSessionKey } from '../src/identity.js';
 import { currentSession } from '../src/request-session.js';
 import { countLive, countRows, ownDatabase, query, serve, serveAlone, sharedDatabase } from './helpers/core.js';
+import { onPostgres } from './helpers/database.js';
 import { failure, identityFromHeaders, plainTypeDefs, type TestContext } from './helpers/server.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -17,7 +18,8 @@ interface Whoami {
 }
 
 test('an unknown key is admitted on its first request; the same key keeps its session', async (t) => {
-  const s = await serveAlone(t, {});
+  // On the embedded run, `database` is omitted: the default, an in-memory PGlite the controller owns.
+  const s = onPostgres ? await serveAlone(t, {}) : await serve(t, {});
   const first = await s.client('alice', 'alice-key-1').request<Whoami>('{ whoami }');
   const [userId, sessionId] = first.whoami!.split(':');
   t.is(userId, 'alice');

@@ -4,9 +4,9 @@ import type { ExecutionContext } from 'ava';
 import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
 import type { SessionController } from '../../src/controller.js';
 import type { DatabaseOption } from '../../src/options.js';
-import { sessionOrmOptions } from '../../src/store/database.js';
+import { migrateDatabase, sessionOrmOptions } from '../../src/store/database.js';
 import { Sql } from '../../src/store/session-store.js';
-import { createTestDatabase, onPostgres, type TestDatabase } from './database.js';
+import { createTestDatabase, onPostgres } from './database.js';
 import { startTestServer, type RunningServer, type TestContext } from './server.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -15,11 +15,68 @@ type SchemaFactory = Parameters<typeof startTestServer>[1];
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A database of the test's own (a fresh PostgreSQL database, or a fresh in-memory PGlite), dropped in teardown. */
-export async function ownDatabase(t: ExecutionContext): Promise<TestDatabase> {
+/** A database of the test's own, gone after the test. */
+export interface OwnDatabase {
+  /** Pass as `database`: a PostgreSQL URL, or on the embedded database a host-owned MikroORM. */
+  option(): DatabaseOption;
+  /** The PostgreSQL URL; undefined on the embedded database. */
+  url: string | undefined;
+}
+
+/**
+ * A fresh database for one test. On PostgreSQL, a database of its own, dropped in teardown. On
+ * the embedded database, a fresh in-memory PGlite; it starts from a migrated snapshot taken once
+ * per test file, because a PGlite initialized from scratch costs seconds of CPU and the
+ * end-to-end files need dozens.
+ */
+export async function ownDatabase(t: ExecutionContext): Promise<OwnDatabase> {
+  if (!onPostgres) {
+    const orm = await embeddedOrm(t);
+    return { option: () => orm, url: undefined };
+  }
   const db = await createTestDatabase();
   t.teardown(() => db.drop());
   return db;
+}
+
+let snapshot: Promise<File | Blob> | undefined;
+
+/** An empty, migrated embedded database, dumped once. */
+function migratedSnapshot(): Promise<File | Blob> {
+  snapshot ??= (async () => {
+    const pglite = new PGlite();
+    try {
+      const orm = await initOrm(pglite);
+      try {
+        await migrateDatabase({ orm, kind: 'embedded' });
+      } finally {
+        await orm.close(true);
+      }
+      return await pglite.dumpDataDir('none');
+    } finally {
+      await pglite.close();
+    }
+  })();
+  return snapshot;
+}
+
+function initOrm(pglite: PGlite): Promise<MikroORM> {
+  return MikroORM.init({
+    ...sessionOrmOptions(),
+    driver: PGliteDriver,
+    dbName: 'postgres',
+    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
+  });
+}
+
+/** A host-owned MikroORM on a fresh in-memory PGlite, closed in teardown. */
+async function embeddedOrm(t: ExecutionContext): Promise<MikroORM> {
+  const pglite = new PGlite({ loadDataDir: await migratedSnapshot() });
+  t.teardown(() => pglite.close());
+  await pglite.waitReady;
+  const orm = await initOrm(pglite);
+  t.teardown(() => orm.close(true));
+  return orm;
 }
 
 /** Starts a test server that teardown stops. */
@@ -38,8 +95,7 @@ export async function serveAlone(t: ExecutionContext, options: Omit<ServerOption
 /**
  * One database that several controllers (server instances) share. On PostgreSQL: a URL, each
  * controller opens its own pool (through a proxy that delays each packet by `latencyMs`, if
- * given). On the embedded database a second process cannot attach to an
- * in-memory PGlite, so the instances share one host-owned MikroORM on one PGlite.
+ * given). On the embedded database, the instances share one host-owned MikroORM on one PGlite.
  */
 export async function sharedDatabase(t: ExecutionContext, { latencyMs = 0 } = {}): Promise<DatabaseOption> {
   const db = await ownDatabase(t);
@@ -50,18 +106,9 @@ export async function sharedDatabase(t: ExecutionContext, { latencyMs = 0 } = {}
     t.teardown(() => proxy.close());
     return proxy.urlFor(db.url!);
   }
-  if (onPostgres) return db.option();
-  const pglite = new PGlite();
-  t.teardown(() => pglite.close());
-  await pglite.waitReady;
-  const orm = await MikroORM.init({
-    ...sessionOrmOptions(),
-    driver: PGliteDriver,
-    dbName: 'postgres',
-    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
-  });
-  t.teardown(() => orm.close(true));
-  return orm;
+  // On the embedded database a second process cannot attach to an in-memory PGlite: the
+  // instances share the one host-owned MikroORM.
+  return db.option();
 }
 
 /** Raw SQL against the store a controller uses: the test reads the rows themselves. */

@@ -9,6 +9,8 @@ export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private boundPort = 0;
+  /** When set, new connections are accepted and never answered: a database that hangs. */
+  blackhole = false;
 
   /**
    * @param latencyMs delay added to every chunk, each way: a database across a network, which
@@ -70,6 +72,12 @@ export class TcpProxy {
   }
 
   private accept(client: net.Socket): void {
+    if (this.blackhole) {
+      this.sockets.add(client);
+      client.on('error', () => client.destroy()).on('close', () => this.sockets.delete(client));
+      client.resume();
+      return;
+    }
     const upstream = net.connect(this.targetPort, this.targetHost);
     this.sockets.add(client);
     this.sockets.add(upstream);

@@ -28,6 +28,7 @@ import type { NonEmptyArray } from 'type-graphql';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { uniqueSessionTypeDefs } from './directive/type-defs.js';
 import { LeaseStore } from './store/lease-store.js';
+import { LeaseMemory } from './lease-memory.js';
 import { Pruner, type PruneResult } from './pruner.js';
 
 /** Touches are written at least this often, whatever `touchInterval` is, so shutdown loses little. */
@@ -43,6 +44,8 @@ export class SessionController<TContext = any> {
   readonly timeouts: Timeouts;
   /** `@uniqueSession` leases: acquired by governed fields, listed with `leases.holders(field, scopeKey)`. */
   readonly leases: LeaseStore;
+  /** Leases this instance confirmed recently: the holder's fast path (see `leaseRecheckInterval`). */
+  readonly leaseMemory: LeaseMemory;
   /** The `@uniqueSession` directive's SDL, for schema-first type definitions. */
   readonly directiveTypeDefs = uniqueSessionTypeDefs;
   private readonly cache: SessionCache;
@@ -61,6 +64,7 @@ export class SessionController<TContext = any> {
     this.timeouts = { idleTimeoutMs: options.idleTimeoutMs, absoluteTimeoutMs: options.absoluteTimeoutMs };
     this.store = new SessionStore(db, this.timeouts);
     this.leases = new LeaseStore(db, this.timeouts, options.leaseTtlMs);
+    this.leaseMemory = new LeaseMemory(options.cacheSize, options.leaseRecheckIntervalMs);
     this.cache = new SessionCache(options.cacheSize);
     this.touches = new TouchBatcher(
       (entries) => this.store.touch(entries),

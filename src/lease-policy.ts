@@ -18,6 +18,11 @@ export interface UniqueSessionOptions {
   scope?: SessionScope;
   /** What happens at the limit. Default: `'REJECT_NEW'`. */
   onLimit?: LimitPolicy;
+  /**
+   * Read through to the store on every use, for fields that need zero staleness. Default:
+   * `false`: a holder confirmed within `leaseRecheckInterval` is served from memory.
+   */
+  strict?: boolean;
 }
 
 /** The arguments after defaults and validation. */
@@ -28,6 +33,7 @@ export const UNIQUE_SESSION_DEFAULTS: Readonly<UniqueSessionConfig> = Object.fre
   max: 1,
   scope: 'USER',
   onLimit: 'REJECT_NEW',
+  strict: false,
 });
 
 /** GraphQL `Int` is 32-bit; a larger `max` could not be written in SDL. */
@@ -45,7 +51,7 @@ export function resolveUniqueSessionConfig(input: unknown, where: string): Uniqu
   if (typeof input !== 'object' || Array.isArray(input)) invalid(`expected an object of arguments, got ${typeof input}.`);
   const given = input as Record<string, unknown>;
   for (const key of Object.keys(given)) {
-    if (!(key in UNIQUE_SESSION_DEFAULTS)) invalid(`unknown argument "${key}" (expected max, scope, onLimit).`);
+    if (!(key in UNIQUE_SESSION_DEFAULTS)) invalid(`unknown argument "${key}" (expected max, scope, onLimit, strict).`);
   }
   const max = given.max ?? UNIQUE_SESSION_DEFAULTS.max;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > MAX_INT) {
@@ -59,7 +65,9 @@ export function resolveUniqueSessionConfig(input: unknown, where: string): Uniqu
   if (!LIMIT_POLICIES.includes(onLimit as LimitPolicy)) {
     invalid(`"onLimit" must be one of ${LIMIT_POLICIES.join(', ')}, got ${show(onLimit)}.`);
   }
-  return { max: max as number, scope: scope as SessionScope, onLimit: onLimit as LimitPolicy };
+  const strict = given.strict ?? UNIQUE_SESSION_DEFAULTS.strict;
+  if (typeof strict !== 'boolean') invalid(`"strict" must be true or false, got ${show(strict)}.`);
+  return { max: max as number, scope: scope as SessionScope, onLimit: onLimit as LimitPolicy, strict: strict as boolean };
 }
 
 function show(value: unknown): string {
@@ -68,7 +76,8 @@ function show(value: unknown): string {
 
 /** The SDL of a directive application, e.g. `@uniqueSession(max: 1, scope: USER, onLimit: REJECT_NEW)`. */
 export function uniqueSessionSdl(config: UniqueSessionConfig, directiveName = 'uniqueSession'): string {
-  return `@${directiveName}(max: ${config.max}, scope: ${config.scope}, onLimit: ${config.onLimit})`;
+  const strict = config.strict ? ', strict: true' : '';
+  return `@${directiveName}(max: ${config.max}, scope: ${config.scope}, onLimit: ${config.onLimit}${strict})`;
 }
 
 /** Which leases are counted together: the user's for `USER`, everyone's (`*`) for `APP`. */

@@ -56,6 +56,13 @@ export interface SessionControllerOptions<TContext = any> {
    * app and user caps only, so "one tab per exam" and licence seats hold for staff too.
    */
   exemptFromLeases?: boolean;
+  /**
+   * A holder's lease confirmed in the store within this interval is served from memory, so a
+   * governed field costs no database round trip on most calls. It bounds how long a holder that
+   * another instance evicted (`EVICT_OLDEST`) keeps reading. `@uniqueSession(strict: true)` fields
+   * read through every time. Default: `'500ms'`.
+   */
+  leaseRecheckInterval?: Duration;
   /** Whether governed requests fail (`'closed'`) or pass (`'open'`) while the store is unreachable. Default: `'closed'`. */
   failMode?: 'closed' | 'open';
   /** Kill switch: `false` serves the schema untouched and `@uniqueSession` inert. Default: `true`. */
@@ -95,6 +102,7 @@ export interface ResolvedOptions<TContext = any> {
   absoluteTimeoutMs: number | null;
   leaseTtlMs: number;
   exemptFromLeases: boolean;
+  leaseRecheckIntervalMs: number;
   failMode: 'closed' | 'open';
   enabled: boolean;
   retentionMs: number;
@@ -210,6 +218,9 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     leaseTtlMs: parseDuration('leaseTtl', defaulted(options.leaseTtl, '5m'), { nullable: false })!,
     exemptFromLeases:
       options.exemptFromLeases === undefined ? false : booleanOption('exemptFromLeases', options.exemptFromLeases),
+    leaseRecheckIntervalMs: parseDuration('leaseRecheckInterval', defaulted(options.leaseRecheckInterval, '500ms'), {
+      nullable: false,
+    })!,
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
     enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,

@@ -19,9 +19,9 @@ import { Field, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
 import { createSessionResolvers } from '../src/api/resolvers.js';
 import { printedSchemaFile, sessionApiTypeDefs, sessionTypeDefs } from '../src/api/type-defs.js';
 
-/** DESIGN §5, verbatim but for its comments. */
+/** DESIGN §5, verbatim but for its comments, plus the directive's `strict` argument (issue 5: strict read-through). */
 const DESIGN_SURFACE = /* GraphQL */ `
-  directive @uniqueSession(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW) on FIELD_DEFINITION
+  directive @uniqueSession(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW, strict: Boolean! = false) on FIELD_DEFINITION
 
   enum SessionScope { USER APP }
   enum LimitPolicy { REJECT_NEW EVICT_OLDEST LOG_ONLY }

@@ -12,8 +12,8 @@ import {
 const holders = (...ids: string[]): LeaseHolder[] => ids.map((sessionId, i) => ({ sessionId, lastUsedAt: new Date(1_000 * i) }));
 
 test('works by default: max 1, USER scope, REJECT_NEW', (t) => {
-  t.deepEqual(resolveUniqueSessionConfig(undefined, 'Query.exam'), { max: 1, scope: 'USER', onLimit: 'REJECT_NEW' });
-  t.deepEqual(resolveUniqueSessionConfig({ scope: 'APP' }, 'Query.exam'), { max: 1, scope: 'APP', onLimit: 'REJECT_NEW' });
+  t.deepEqual(resolveUniqueSessionConfig(undefined, 'Query.exam'), { max: 1, scope: 'USER', onLimit: 'REJECT_NEW', strict: false });
+  t.deepEqual(resolveUniqueSessionConfig({ scope: 'APP' }, 'Query.exam'), { max: 1, scope: 'APP', onLimit: 'REJECT_NEW', strict: false });
 });
 
 test('rejects invalid arguments with a message naming the field', (t) => {
@@ -52,5 +52,6 @@ test('scope keys: the user for USER, one key for the whole app', (t) => {
 });
 
 test('the directive SDL spells every argument', (t) => {
-  t.is(uniqueSessionSdl({ max: 3, scope: 'APP', onLimit: 'LOG_ONLY' }), '@uniqueSession(max: 3, scope: APP, onLimit: LOG_ONLY)');
+  t.is(uniqueSessionSdl({ max: 3, scope: 'APP', onLimit: 'LOG_ONLY', strict: false }), '@uniqueSession(max: 3, scope: APP, onLimit: LOG_ONLY)');
+  t.is(uniqueSessionSdl({ max: 1, scope: 'USER', onLimit: 'REJECT_NEW', strict: true }), '@uniqueSession(max: 1, scope: USER, onLimit: REJECT_NEW, strict: true)');
 });

@@ -109,10 +109,10 @@ test('the decorator applies the directive: in the printed schema and in the fiel
   t.regex(sdl, /seat: String @uniqueSession\(max: 2, scope: APP, onLimit: REJECT_NEW\)/);
   t.regex(sdl, /answers: String @uniqueSession\(max: 1, scope: APP, onLimit: REJECT_NEW\)/);
   t.regex(sdl, /hello: String!\n/, 'ungoverned fields carry nothing');
-  t.regex(printSchema(schema), /directive @uniqueSession\(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW\) on FIELD_DEFINITION/);
+  t.regex(printSchema(schema), /directive @uniqueSession\(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW, strict: Boolean! = false\) on FIELD_DEFINITION/);
   const exam = schema.getQueryType()!.getFields().exam;
   t.deepEqual(exam.astNode?.directives?.map((d) => d.name.value), ['uniqueSession']);
-  t.deepEqual(exam.extensions[UNIQUE_SESSION_EXTENSION], { max: 1, scope: 'USER', onLimit: 'REJECT_NEW' });
+  t.deepEqual(exam.extensions[UNIQUE_SESSION_EXTENSION], { max: 1, scope: 'USER', onLimit: 'REJECT_NEW', strict: false });
   t.is(schema.getQueryType()!.getFields().hello.extensions[UNIQUE_SESSION_EXTENSION], undefined);
 });
 

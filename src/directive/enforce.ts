@@ -70,6 +70,9 @@ async function acquire(
   identity: Identity,
   session: StoredSession,
 ): Promise<void> {
+  const scopeKey = leaseScopeKey(config.scope, session.userId);
+  const memory = controller.leaseMemory;
+  if (!config.strict && memory.isConfirmed(field, scopeKey, session.id)) return;
   let result;
   try {
     result = await controller.guard(
@@ -77,7 +80,7 @@ async function acquire(
       () =>
         controller.leases.acquire({
           field,
-          scopeKey: leaseScopeKey(config.scope, session.userId),
+          scopeKey,
           sessionId: session.id,
           max: config.max,
           policy: config.onLimit,
@@ -87,7 +90,10 @@ async function acquire(
   } catch (error) {
     throw asFieldError(error);
   }
-  if (result === null || result.kind === 'HELD') return;
+  if (result === null) return;
+  if (result.kind !== 'REJECTED') memory.confirm(field, scopeKey, session.id);
+  if (result.kind === 'GRANTED') memory.forget(field, scopeKey, result.evicted);
+  if (result.kind === 'HELD') return;
   const event = { identity: publicIdentity(identity), level: 'VIEW' as const, limit: config.max, field };
   if (result.kind === 'REJECTED') {
     callHook(() => controller.options.onReject(event));

@@ -5,7 +5,7 @@ export const UNIQUE_SESSION_DIRECTIVE = 'uniqueSession';
 
 /** The `@uniqueSession` directive and its enums, for schema-first servers and for `schema.graphql`. */
 export const uniqueSessionTypeDefs = /* GraphQL */ `
-  directive @uniqueSession(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW) on FIELD_DEFINITION
+  directive @uniqueSession(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW, strict: Boolean! = false) on FIELD_DEFINITION
 
   enum SessionScope {
     USER

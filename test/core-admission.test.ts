@@ -305,6 +305,14 @@ test('a hook that throws does not fail the request it observes', async (t) => {
   t.regex(whoami!, /^alice:/);
 });
 
+test('a key presented by another user is refused (UNAUTHENTICATED 401), not shared', async (t) => {
+  const s = await serveAlone(t, {});
+  const { whoami } = await s.client('alice', 'shared-key').request<Whoami>('{ whoami }');
+  t.like(await failure(s.client('mallory', 'shared-key').request('{ whoami }')), { code: 'UNAUTHENTICATED', status: 401 });
+  t.is((await s.client('alice', 'shared-key').request<Whoami>('{ whoami }')).whoami, whoami, "alice's session is unaffected");
+  t.is(await countRows(s.controller), 1);
+});
+
 test('an identity without a usable user id or key fails with UNAUTHENTICATED 401, naming what is wrong', async (t) => {
   const s = await serveAlone(t, {
     identify: (ctx) => (ctx.identity ? { ...ctx.identity, userId: ctx.identity.userId === 'none' ? '' : ctx.identity.userId } : null),

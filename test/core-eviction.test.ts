@@ -11,7 +11,7 @@ interface Whoami {
 }
 
 const TOUCH_MS = 20;
-const STEP_MS = 120;
+const STEP_MS = 200;
 
 async function use(server: RunningServer, user: string, key: string): Promise<string> {
   const { whoami } = await server.client(user, key).request<Whoami>('{ whoami }');

@@ -63,14 +63,14 @@ test('revokeUser ends every session of a user with its reason (ADMIN_REVOKED by 
 });
 
 test.serial('an idle session expires with SESSION_EXPIRED 401 (IDLE); use keeps it alive; it is never admitted again', async (t) => {
-  const s = await serveAlone(t, { idleTimeout: 600, touchInterval: 50, user: { maxSessions: 1 } });
+  const s = await serveAlone(t, { idleTimeout: 1_000, touchInterval: 50, user: { maxSessions: 1 } });
   const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
-  // Used every 200 ms for 1.2 s, twice the idle timeout: still the same session.
-  for (let i = 0; i < 6; i++) {
-    await sleep(200);
+  // Used every 250 ms for 2 s, twice the idle timeout: still the same session.
+  for (let i = 0; i < 8; i++) {
+    await sleep(250);
     t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
   }
-  await sleep(900);
+  await sleep(1_400);
   for (let i = 0; i < 2; i++) {
     t.like(await failure(s.client('alice', 'k1').request('{ hello }')), {
       code: 'SESSION_EXPIRED',
@@ -85,11 +85,11 @@ test.serial('an idle session expires with SESSION_EXPIRED 401 (IDLE); use keeps 
 });
 
 test.serial('a session older than absoluteTimeout expires with SESSION_EXPIRED (ABSOLUTE) however active', async (t) => {
-  const s = await serveAlone(t, { idleTimeout: null, absoluteTimeout: 900, touchInterval: 50, app: { maxSessions: 1 } });
+  const s = await serveAlone(t, { idleTimeout: null, absoluteTimeout: 1_200, touchInterval: 50, app: { maxSessions: 1 } });
   await s.client('alice', 'k1').request('{ hello }');
   const outcomes: string[] = [];
   const started = Date.now();
-  while (Date.now() - started < 1_400) {
+  while (Date.now() - started < 1_800) {
     outcomes.push(await outcome(s.client('alice', 'k1').request('{ hello }')));
     await sleep(100);
   }
@@ -104,13 +104,13 @@ test.serial('a session older than absoluteTimeout expires with SESSION_EXPIRED (
 
 test.serial('activity on one instance keeps a session alive on another', async (t) => {
   const database = await sharedDatabase(t);
-  const options = { database, idleTimeout: 800, touchInterval: 50 };
+  const options = { database, idleTimeout: 1_000, touchInterval: 50 };
   const a = await serve(t, options);
   const b = await serve(t, options);
   const id = await sessionId(a.client('alice', 'k1').request('{ whoami }'));
-  // Only b sees the session for 1.2 s; a's cached copy looks idle by then.
+  // Only b sees the session for 1.5 s; a's cached copy looks idle by then.
   for (let i = 0; i < 6; i++) {
-    await sleep(200);
+    await sleep(250);
     await b.client('alice', 'k1').request('{ hello }');
   }
   t.is(await sessionId(a.client('alice', 'k1').request('{ whoami }')), id);

@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { SessionController } from '../src/controller.js';
 import type { StoreErrorEvent } from '../src/events.js';
 import type { SessionControllerOptions } from '../src/options.js';
-import { eventually, outcome, ownDatabase, serve, sharedDatabase, sleep } from './helpers/core.js';
+import { eventually, outcome, ownDatabase, query, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import type { RunningServer, TestContext } from './helpers/server.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
@@ -150,6 +150,40 @@ if (onPostgres) {
       const o = await outcome(cutOff.client('alice', 'a1').request('{ hello }'));
       return o === 'SESSION_STORE_UNAVAILABLE 503' ? undefined : o;
     }, 10_000, 100);
+    t.is(seen, 'SESSION_REVOKED 401');
+    t.deepEqual(unhandled, []);
+  });
+
+  test.serial('the LISTEN connection comes back by itself: revocations arrive by notification again', async (t) => {
+    const db = await ownDatabase(t);
+    const proxy = await TcpProxy.to(db.url!);
+    t.teardown(() => proxy.close());
+    // Polling every hour: only a notification can tell the instance of a revocation in time.
+    const options = { syncInterval: '1h', onStoreError: () => {} };
+    const cutOff = await serve(t, { ...options, database: proxy.urlFor(db.url!) });
+    const other = await serve(t, { ...options, database: db.url! });
+    const listeners = async () =>
+      Number(
+        (
+          await query<{ n: string | number }>(
+            other.controller,
+            "select count(*) as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'",
+          )
+        )[0].n,
+      );
+    t.is(await listeners(), 2);
+    const id = (await whoami(cutOff, 'alice', 'a1'))!.split(':')[1];
+
+    await proxy.close();
+    await eventually(async () => ((await listeners()) === 1 ? true : undefined), 5_000);
+    await proxy.open();
+    await eventually(async () => ((await listeners()) === 2 ? true : undefined), 5_000);
+
+    await other.controller.revoke(id, 'ADMIN_REVOKED');
+    const seen = await eventually(async () => {
+      const o = await outcome(cutOff.client('alice', 'a1').request('{ hello }'));
+      return o === 'ok' ? undefined : o;
+    }, 1_000);
     t.is(seen, 'SESSION_REVOKED 401');
     t.deepEqual(unhandled, []);
   });

@@ -63,14 +63,14 @@ test('revokeUser ends every session of a user with its reason (ADMIN_REVOKED by 
 });
 
 test.serial('an idle session expires with SESSION_EXPIRED 401 (IDLE); use keeps it alive; it is never admitted again', async (t) => {
-  const s = await serveAlone(t, { idleTimeout: 1_000, touchInterval: 50, user: { maxSessions: 1 } });
+  const s = await serveAlone(t, { idleTimeout: 1_500, touchInterval: 50, user: { maxSessions: 1 } });
   const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
-  // Used every 250 ms for 2 s, twice the idle timeout: still the same session.
-  for (let i = 0; i < 8; i++) {
+  // Used every 250 ms for 3 s, twice the idle timeout: still the same session.
+  for (let i = 0; i < 12; i++) {
     await sleep(250);
     t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
   }
-  await sleep(1_400);
+  await sleep(2_000);
   for (let i = 0; i < 2; i++) {
     t.like(await failure(s.client('alice', 'k1').request('{ hello }')), {
       code: 'SESSION_EXPIRED',

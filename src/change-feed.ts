@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { RevokeReason } from './errors.js';
 import type { Database } from './store/database.js';
-import type { SessionStore } from './store/session-store.js';
+import { Sql, type SessionStore } from './store/session-store.js';
 
 export const CHANGE_CHANNEL = 'gsc_changes';
 /** NOTIFY payloads must stay under 8000 bytes; 64-hex digests plus JSON fit about 100 a message. */
@@ -68,9 +68,9 @@ export class ChangeFeed {
       }
     }
     try {
-      const em = this.db.orm.em.fork();
+      const sql = new Sql(this.db.orm.em.fork());
       for (const message of messages) {
-        await em.getConnection().execute('select pg_notify(?, ?)', [CHANGE_CHANNEL, JSON.stringify(message)]);
+        await sql.all('select pg_notify(?, ?)', [CHANGE_CHANNEL, JSON.stringify(message)]);
       }
     } catch (error) {
       this.onError('notify', error as Error);

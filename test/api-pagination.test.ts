@@ -3,7 +3,7 @@
  * stable while sessions are admitted or revoked between pages, exact to the microsecond.
  */
 import test from 'ava';
-import { BoundSql } from '../src/store/bound-sql.js';
+import { Sql } from '../src/store/session-store.js';
 import { admit, list, newKey, REVOKE, startApiServer, type ApiServer } from './helpers/api.js';
 
 let server: ApiServer | undefined;
@@ -32,7 +32,7 @@ async function openSessions(userId: string, count: number): Promise<string[]> {
 }
 
 function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
-  return new BoundSql(server!.controller.store.fork()).all<T>(text, params);
+  return new Sql(server!.controller.store.fork()).all<T>(text, params);
 }
 
 /** The order the API promises, straight from the table. */

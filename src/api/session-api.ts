@@ -12,7 +12,7 @@ import type { Timeouts } from '../policy.js';
 import { getRequestSession } from '../request-session.js';
 import { listLimitRules, removeLimitRule, setLimitRule, type LimitRule } from '../store/limit-rules.js';
 import { countActive, findSession, findSessionByKeyHash, listActiveSessions } from '../store/session-queries.js';
-import { BoundSql } from '../store/bound-sql.js';
+import { Sql } from '../store/session-store.js';
 import type { SessionStore } from '../store/session-store.js';
 import * as args from './arguments.js';
 import { accessTo, revokeReasonFor } from './authorization.js';
@@ -174,8 +174,8 @@ export class SessionApi {
     return check;
   }
 
-  private sql(): BoundSql {
-    return new BoundSql(this.host.store.fork());
+  private sql(): Sql {
+    return new Sql(this.host.store.fork());
   }
 
   private view(session: SessionInfo, caller: Caller, status?: SessionStatus): UserSession {

@@ -3,7 +3,7 @@
  * its own transaction, so a change here takes effect at the next admission on every instance
  * without any notification.
  */
-import type { Queryable } from './bound-sql.js';
+import type { Sql } from './session-store.js';
 
 export type LimitSubjectType = 'USER' | 'GROUP';
 
@@ -27,7 +27,7 @@ const toRule = (row: RuleRow): LimitRule => ({
 });
 
 /** Every rule: users first, then groups, each by subject. */
-export async function listLimitRules(sql: Queryable): Promise<LimitRule[]> {
+export async function listLimitRules(sql: Sql): Promise<LimitRule[]> {
   const rows = await sql.all<RuleRow>(
     `select r.subject_type, r.subject, r.max_sessions from gsc_limit_rule r
       order by case r.subject_type when 'USER' then 0 else 1 end, r.subject`,
@@ -36,7 +36,7 @@ export async function listLimitRules(sql: Queryable): Promise<LimitRule[]> {
 }
 
 /** Creates or replaces the rule for one subject. */
-export async function setLimitRule(sql: Queryable, rule: LimitRule): Promise<LimitRule> {
+export async function setLimitRule(sql: Sql, rule: LimitRule): Promise<LimitRule> {
   const row = await sql.one<RuleRow>(
     `insert into gsc_limit_rule as r (subject_type, subject, max_sessions, updated_at)
      values (?, ?, ?, now())
@@ -48,7 +48,7 @@ export async function setLimitRule(sql: Queryable, rule: LimitRule): Promise<Lim
 }
 
 /** Removes the rule for one subject; `false` if there was none. */
-export async function removeLimitRule(sql: Queryable, subjectType: LimitSubjectType, subject: string): Promise<boolean> {
+export async function removeLimitRule(sql: Sql, subjectType: LimitSubjectType, subject: string): Promise<boolean> {
   const rows = await sql.all<{ subject: string }>(
     'delete from gsc_limit_rule r where r.subject_type = ? and r.subject = ? returning r.subject',
     [subjectType, subject],

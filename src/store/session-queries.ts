@@ -5,7 +5,7 @@
 import type { RevokeReason } from '../errors.js';
 import type { SessionInfo } from '../events.js';
 import type { Timeouts } from '../policy.js';
-import type { Queryable } from './bound-sql.js';
+import type { Sql } from './session-store.js';
 import { aliveCondition } from './session-store.js';
 
 const PUBLIC_COLUMNS = `s.id, s.user_id, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason, s.revoked_note,
@@ -63,7 +63,7 @@ export interface ActiveSessionPage {
  * is null, so a page costs `first` index entries whatever page it is. One round trip.
  */
 export async function listActiveSessions(
-  sql: Queryable,
+  sql: Sql,
   timeouts: Timeouts,
   query: { userId: string; first: number; after: PagePosition | null },
 ): Promise<ActiveSessionPage> {
@@ -97,7 +97,7 @@ export async function listActiveSessions(
 }
 
 /** A session by id, revoked or not; `null` if unknown. */
-export async function findSession(sql: Queryable, id: string): Promise<SessionInfo | null> {
+export async function findSession(sql: Sql, id: string): Promise<SessionInfo | null> {
   const row = await sql.one<PublicRow>(`select ${PUBLIC_COLUMNS} from gsc_session s where s.id = ?`, [id]);
   return row ? toInfo(row) : null;
 }
@@ -106,7 +106,7 @@ export async function findSession(sql: Queryable, id: string): Promise<SessionIn
  * The id and owner of the session with this key digest. Bound, not spliced: a failing query's
  * message then shows `$1`, never the digest, wherever the error is logged.
  */
-export async function findSessionByKeyHash(sql: Queryable, keyHash: string): Promise<{ id: string; userId: string } | null> {
+export async function findSessionByKeyHash(sql: Sql, keyHash: string): Promise<{ id: string; userId: string } | null> {
   const row = await sql.one<{ id: string; user_id: string }>('select s.id, s.user_id from gsc_session s where s.key_hash = ?', [
     keyHash,
   ]);
@@ -120,7 +120,7 @@ export interface ActiveCounts {
   activeUsers: number;
 }
 
-export async function countActive(sql: Queryable, timeouts: Timeouts): Promise<ActiveCounts> {
+export async function countActive(sql: Sql, timeouts: Timeouts): Promise<ActiveCounts> {
   const alive = aliveCondition(timeouts);
   const row = await sql.one<{ sessions: number | string; users: number | string }>(
     `select count(*) as sessions, count(distinct s.user_id) as users from gsc_session s where ${alive.sql}`,

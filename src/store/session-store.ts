@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager as SqlEntityManager, Knex } from '@mikro-orm/postgresql';
 import type { RevokeReason } from '../errors.js';
 import type { LimitPolicy } from '../options.js';
 import {
@@ -15,15 +16,24 @@ import { SESSION_COLUMNS, toStoredSession, type SessionRow, type StoredSession }
 
 type Transaction = unknown;
 
-/** One unit of work on one connection: PGlite has a single connection, so nothing may wait on a second. */
+/**
+ * Parameterized SQL on one unit of work's connection. Values travel as real bind parameters
+ * (`?` becomes `$n`), never spliced into the SQL text: no value can change a statement, and the
+ * embedded driver (which switches to multi-statement mode on any `;` in the text) sees a single
+ * statement whatever the data. Inside a transaction every statement runs on the transaction's
+ * connection: PGlite has one connection, so nothing may wait on a second.
+ */
 export class Sql {
   constructor(
     private readonly em: EntityManager,
     private readonly trx?: Transaction,
   ) {}
 
-  all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.em.getConnection().execute(sql, params, 'all', this.trx as never) as Promise<T[]>;
+  async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const knex = (this.em as unknown as SqlEntityManager).getKnex();
+    const query = knex.raw(sql, params as never[]);
+    const result = (await (this.trx ? query.transacting(this.trx as Knex.Transaction) : query)) as { rows: T[] };
+    return result.rows;
   }
 
   async one<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {

@@ -1,5 +1,5 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { Arg, Ctx, Field, Mutation, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
+import { Args, ArgsType, Ctx, Field, Mutation, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
 import { SessionErrorCode, UniqueSession, UserSession, currentSession, type Identity, type SessionController } from '../src/index.js';
 import type { DemoTokens } from './tokens.js';
 import { checkPassword } from './users.js';
@@ -8,6 +8,16 @@ export interface DemoContext {
   identity: Identity | null;
   /** Where the request came from: recorded on the session at login. */
   client: { ip: string | null; userAgent: string | null };
+}
+
+// An args class keeps the arguments in their declared order (username, password) in the schema.
+@ArgsType()
+class LoginArgs {
+  @Field(() => String)
+  username!: string;
+
+  @Field(() => String)
+  password!: string;
 }
 
 @ObjectType()
@@ -59,11 +69,7 @@ export async function buildDemoSchema(controller: SessionController<DemoContext>
     }
 
     @Mutation(() => LoginPayload, { description: 'Admits a session: may fail with SESSION_LIMIT_EXCEEDED.' })
-    async login(
-      @Arg('username', () => String) username: string,
-      @Arg('password', () => String) password: string,
-      @Ctx() ctx: DemoContext,
-    ): Promise<LoginPayload> {
+    async login(@Args(() => LoginArgs) { username, password }: LoginArgs, @Ctx() ctx: DemoContext): Promise<LoginPayload> {
       const user = checkPassword(username, password);
       if (!user) {
         throw new GraphQLError('Wrong username or password.', { extensions: { code: SessionErrorCode.UNAUTHENTICATED } });

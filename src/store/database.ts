@@ -87,6 +87,8 @@ export async function openDatabase(option: DatabaseOption): Promise<Database> {
   };
 }
 
+const embeddedMigrations = new WeakMap<MikroORM, Promise<string[]>>();
+
 /**
  * Applies pending migrations. Several instances may start at once on one PostgreSQL database, so
  * there the run holds an advisory lock and the losers find nothing left to do. The embedded
@@ -95,7 +97,13 @@ export async function openDatabase(option: DatabaseOption): Promise<Database> {
  */
 export async function migrateDatabase(db: Pick<Database, 'orm' | 'kind'>): Promise<string[]> {
   const migrator = db.orm.getMigrator();
-  if (db.kind === 'embedded') return (await migrator.up()).map((m) => m.name);
+  if (db.kind === 'embedded') {
+    // Controllers sharing one embedded ORM in one process take turns instead of a lock.
+    const previous = embeddedMigrations.get(db.orm) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(async () => (await migrator.up()).map((m) => m.name));
+    embeddedMigrations.set(db.orm, run);
+    return run;
+  }
   const em = db.orm.em.fork();
   return em.transactional(async (tx) => {
     const trx = tx.getTransactionContext();

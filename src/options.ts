@@ -69,7 +69,10 @@ export interface SessionControllerOptions<TContext = any> {
   enabled?: boolean;
   /** Revoked and expired sessions are kept this long for audit, then pruned. Default: `'30d'`. */
   retention?: Duration;
-  /** At most one `lastSeenAt` write per session per this interval, batched. Default: `'30s'`. */
+  /**
+   * At most one `lastSeenAt` write per session per this interval, batched. Must be shorter than
+   * `idleTimeout`. Default: `'30s'`, or a quarter of `idleTimeout` if that is shorter.
+   */
   touchInterval?: Duration;
   /** Sessions whose state is kept in memory per instance (LRU). Default: `10000`. */
   cacheSize?: number;
@@ -201,6 +204,9 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
   }
   const cacheSize = options.cacheSize ?? 10_000;
   if (!Number.isInteger(cacheSize) || cacheSize < 1) fail('cacheSize', 'a whole number >= 1', cacheSize);
+  const idleTimeoutMs = parseDuration('idleTimeout', options.idleTimeout === undefined ? '30m' : options.idleTimeout, {
+    nullable: true,
+  });
   return {
     database: database(options.database),
     migrate: options.migrate === undefined ? true : booleanOption('migrate', options.migrate),
@@ -211,9 +217,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     limitFor: fn('limitFor', options.limitFor, undefined),
     isExempt: fn('isExempt', options.isExempt, (identity: Identity) => identity.exempt === true),
     isAdmin: fn('isAdmin', options.isAdmin, () => false),
-    idleTimeoutMs: parseDuration('idleTimeout', options.idleTimeout === undefined ? '30m' : options.idleTimeout, {
-      nullable: true,
-    }),
+    idleTimeoutMs,
     absoluteTimeoutMs: parseDuration('absoluteTimeout', options.absoluteTimeout ?? null, { nullable: true }),
     leaseTtlMs: parseDuration('leaseTtl', defaulted(options.leaseTtl, '5m'), { nullable: false })!,
     exemptFromLeases:
@@ -224,7 +228,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
     enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
-    touchIntervalMs: parseDuration('touchInterval', defaulted(options.touchInterval, '30s'), { nullable: false })!,
+    touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
     syncIntervalMs: parseDuration('syncInterval', defaulted(options.syncInterval, '500ms'), { nullable: false })!,
     pruneIntervalMs: parseDuration('pruneInterval', defaulted(options.pruneInterval, '1h'), { nullable: false })!,
@@ -233,6 +237,22 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     onRevoke: fn('onRevoke', options.onRevoke, noop),
     onStoreError: fn('onStoreError', options.onStoreError, defaultStoreErrorHandler),
   };
+}
+
+/**
+ * A used session's `lastSeenAt` moves only once per `touchInterval`: an interval as long as
+ * `idleTimeout` would expire sessions while they are in use (e.g. `idleTimeout: '10s'` with the
+ * 30 s default). So the default shrinks with a short idle timeout, and a longer one is refused.
+ */
+function touchInterval(value: unknown, idleTimeoutMs: number | null): number {
+  if (value === undefined) {
+    return idleTimeoutMs === null ? 30_000 : Math.min(30_000, Math.max(1, Math.floor(idleTimeoutMs / 4)));
+  }
+  const intervalMs = parseDuration('touchInterval', value, { nullable: false })!;
+  if (idleTimeoutMs !== null && intervalMs >= idleTimeoutMs) {
+    fail('touchInterval', `a duration shorter than idleTimeout (${idleTimeoutMs} ms)`, value);
+  }
+  return intervalMs;
 }
 
 /** Only an omitted option takes the default: `null` where "never" is not accepted is a mistake to report. */

@@ -84,6 +84,16 @@ test.serial('an idle session expires with SESSION_EXPIRED 401 (IDLE); use keeps 
   t.regex((await s.client('alice', 'k2').request<Whoami>('{ whoami }')).whoami!, /^alice:/);
 });
 
+test.serial('a short idleTimeout alone (touchInterval left at its default) still keeps a used session alive', async (t) => {
+  const s = await serveAlone(t, { idleTimeout: 1_500 });
+  const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
+  for (let i = 0; i < 12; i++) {
+    await sleep(250);
+    t.is(await outcome(s.client('alice', 'k1').request('{ hello }')), 'ok', `after ${(i + 1) * 250} ms of use`);
+  }
+  t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
+});
+
 test.serial('a session older than absoluteTimeout expires with SESSION_EXPIRED (ABSOLUTE) however active', async (t) => {
   const s = await serveAlone(t, { idleTimeout: null, absoluteTimeout: 1_200, touchInterval: 50, app: { maxSessions: 1 } });
   await s.client('alice', 'k1').request('{ hello }');

@@ -113,6 +113,7 @@ const mistakes: Array<[title: string, options: Record<string, unknown>, option: 
   ['a null retention', { identify, retention: null }, 'retention', /duration/],
   ['a null lease TTL', { identify, leaseTtl: null }, 'leaseTtl', /duration/],
   ['a null touch interval', { identify, touchInterval: null }, 'touchInterval', /duration/],
+  ['a touch interval as long as the idle timeout', { identify, idleTimeout: '30s', touchInterval: '30s' }, 'touchInterval', /shorter than idleTimeout \(30000 ms\)/],
   ['an unknown fail mode', { identify, failMode: 'half-open' }, 'failMode', /"closed", "open"/],
   ['a kill switch that is not a boolean', { identify, enabled: 'no' }, 'enabled', /true or false/],
   ['a migrate flag that is not a boolean', { identify, migrate: 1 }, 'migrate', /true or false/],
@@ -138,6 +139,13 @@ for (const [title, options, option, accepted] of mistakes) {
     t.regex(error!.message, accepted);
   });
 }
+
+test('the default touch interval shrinks with a short idle timeout, so used sessions do not expire', (t) => {
+  t.is(resolveOptions({ identify, idleTimeout: '10s' }).touchIntervalMs, 2_500);
+  t.is(resolveOptions({ identify, idleTimeout: '1h' }).touchIntervalMs, 30_000);
+  t.is(resolveOptions({ identify, idleTimeout: null }).touchIntervalMs, 30_000);
+  t.is(resolveOptions({ identify, idleTimeout: null, touchInterval: '5m' }).touchIntervalMs, 300_000, 'no idle timeout: any interval');
+});
 
 test('rejects options that are not an object', (t) => {
   for (const value of [undefined, null, 'identify']) {

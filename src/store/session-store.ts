@@ -224,8 +224,11 @@ export class SessionStore {
     reason: RevokeReason,
     note: string | null,
   ): Promise<StoredSession[]> {
+    // clock_timestamp(), not now(): now() is when the transaction began, and an admission may
+    // wait on its lock longer than the sync poll looks back; the statement's own time is moments
+    // before commit, so a poll cannot miss the revocation.
     const rows = await sql.all<SessionRow>(
-      `update gsc_session s set revoked_at = now(), revoked_reason = ?, revoked_note = ?
+      `update gsc_session s set revoked_at = clock_timestamp(), revoked_reason = ?, revoked_note = ?
         where s.revoked_at is null and ${condition}
         returning ${SESSION_COLUMNS}`,
       [reason, note === null ? null : note.slice(0, MAX_REASON_NOTE), ...params],

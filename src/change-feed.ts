@@ -78,7 +78,13 @@ export class ChangeFeed {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.db.url, connectionTimeoutMillis: 3_000 });
+    const client = new pg.Client({
+      connectionString: this.db.url,
+      connectionTimeoutMillis: 3_000,
+      // A connection that dies silently must be noticed, so freshness falls back to the poll.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5_000,
+    });
     // Without a listener, an 'error' on this client would crash the host process.
     client.on('error', (error) => this.reconnect(client, error));
     client.on('end', () => this.reconnect(client, new Error('listener connection ended')));
@@ -126,11 +132,13 @@ export class ChangeFeed {
   }
 
   /**
-   * Whether this instance has heard from the store recently enough (one missed poll tolerated)
-   * that its cache cannot be missing a revocation made elsewhere for longer than promised.
+   * Whether this instance's cache cannot be missing a revocation made elsewhere for longer than
+   * promised: its LISTEN connection is up (every revocation is pushed to it), or a poll succeeded
+   * recently (one missed poll tolerated). A poll that is merely late on a busy event loop must not
+   * send every request to the database while notifications still arrive.
    */
   isFresh(now = Date.now()): boolean {
-    return now - this.syncedAt <= 2 * this.syncIntervalMs;
+    return this.listener !== undefined || now - this.syncedAt <= 2 * this.syncIntervalMs;
   }
 
   /** Reads recently revoked sessions; overlapping windows make a late commit harmless to miss once. */

@@ -68,7 +68,7 @@ export class ChangeFeed {
       }
     }
     try {
-      const sql = new Sql(this.db.orm.em.fork());
+      const sql = Sql.on(this.db.orm);
       for (const message of messages) {
         await sql.all('select pg_notify(?, ?)', [CHANGE_CHANNEL, JSON.stringify(message)]);
       }

@@ -154,7 +154,8 @@ export class SessionController<TContext = any> {
   async openSession(identity: Identity): Promise<SessionInfo> {
     const checked = checkIdentity(identity);
     if (!checked) throw unauthenticated('openSession needs an identity.');
-    return toSessionInfo(await this.guard('openSession', () => this.sessionFor(checked)));
+    // A login brings a new key: straight to admission, which finds an existing row itself.
+    return toSessionInfo(await this.guard('openSession', () => this.sessionFor(checked, { expectNew: true })));
   }
 
   /** Governs one request: called by the plugin before execution. */
@@ -184,7 +185,7 @@ export class SessionController<TContext = any> {
   }
 
   /** The active session for this identity, admitting it if its key is new; throws if it may not proceed. */
-  private async sessionFor(identity: Identity): Promise<StoredSession> {
+  private async sessionFor(identity: Identity, { expectNew = false } = {}): Promise<StoredSession> {
     const keyHash = hashSessionKey(identity.sessionKey);
     const cached = this.cache.get(keyHash);
     // Memory serves a session only while the change feed is in sync: past that (the store is
@@ -192,7 +193,7 @@ export class SessionController<TContext = any> {
     // and `failMode` if it cannot.
     if (cached && this.isUsable(cached, identity) && this.feed.isFresh()) return this.touch(cached);
     // Expired by this instance's view: another instance may have seen it since, so ask the store.
-    const session = await this.loadOrAdmit(keyHash, identity);
+    const session = await this.loadOrAdmit(keyHash, identity, expectNew);
     this.assertUsable(session, identity);
     return this.touch(session);
   }
@@ -212,11 +213,17 @@ export class SessionController<TContext = any> {
     if (state.status === 'EXPIRED') throw sessionExpired(state.reason);
   }
 
-  private loadOrAdmit(keyHash: string, identity: Identity): Promise<StoredSession> {
+  /**
+   * A key missing from memory is usually known to the store (a new instance, an entry the LRU
+   * dropped): a plain read, no locks. Only an unknown key takes the admission transaction, which
+   * also returns the row if another request inserted it meanwhile.
+   */
+  private loadOrAdmit(keyHash: string, identity: Identity, expectNew: boolean): Promise<StoredSession> {
     let pending = this.inFlight.get(keyHash);
     if (!pending) {
       pending = (async () => {
-        const found = (await this.store.findByKeyHash(keyHash)) ?? (await this.admit(keyHash, identity));
+        const known = expectNew ? null : await this.store.findByKeyHash(keyHash);
+        const found = known ?? (await this.admit(keyHash, identity));
         this.cache.set(found);
         return found;
       })().finally(() => this.inFlight.delete(keyHash));

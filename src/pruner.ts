@@ -63,8 +63,7 @@ export class Pruner {
   }
 
   private batch(): Promise<PruneResult> {
-    return this.db.orm.em.fork().transactional(async (em) => {
-      const sql = new Sql(em, em.getTransactionContext());
+    return Sql.transaction(this.db.orm, async (sql) => {
       const lock = await sql.one<{ locked: boolean }>('select pg_try_advisory_xact_lock(?, 0) as locked', [
         ADVISORY_NAMESPACE.prune,
       ]);

@@ -32,7 +32,7 @@ async function openSessions(userId: string, count: number): Promise<string[]> {
 }
 
 function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
-  return new Sql(server!.controller.store.fork()).all<T>(text, params);
+  return server!.controller.store.sql().all<T>(text, params);
 }
 
 /** The order the API promises, straight from the table. */

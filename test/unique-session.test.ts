@@ -64,7 +64,7 @@ async function sessionId(s: RunningServer, userId: string, key: string): Promise
 
 /** Every lease row of a session, live or not: proves a lease was deleted rather than ignored. */
 async function leaseRows(s: RunningServer, id: string): Promise<number> {
-  const rows = await new Sql(s.controller.store.fork()).all('select 1 from gsc_lease where session_id = ?', [id]);
+  const rows = await s.controller.store.sql().all('select 1 from gsc_lease where session_id = ?', [id]);
   return rows.length;
 }
 
@@ -332,6 +332,6 @@ test('inert when the controller is disabled: governed fields resolve as if undec
   const anonymous = await ask(s, undefined, undefined, '{ exam }');
   t.deepEqual(anonymous.data, { exam: 'exam for nobody' });
   t.is(anonymous.errors, undefined);
-  const rows = await new Sql(s.controller.store.fork()).all("select 1 from gsc_lease where scope_key = 'ivan'");
+  const rows = await s.controller.store.sql().all("select 1 from gsc_lease where scope_key = 'ivan'");
   t.is(rows.length, 0);
 });

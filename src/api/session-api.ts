@@ -175,7 +175,7 @@ export class SessionApi {
   }
 
   private sql(): Sql {
-    return new Sql(this.host.store.fork());
+    return this.host.store.sql();
   }
 
   private view(session: SessionInfo, caller: Caller, status?: SessionStatus): UserSession {

@@ -9,6 +9,7 @@ import type { DatabaseOption } from '../options.js';
 import { sessionEntities } from './entities/index.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import { Sql } from './session-store.js';
+import type { Knex } from '@mikro-orm/postgresql';
 
 /** The ORM the store runs on, and what it needs to know about who owns it. */
 export interface Database {
@@ -107,7 +108,7 @@ export async function migrateDatabase(db: Pick<Database, 'orm' | 'kind'>): Promi
   const em = db.orm.em.fork();
   return em.transactional(async (tx) => {
     const trx = tx.getTransactionContext();
-    await new Sql(tx, trx).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
+    await new Sql(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
     return (await migrator.up({ transaction: trx })).map((m) => m.name);
   });
 }

@@ -50,8 +50,7 @@ export class LeaseStore {
   ) {}
 
   acquire(request: LeaseRequest): Promise<LeaseResult> {
-    return this.db.orm.em.fork().transactional(async (em) => {
-      const sql = new Sql(em, em.getTransactionContext());
+    return Sql.transaction(this.db.orm, async (sql) => {
       // Field names cannot contain '|', so the key is unambiguous; a hash collision only serializes more.
       await sql.all('select pg_advisory_xact_lock(?, hashtext(?))', [
         ADVISORY_NAMESPACE.lease,
@@ -114,7 +113,7 @@ export class LeaseStore {
   /** The live leases on a field in one scope, most recently used first. Reads only. */
   async holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
     const alive = aliveCondition(this.timeouts);
-    const rows = await new Sql(this.db.orm.em.fork()).all<{
+    const rows = await Sql.on(this.db.orm).all<{
       session_id: string;
       acquired_at: Date | string;
       last_used_at: Date | string;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import type { EntityManager as SqlEntityManager, Knex } from '@mikro-orm/postgresql';
 import type { RevokeReason } from '../errors.js';
 import type { LimitPolicy } from '../options.js';
@@ -14,31 +14,43 @@ import type { Database } from './database.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import { SESSION_COLUMNS, toStoredSession, type SessionRow, type StoredSession } from './rows.js';
 
-type Transaction = unknown;
 
 /**
- * Parameterized SQL on one unit of work's connection. Values travel as real bind parameters
- * (`?` becomes `$n`), never spliced into the SQL text: no value can change a statement, and the
- * embedded driver (which switches to multi-statement mode on any `;` in the text) sees a single
- * statement whatever the data. Inside a transaction every statement runs on the transaction's
- * connection: PGlite has one connection, so nothing may wait on a second.
+ * Parameterized SQL on the ORM's connection pool, or on one transaction's connection. Values
+ * travel as real bind parameters (`?` becomes `$n`), never spliced into the SQL text: no value
+ * can change a statement, and the embedded driver (which switches to multi-statement mode on any
+ * `;` in the text) sees a single statement whatever the data. Inside a transaction every statement
+ * runs on the transaction's connection: PGlite has one connection, so nothing may wait on a second.
+ *
+ * The store's statements go through the knex instance under MikroORM rather than a forked
+ * EntityManager: they read and write no entities, and a fork plus `transactional()` cost more
+ * CPU per admission than all of its SQL (measured: 962 vs 2,198 empty transactions/s).
  */
 export class Sql {
-  constructor(
-    private readonly em: EntityManager,
-    private readonly trx?: Transaction,
-  ) {}
+  constructor(private readonly runner: Knex | Knex.Transaction) {}
+
+  /** Statements on the pool, each on whichever connection is free. */
+  static on(orm: MikroORM): Sql {
+    return new Sql(knexOf(orm));
+  }
+
+  /** One transaction: committed when `work` resolves, rolled back when it throws. */
+  static transaction<T>(orm: MikroORM, work: (sql: Sql) => Promise<T>): Promise<T> {
+    return knexOf(orm).transaction((trx) => work(new Sql(trx)));
+  }
 
   async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const knex = (this.em as unknown as SqlEntityManager).getKnex();
-    const query = knex.raw(sql, params as never[]);
-    const result = (await (this.trx ? query.transacting(this.trx as Knex.Transaction) : query)) as { rows: T[] };
+    const result = (await this.runner.raw(sql, params as never[])) as { rows: T[] };
     return result.rows;
   }
 
   async one<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
+}
+
+function knexOf(orm: MikroORM): Knex {
+  return (orm.em as unknown as SqlEntityManager).getKnex();
 }
 
 /** SQL that keeps only sessions that are neither revoked nor expired, by the database clock. */
@@ -96,12 +108,13 @@ export class SessionStore {
     private readonly timeouts: Timeouts,
   ) {}
 
-  fork(): EntityManager {
-    return this.db.orm.em.fork();
+  /** Statements on the store's pool (for queries that belong to no single store method). */
+  sql(): Sql {
+    return Sql.on(this.db.orm);
   }
 
   async findByKeyHash(keyHash: string): Promise<StoredSession | null> {
-    const row = await new Sql(this.fork()).one<SessionRow>(
+    const row = await this.sql().one<SessionRow>(
       `select ${SESSION_COLUMNS} from gsc_session s where s.key_hash = ?`,
       [keyHash],
     );
@@ -109,7 +122,7 @@ export class SessionStore {
   }
 
   async findById(id: string): Promise<StoredSession | null> {
-    const row = await new Sql(this.fork()).one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.id = ?`, [
+    const row = await this.sql().one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.id = ?`, [
       id,
     ]);
     return row ? toStoredSession(row) : null;
@@ -117,7 +130,7 @@ export class SessionStore {
 
   /** The database clock, so that status is derived from one clock across the fleet. */
   async now(): Promise<Date> {
-    const row = await new Sql(this.fork()).one<{ now: Date | string }>('select now() as now');
+    const row = await this.sql().one<{ now: Date | string }>('select now() as now');
     return new Date(row!.now);
   }
 
@@ -128,8 +141,7 @@ export class SessionStore {
    */
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
     const appCapped = request.appLimit !== null && !request.exempt;
-    return this.fork().transactional(async (em) => {
-      const sql = new Sql(em, em.getTransactionContext());
+    return Sql.transaction(this.db.orm, async (sql) => {
       // App lock before user lock, always, so two admissions can never wait on each other in a cycle.
       await sql.all(
         appCapped
@@ -242,9 +254,7 @@ export class SessionStore {
   }
 
   private revokeInTransaction(condition: string, params: unknown[], reason: RevokeReason, note: string | null) {
-    return this.fork().transactional((em) =>
-      this.revokeWhere(new Sql(em, em.getTransactionContext()), condition, params, reason, note),
-    );
+    return Sql.transaction(this.db.orm, (sql) => this.revokeWhere(sql, condition, params, reason, note));
   }
 
   revokeById(id: string, reason: RevokeReason, note: string | null = null): Promise<StoredSession[]> {
@@ -263,7 +273,7 @@ export class SessionStore {
    */
   async touch(entries: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
     if (!entries.length) return;
-    await new Sql(this.fork()).all(
+    await this.sql().all(
       `update gsc_session s set last_seen_at = greatest(s.last_seen_at, t.at)
          from jsonb_to_recordset(?::jsonb) as t(id uuid, at timestamptz)
         where s.id = t.id and s.revoked_at is null`,
@@ -277,7 +287,7 @@ export class SessionStore {
    * has nothing cached to correct.
    */
   async revokedSince(since: Date | undefined): Promise<{ dbNow: Date; revoked: Array<{ keyHash: string; revokedAt: Date; reason: RevokeReason }> }> {
-    const row = await new Sql(this.fork()).one<{ db_now: Date | string; revoked: Array<{ k: string; at: string; r: RevokeReason }> }>(
+    const row = await this.sql().one<{ db_now: Date | string; revoked: Array<{ k: string; at: string; r: RevokeReason }> }>(
       `select now() as db_now,
         (select coalesce(json_agg(json_build_object('k', s.key_hash, 'at', s.revoked_at, 'r', s.revoked_reason)), '[]'::json)
            from gsc_session s where ? and s.revoked_at >= ?) as revoked`,

@@ -117,7 +117,7 @@ export function query<T = Record<string, unknown>>(
   sql: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  return new Sql(controller.store.fork()).all<T>(sql, params);
+  return controller.store.sql().all<T>(sql, params);
 }
 
 /** Session rows in the database, optionally filtered (e.g. `user_id = 'alice'`). */

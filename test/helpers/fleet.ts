@@ -46,7 +46,7 @@ export function fleetDatabases() {
       }
       embedded ??= openEmbedded();
       const { orm } = await embedded;
-      await new Sql(orm.em.fork()).all('truncate gsc_session, gsc_lease, gsc_limit_rule');
+      await Sql.on(orm).all('truncate gsc_session, gsc_lease, gsc_limit_rule');
       return orm;
     },
     async close(): Promise<void> {
@@ -92,7 +92,7 @@ export function sql<T = Record<string, unknown>>(
   text: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  return new Sql(controller.store.fork()).all<T>(text, params);
+  return controller.store.sql().all<T>(text, params);
 }
 
 export async function count(controller: SessionController<TestContext>, where = 'true', params: unknown[] = []): Promise<number> {

@@ -1,9 +1,10 @@
 /**
  * `npx tsx bench/admission-probe.ts`: what bounds admissions per second (docs/benchmark.md).
  * Not part of `npm run bench`. In one process, at 10 concurrent admissions of distinct users:
- *   1. the library's `openSession` (a key look-up, then a 5-statement transaction via MikroORM),
- *      while sampling what the database backends wait on;
- *   2. the same six statements through plain node-postgres (no ORM);
+ *   1. the library's `openSession` (for a login: one transaction of 5 round trips — BEGIN, the
+ *      advisory lock, the facts query, the INSERT, COMMIT — on MikroORM's knex pool), while
+ *      sampling what the database backends wait on;
+ *   2. the same five round trips through plain node-postgres (no ORM);
  *   3. the same steps in one round trip (a plpgsql function holding the advisory lock).
  * Each twice, alternating, on a database of its own that it drops.
  */
@@ -89,16 +90,15 @@ try {
     for (let rep = 1; rep <= 2; rep++) {
       const tag = `probe${rep}-${Date.now()}`;
       let sampled: Array<[string, number]> = [];
-      const library = measure(`library openSession (key look-up + 5-statement transaction)`, (i) =>
+      const library = measure('library openSession (5 round trips: BEGIN, lock, facts, INSERT, COMMIT)', (i) =>
         controller.openSession({ userId: `${tag}-a${i}`, sessionKey: `${tag}-a${i}` }),
       );
       sampled = await waits(db, library);
-      await measure('node-postgres, the same 6 round trips', async (i) => {
+      await measure('node-postgres, the same 5 round trips', async (i) => {
         const user = `${tag}-b${i}`;
         const key = digest(user);
         const client = await pool.connect();
         try {
-          await client.query('select s.id from gsc_session s where s.key_hash = $1', [key]);
           await client.query('begin');
           await client.query('select pg_advisory_xact_lock($1, hashtext($2))', [2, user]);
           await client.query(

@@ -3,7 +3,7 @@ import { cpuSnapshot, cpuUsage } from './cpu.js';
 import { STATS_SETTLE_MS, type BenchDatabase } from './database.js';
 import type { LoadJob, LoadResult, RequestPlan } from './load.js';
 import type { LoadGenerator } from './processes.js';
-import { median, round } from './stats.js';
+import { median, quantile, round } from './stats.js';
 
 /** One server configuration a scenario drives; the one named `off` is the baseline. */
 export interface Variant {
@@ -67,7 +67,18 @@ export interface VariantSummary {
   serverCpuUsPerRequest: number;
   /** Median over rounds of the baseline's server CPU per request divided by this variant's: throughput if each got the same CPU. */
   cpuRatioToOff: number | null;
+  /** Interquartile range of the per-round ratios: how much the machine moved them. */
+  ratioIqr: [number, number] | null;
+  cpuRatioIqr: [number, number] | null;
+  /**
+   * The same pairs restricted to rounds in which both servers got at least `STEADY_CPU`% of a core:
+   * on a shared machine, the rounds where neither was starved by other processes.
+   */
+  steady: { pairs: number; ratioToOff: number; p99AddedMs: number } | null;
 }
+
+/** A server below this share of a core during a run was starved by other processes (see `steady`). */
+export const STEADY_CPU = 75;
 
 export interface Accounting {
   variant: string;
@@ -210,6 +221,22 @@ export async function runScenario(
   return { name: options.name, connections: options.connections, durationS: options.durationS, runs, variants: summarize(variants, runs), accounting };
 }
 
+function steadyPairs(paired: RunRecord[], offIn: (round: number) => RunRecord | undefined): VariantSummary['steady'] {
+  const steady = paired.filter((r) => r.cpu.server >= STEADY_CPU && offIn(r.round)!.cpu.server >= STEADY_CPU);
+  if (!steady.length) return null;
+  return {
+    pairs: steady.length,
+    ratioToOff: round(median(steady.map((r) => r.rps / offIn(r.round)!.rps)), 3),
+    p99AddedMs: round(median(steady.map((r) => r.p99 - offIn(r.round)!.p99)), 3),
+  };
+}
+
+function iqr(values: number[]): [number, number] | null {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return [round(quantile(sorted, 0.25), 3), round(quantile(sorted, 0.75), 3)];
+}
+
 function summarize(variants: Variant[], runs: RunRecord[]): VariantSummary[] {
   const off = runs.filter((r) => r.variant === 'off');
   const offIn = (round: number) => off.find((r) => r.round === round);
@@ -237,6 +264,9 @@ function summarize(variants: Variant[], runs: RunRecord[]): VariantSummary[] {
       cpuRatioToOff: paired.length
         ? round(median(paired.map((r) => offIn(r.round)!.serverCpuUsPerRequest / r.serverCpuUsPerRequest)), 3)
         : null,
+      ratioIqr: iqr(paired.map((r) => r.rps / offIn(r.round)!.rps)),
+      steady: steadyPairs(paired, offIn),
+      cpuRatioIqr: iqr(paired.map((r) => offIn(r.round)!.serverCpuUsPerRequest / r.serverCpuUsPerRequest)),
       cpu: {
         server: median(mine.map((r) => r.cpu.server)),
         load: median(mine.map((r) => r.cpu.load)),

@@ -1,10 +1,8 @@
 import { PGlite } from '@electric-sql/pglite';
-import { MikroORM } from '@mikro-orm/core';
 import test from 'ava';
-import { PGliteDriver } from 'mikro-orm-pglite';
 import { SessionController } from '../src/controller.js';
 import { migrationsList } from '../migrations/index.js';
-import { migrateDatabase, openDatabase, sessionOrmOptions } from '../src/store/database.js';
+import { migrateDatabase, openDatabase, embeddedOrm } from '../src/store/database.js';
 import { createTestDatabase } from './helpers/database.js';
 
 test('migrations apply once, then find nothing to do, and leave the tables exactly as the entities describe', async (t) => {
@@ -25,12 +23,7 @@ test('several controllers starting at once on one database all migrate it safely
   let option = db.option();
   if (!db.url) {
     const pglite = new PGlite();
-    const orm = await MikroORM.init({
-      ...sessionOrmOptions(),
-      driver: PGliteDriver,
-      dbName: 'postgres',
-      driverOptions: { connection: { pglite: () => pglite } },
-    });
+    const orm = await embeddedOrm(pglite);
     t.teardown(async () => {
       await orm.close(true);
       await pglite.close();

@@ -45,6 +45,19 @@ export function sessionOrmOptions(): Partial<Options> {
   };
 }
 
+/**
+ * The store's ORM on a PGlite instance the caller owns (and closes): the way for several
+ * controllers in one process to share one embedded database (pass the ORM as `database`).
+ */
+export function embeddedOrm(pglite: PGlite): Promise<MikroORM> {
+  return MikroORM.init({
+    ...sessionOrmOptions(),
+    driver: PGliteDriver,
+    dbName: 'postgres',
+    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
+  });
+}
+
 export async function openDatabase(option: DatabaseOption): Promise<Database> {
   if (option instanceof MikroORM) {
     if (option.config.get('driver') === PGliteDriver) {
@@ -71,12 +84,7 @@ export async function openDatabase(option: DatabaseOption): Promise<Database> {
   if (option.embedded.dataDir) await mkdir(option.embedded.dataDir, { recursive: true });
   const pglite = new PGlite(option.embedded.dataDir);
   await pglite.waitReady;
-  const orm = await MikroORM.init({
-    ...sessionOrmOptions(),
-    driver: PGliteDriver,
-    dbName: 'postgres',
-    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
-  });
+  const orm = await embeddedOrm(pglite);
   return {
     orm,
     kind: 'embedded',

@@ -5,10 +5,10 @@ import type { SessionInfo } from '../events.js';
 export const SESSION_COLUMNS = `s.id, s.user_id, s.key_hash, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason,
   s.revoked_note, s.ip_address, s.user_agent, s.exempt`;
 
-export interface SessionRow {
+/** A session row without its digest: what the API's queries select. */
+export interface PublicSessionRow {
   id: string;
   user_id: string;
-  key_hash: string;
   created_at: Date | string;
   last_seen_at: Date | string;
   revoked_at: Date | string | null;
@@ -19,6 +19,10 @@ export interface SessionRow {
   exempt: boolean;
 }
 
+export interface SessionRow extends PublicSessionRow {
+  key_hash: string;
+}
+
 /** A session as the store hands it out: the public info plus the digest the cache is keyed by. */
 export interface StoredSession extends SessionInfo {
   keyHash: string;
@@ -26,11 +30,10 @@ export interface StoredSession extends SessionInfo {
 
 const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
 
-export function toStoredSession(row: SessionRow): StoredSession {
+export function toPublicSession(row: PublicSessionRow): SessionInfo {
   return {
     id: row.id,
     userId: row.user_id,
-    keyHash: row.key_hash,
     createdAt: toDate(row.created_at),
     lastSeenAt: toDate(row.last_seen_at),
     revokedAt: row.revoked_at === null ? null : toDate(row.revoked_at),
@@ -38,8 +41,12 @@ export function toStoredSession(row: SessionRow): StoredSession {
     revokedNote: row.revoked_note,
     ipAddress: row.ip_address,
     userAgent: row.user_agent,
-    exempt: row.exempt,
+    exempt: Boolean(row.exempt),
   };
+}
+
+export function toStoredSession(row: SessionRow): StoredSession {
+  return { ...toPublicSession(row), keyHash: row.key_hash };
 }
 
 /** Strips the digest: what hooks and the API may see. */

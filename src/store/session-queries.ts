@@ -2,47 +2,17 @@
  * Read queries of the session API. They select the public columns only: `key_hash` never leaves
  * the store through here, so no API response can carry it by mistake.
  */
-import type { RevokeReason } from '../errors.js';
 import type { SessionInfo } from '../events.js';
 import type { Timeouts } from '../policy.js';
 import type { Sql } from './session-store.js';
 import { aliveCondition } from './session-store.js';
+import { toPublicSession, type PublicSessionRow } from './rows.js';
 
 const PUBLIC_COLUMNS = `s.id, s.user_id, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason, s.revoked_note,
   s.ip_address, s.user_agent, s.exempt`;
 
 /** `created_at` in UTC with all six fractional digits, for keyset positions (a JS Date keeps only three). */
 const POSITION = `to_char(s.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-interface PublicRow {
-  id: string;
-  user_id: string;
-  created_at: Date | string;
-  last_seen_at: Date | string;
-  revoked_at: Date | string | null;
-  revoked_reason: string | null;
-  revoked_note: string | null;
-  ip_address: string | null;
-  user_agent: string | null;
-  exempt: boolean;
-}
-
-const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
-
-function toInfo(row: PublicRow): SessionInfo {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    createdAt: toDate(row.created_at),
-    lastSeenAt: toDate(row.last_seen_at),
-    revokedAt: row.revoked_at === null ? null : toDate(row.revoked_at),
-    revokedReason: row.revoked_reason as RevokeReason | null,
-    revokedNote: row.revoked_note,
-    ipAddress: row.ip_address,
-    userAgent: row.user_agent,
-    exempt: Boolean(row.exempt),
-  };
-}
 
 export interface PagePosition {
   /** UTC with microseconds, e.g. `2026-11-25T16:45:50.123456Z`. */
@@ -69,7 +39,7 @@ export async function listActiveSessions(
 ): Promise<ActiveSessionPage> {
   const alive = aliveCondition(timeouts);
   const keyset = query.after ? 'and (s.created_at, s.id) < (?::timestamptz, ?::uuid)' : '';
-  const row = await sql.one<{ total: number | string; page: Array<PublicRow & { position: string }> }>(
+  const row = await sql.one<{ total: number | string; page: Array<PublicSessionRow & { position: string }> }>(
     `select
       (select count(*) from gsc_session s where s.user_id = ? and ${alive.sql}) as total,
       (select coalesce(json_agg(p order by p.created_at desc, p.id desc), '[]'::json) from (
@@ -90,7 +60,7 @@ export async function listActiveSessions(
   );
   const page = row!.page;
   return {
-    sessions: page.slice(0, query.first).map((r) => ({ session: toInfo(r), position: { createdAt: r.position, id: r.id } })),
+    sessions: page.slice(0, query.first).map((r) => ({ session: toPublicSession(r), position: { createdAt: r.position, id: r.id } })),
     hasNextPage: page.length > query.first,
     totalCount: Number(row!.total),
   };
@@ -98,8 +68,8 @@ export async function listActiveSessions(
 
 /** A session by id, revoked or not; `null` if unknown. */
 export async function findSession(sql: Sql, id: string): Promise<SessionInfo | null> {
-  const row = await sql.one<PublicRow>(`select ${PUBLIC_COLUMNS} from gsc_session s where s.id = ?`, [id]);
-  return row ? toInfo(row) : null;
+  const row = await sql.one<PublicSessionRow>(`select ${PUBLIC_COLUMNS} from gsc_session s where s.id = ?`, [id]);
+  return row ? toPublicSession(row) : null;
 }
 
 /**

@@ -1,10 +1,9 @@
 import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
 import type { ExecutionContext } from 'ava';
-import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
 import type { SessionController } from '../../src/controller.js';
 import type { DatabaseOption } from '../../src/options.js';
-import { migrateDatabase, sessionOrmOptions } from '../../src/store/database.js';
+import { migrateDatabase, embeddedOrm as storeOrmOn } from '../../src/store/database.js';
 import { Sql } from '../../src/store/session-store.js';
 import { createTestDatabase, onPostgres } from './database.js';
 import { startTestServer, type RunningServer, type TestContext } from './server.js';
@@ -60,14 +59,7 @@ function migratedSnapshot(): Promise<File | Blob> {
   return snapshot;
 }
 
-function initOrm(pglite: PGlite): Promise<MikroORM> {
-  return MikroORM.init({
-    ...sessionOrmOptions(),
-    driver: PGliteDriver,
-    dbName: 'postgres',
-    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
-  });
-}
+const initOrm = storeOrmOn;
 
 /** A host-owned MikroORM on a fresh in-memory PGlite, closed in teardown. */
 async function embeddedOrm(t: ExecutionContext): Promise<MikroORM> {

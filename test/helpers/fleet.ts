@@ -1,11 +1,10 @@
 import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
 import type { ExecutionContext } from 'ava';
-import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
 import type { SessionController } from '../../src/controller.js';
 import { hashSessionKey } from '../../src/identity.js';
 import type { DatabaseOption } from '../../src/options.js';
-import { migrateDatabase, sessionOrmOptions } from '../../src/store/database.js';
+import { migrateDatabase, embeddedOrm } from '../../src/store/database.js';
 import { Sql } from '../../src/store/session-store.js';
 import { createTestDatabase, onPostgres } from './database.js';
 import { failure, startTestServer, type RunningServer, type TestContext } from './server.js';
@@ -28,12 +27,7 @@ export function fleetDatabases() {
   const openEmbedded = async () => {
     const pglite = new PGlite();
     await pglite.waitReady;
-    const orm = await MikroORM.init({
-      ...sessionOrmOptions(),
-      driver: PGliteDriver,
-      dbName: 'postgres',
-      driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
-    });
+    const orm = await embeddedOrm(pglite);
     await migrateDatabase({ orm, kind: 'embedded' });
     return { orm, pglite };
   };

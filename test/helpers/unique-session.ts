@@ -3,12 +3,11 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import { MikroORM } from '@mikro-orm/core';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { GraphQLClient } from 'graphql-request';
-import { PGliteDriver } from 'mikro-orm-pglite';
 import { uniqueSessionTransformer } from '../../src/directive/transformer.js';
 import { uniqueSessionTypeDefs } from '../../src/directive/type-defs.js';
 import type { DatabaseOption } from '../../src/options.js';
 import { currentSession } from '../../src/request-session.js';
-import { migrateDatabase, sessionOrmOptions } from '../../src/store/database.js';
+import { migrateDatabase, embeddedOrm } from '../../src/store/database.js';
 import type { TestDatabase } from './database.js';
 import type { RunningServer, TestContext } from './server.js';
 
@@ -107,12 +106,7 @@ export async function sharedDatabase(
   await pglite.waitReady;
   let orm: MikroORM | undefined;
   try {
-    orm = await MikroORM.init({
-      ...sessionOrmOptions(),
-      driver: PGliteDriver,
-      dbName: 'postgres',
-      driverOptions: { connection: { pglite: () => pglite } },
-    });
+    orm = await embeddedOrm(pglite);
     // Once, up front: controllers created concurrently would otherwise race to create the
     // migrations table (the embedded path takes no lock: one process owns the database).
     await migrateDatabase({ orm, kind: 'embedded' });

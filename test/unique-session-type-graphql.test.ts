@@ -14,9 +14,8 @@ import { SessionConfigError } from '../src/errors.js';
 import type { SessionScope } from '../src/lease-policy.js';
 import type { LimitPolicy, SessionControllerOptions } from '../src/options.js';
 import { currentSession } from '../src/request-session.js';
-import { createTestDatabase } from './helpers/database.js';
 import { startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
-import { ask, errorAt, sharedDatabase } from './helpers/unique-session.js';
+import { ask, errorAt, sharedDatabase, useSharedDatabase } from './helpers/unique-session.js';
 
 @ObjectType()
 class Exam {
@@ -69,26 +68,7 @@ function typeGraphqlSchema(): Promise<GraphQLSchema> {
 
 const test = anyTest as TestFn<{ database: Awaited<ReturnType<typeof sharedDatabase>> }>;
 
-test.before(async (t) => {
-  const db = await createTestDatabase();
-  try {
-    const shared = await sharedDatabase(db);
-    t.context.database = {
-      option: shared.option,
-      close: async () => {
-        await shared.close();
-        await db.drop();
-      },
-    };
-  } catch (error) {
-    await db.drop();
-    throw error;
-  }
-});
-
-test.after.always(async (t) => {
-  await t.context.database?.close();
-});
+useSharedDatabase(test);
 
 type Context = ExecutionContext<{ database: Awaited<ReturnType<typeof sharedDatabase>> }>;
 

@@ -16,32 +16,12 @@ import { SessionConfigError } from '../src/errors.js';
 import type { RejectEvent, StoreErrorEvent } from '../src/events.js';
 import type { SessionControllerOptions } from '../src/options.js';
 import { Sql } from '../src/store/session-store.js';
-import { createTestDatabase } from './helpers/database.js';
 import { failure, identityFromHeaders, startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
-import { ask, errorAt, governedSchema, sharedDatabase, sleep, untransformedSchema } from './helpers/unique-session.js';
+import { ask, errorAt, governedSchema, sharedDatabase, useSharedDatabase, sleep, untransformedSchema } from './helpers/unique-session.js';
 
 const test = anyTest as TestFn<{ database: Awaited<ReturnType<typeof sharedDatabase>> }>;
 
-test.before(async (t) => {
-  const db = await createTestDatabase();
-  try {
-    const shared = await sharedDatabase(db);
-    t.context.database = {
-      option: shared.option,
-      close: async () => {
-        await shared.close();
-        await db.drop();
-      },
-    };
-  } catch (error) {
-    await db.drop();
-    throw error;
-  }
-});
-
-test.after.always(async (t) => {
-  await t.context.database?.close();
-});
+useSharedDatabase(test);
 
 type Options = Omit<SessionControllerOptions<TestContext>, 'identify' | 'database'>;
 type Context = ExecutionContext<{ database: Awaited<ReturnType<typeof sharedDatabase>> }>;

@@ -8,7 +8,8 @@ import { uniqueSessionTypeDefs } from '../../src/directive/type-defs.js';
 import type { DatabaseOption } from '../../src/options.js';
 import { currentSession } from '../../src/request-session.js';
 import { migrateDatabase, embeddedOrm } from '../../src/store/database.js';
-import type { TestDatabase } from './database.js';
+import type { TestFn } from 'ava';
+import { createTestDatabase, type TestDatabase } from './database.js';
 import type { RunningServer, TestContext } from './server.js';
 
 /** A schema-first schema with governed fields of every kind, beside ungoverned ones. */
@@ -123,4 +124,32 @@ export async function sharedDatabase(
       await pglite.close();
     },
   };
+}
+
+export type SharedDatabase = Awaited<ReturnType<typeof sharedDatabase>>;
+
+/**
+ * One database for a whole test file (one PGlite start instead of one per test): opened before
+ * the first test, closed and dropped after the last, whatever happened.
+ */
+export function useSharedDatabase(test: TestFn<{ database: SharedDatabase }>): void {
+  test.before(async (t) => {
+    const db = await createTestDatabase();
+    try {
+      const shared = await sharedDatabase(db);
+      t.context.database = {
+        option: shared.option,
+        close: async () => {
+          await shared.close();
+          await db.drop();
+        },
+      };
+    } catch (error) {
+      await db.drop();
+      throw error;
+    }
+  });
+  test.after.always(async (t) => {
+    await t.context.database?.close();
+  });
 }

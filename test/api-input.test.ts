@@ -13,26 +13,16 @@ import {
   REVOKE,
   REVOKE_USER,
   SET_LIMIT,
-  startApiServer,
+  useApiServer,
   type ApiServer,
 } from './helpers/api.js';
 
-let server: ApiServer | undefined;
-const teardowns: Array<() => unknown> = [];
-test.before(async () => {
-  server = await startApiServer({ teardown: (fn) => teardowns.unshift(fn) }, 'type-graphql');
-});
-test.after.always(async () => {
-  for (const fn of teardowns) await fn();
-});
-test.after('no response carried a session key or its digest', (t) => {
-  t.deepEqual(server!.recorder.leaks(), []);
-});
+const api = useApiServer(test, 'type-graphql');
 
 let admins = 0;
 /** An admin of its own: tests run concurrently, and some count the caller's sessions. */
-const admin = () => server!.as(`root-${++admins}`, newKey('root'), ['admin']);
-const user = () => server!.as('alice', newKey('alice'));
+const admin = () => api().as(`root-${++admins}`, newKey('root'), ['admin']);
+const user = () => api().as('alice', newKey('alice'));
 
 const badInput = test.macro(async (t, call: () => Promise<unknown>, argument: string) => {
   const f = await failure(call());
@@ -81,7 +71,7 @@ test('limits are inclusive: first 1 and 100, a 200-character reason, a 255-chara
   await admit(root);
   t.is((await list(root, { first: 1 })).edges.length, 1);
   t.is((await list(root, { first: 100 })).edges.length, 1);
-  const bob = server!.as('bob-limits', newKey('bob'));
+  const bob = api().as('bob-limits', newKey('bob'));
   const id = await admit(bob);
   const revoked = await root.request<{ revokeSession: { revokedNote: string } }>(REVOKE, { id, reason: tooLong(200) });
   t.is(revoked.revokeSession.revokedNote, tooLong(200));
@@ -95,7 +85,7 @@ test('limits are inclusive: first 1 and 100, a 200-character reason, a 255-chara
   t.true((await root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject })).removeSessionLimit);
   // Unicode is fine in notes and subjects, counted as JavaScript counts.
   const note = 'perdu à la gare 🚉';
-  const id2 = await admit(server!.as('bob-limits', newKey('bob')));
+  const id2 = await admit(api().as('bob-limits', newKey('bob')));
   t.is((await root.request<{ revokeSession: { revokedNote: string } }>(REVOKE, { id: id2, reason: note })).revokeSession.revokedNote, note);
 });
 
@@ -198,7 +188,7 @@ test('semicolons and quotes in subjects and user ids are plain text', async (t) 
 // driver into multi-statement mode and changed the result's shape.
 test('a revocation note with a semicolon is kept as given', async (t) => {
   const root = admin();
-  const bob = server!.as(`bob-semicolon-${admins}`, newKey('bob'));
+  const bob = api().as(`bob-semicolon-${admins}`, newKey('bob'));
   const id = await admit(bob);
   const { revokeSession } = await root.request<{ revokeSession: { id: string; revokedNote: string } }>(REVOKE, {
     id,

@@ -4,35 +4,25 @@
  */
 import test from 'ava';
 import { Sql } from '../src/store/session-store.js';
-import { admit, list, newKey, REVOKE, startApiServer, type ApiServer } from './helpers/api.js';
+import { admit, list, newKey, REVOKE, useApiServer, type ApiServer } from './helpers/api.js';
 
-let server: ApiServer | undefined;
-const teardowns: Array<() => unknown> = [];
-test.before(async () => {
-  server = await startApiServer({ teardown: (fn) => teardowns.unshift(fn) }, 'type-graphql');
-});
-test.after.always(async () => {
-  for (const fn of teardowns) await fn();
-});
-test.after('no response carried a session key or its digest', (t) => {
-  t.deepEqual(server!.recorder.leaks(), []);
-});
+const api = useApiServer(test, 'type-graphql');
 
 let admins = 0;
-const admin = () => server!.as(`root-${++admins}`, newKey('root'), ['admin']);
+const admin = () => api().as(`root-${++admins}`, newKey('root'), ['admin']);
 
 async function openSessions(userId: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const key = newKey(userId);
-    server!.recorder.remember(key);
-    ids.push((await server!.controller.openSession({ userId, sessionKey: key, userAgent: `device ${i}` })).id);
+    api().recorder.remember(key);
+    ids.push((await api().controller.openSession({ userId, sessionKey: key, userAgent: `device ${i}` })).id);
   }
   return ids;
 }
 
 function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
-  return server!.controller.store.sql().all<T>(text, params);
+  return api().controller.store.sql().all<T>(text, params);
 }
 
 /** The order the API promises, straight from the table. */
@@ -87,7 +77,7 @@ test('45 sessions in pages of 10: five pages, every session once, newest first',
 test('a user pages through its own sessions and finds the current one exactly once', async (t) => {
   const userId = 'pager-own';
   await openSessions(userId, 12);
-  const me = server!.as(userId, newKey('own'));
+  const me = api().as(userId, newKey('own'));
   const mine = await admit(me);
   const pages = await walk(me, userId, 5);
   const nodes = pages.flatMap((p) => p.edges.map((e) => e.node));

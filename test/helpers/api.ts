@@ -1,6 +1,6 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { request as httpRequest } from 'node:http';
-import type { ExecutionContext } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import { GraphQLClient } from 'graphql-request';
 import { buildSchema } from 'type-graphql';
 import type { SessionController } from '../../src/controller.js';
@@ -202,4 +202,23 @@ export async function admit(client: GraphQLClient): Promise<string> {
   const current = page.edges.find((e) => e.node.current);
   if (!current) throw new Error('the admitted session is not listed as current');
   return current.node.id;
+}
+
+/**
+ * One API server for a whole test file: started before the first test, stopped after the last;
+ * the file's last check is that no response carried a session key or its digest.
+ */
+export function useApiServer(test: TestFn, style: SchemaStyle): () => ApiServer {
+  let server: ApiServer | undefined;
+  const teardowns: Array<() => unknown> = [];
+  test.before(async () => {
+    server = await startApiServer({ teardown: (fn) => teardowns.unshift(fn) }, style);
+  });
+  test.after.always(async () => {
+    for (const fn of teardowns) await fn();
+  });
+  test.after('no response carried a session key or its digest', (t) => {
+    t.deepEqual(server!.recorder.leaks(), []);
+  });
+  return () => server!;
 }

@@ -116,7 +116,7 @@ export async function migrateDatabase(db: Pick<Database, 'orm' | 'kind'>): Promi
   const em = db.orm.em.fork();
   return em.transactional(async (tx) => {
     const trx = tx.getTransactionContext();
-    await new Sql(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
+    await Sql.knex(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
     return (await migrator.up({ transaction: trx })).map((m) => m.name);
   });
 }

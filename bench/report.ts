@@ -1,4 +1,4 @@
-import type { ScenarioResult } from './scenario.js';
+import type { RunRecord, ScenarioResult } from './scenario.js';
 
 export interface ScalingPoint {
   size: number;
@@ -11,18 +11,11 @@ export interface ScalingPoint {
   admissionAppCap: Measurement | null;
 }
 
-export interface Measurement {
-  connections: number;
-  rps: number;
-  okPerS: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  responses: number;
-  graphqlErrors: number;
-  limitExceeded: number;
-  errorSample: string | null;
-}
+/** What the growth table keeps of a run. */
+export type Measurement = Pick<
+  RunRecord,
+  'connections' | 'rps' | 'okPerS' | 'p50' | 'p95' | 'p99' | 'responses' | 'graphqlErrors' | 'limitExceeded' | 'errorSample'
+>;
 
 export interface Target {
   name: string;

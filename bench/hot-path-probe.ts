@@ -85,7 +85,7 @@ try {
         const which = kinds[(k + round) % kinds.length];
         samples[which].push(await perOperation(execute(apollo[which])));
       }
-      samples.handle.push(await perOperation(() => on.controller.handleRequest({ identity })));
+      samples.handle.push(await perOperation(async () => on.controller.handleRequest({ identity })));
       samples.hash.push(await perOperation(async () => hashSessionKey(identity.sessionKey)));
     }
     const m = (xs: number[]) => median(xs).toFixed(2);

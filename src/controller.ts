@@ -158,15 +158,30 @@ export class SessionController<TContext = any> {
     return toSessionInfo(await this.guard('openSession', () => this.sessionFor(checked, { expectNew: true })));
   }
 
-  /** Governs one request: called by the plugin before execution. */
-  async handleRequest(contextValue: TContext): Promise<void> {
-    const identity = checkIdentity(await this.options.identify(contextValue));
+  /**
+   * Governs one request: called by the plugin before execution. A known, active session with a
+   * synchronous `identify` is settled without a promise, so the hot path allocates none.
+   */
+  handleRequest(contextValue: TContext): void | Promise<void> {
+    const identified = this.options.identify(contextValue);
+    if (isPromise(identified)) return identified.then((value) => this.govern(contextValue, value));
+    return this.govern(contextValue, identified);
+  }
+
+  private govern(contextValue: TContext, identified: unknown): void | Promise<void> {
+    const identity = checkIdentity(identified);
     if (!identity) {
       setRequestSession(contextValue as object, { identity: null, session: null, controller: this });
       return;
     }
-    const session = await this.guard('request', () => this.sessionFor(identity), () => null);
-    setRequestSession(contextValue as object, { identity, session, controller: this });
+    const cached = this.cachedSession(identity);
+    if (cached) {
+      setRequestSession(contextValue as object, { identity, session: cached, controller: this });
+      return;
+    }
+    return this.guard('request', () => this.sessionFor(identity), () => null).then((session) => {
+      setRequestSession(contextValue as object, { identity, session, controller: this });
+    });
   }
 
   /**
@@ -184,14 +199,23 @@ export class SessionController<TContext = any> {
     }
   }
 
+  /**
+   * The session from memory, if memory may answer: known, active by this instance's view, and
+   * the change feed in sync. Past that (the store unreachable from here), a revocation made
+   * elsewhere could be missing, so the store decides, and `failMode` if it cannot. A revoked
+   * session in memory throws at once.
+   */
+  private cachedSession(identity: Identity, keyHash = hashSessionKey(identity.sessionKey)): StoredSession | undefined {
+    const cached = this.cache.get(keyHash);
+    if (cached && this.isUsable(cached, identity) && this.feed.isFresh()) return this.touch(cached);
+    return undefined;
+  }
+
   /** The active session for this identity, admitting it if its key is new; throws if it may not proceed. */
   private async sessionFor(identity: Identity, { expectNew = false } = {}): Promise<StoredSession> {
     const keyHash = hashSessionKey(identity.sessionKey);
-    const cached = this.cache.get(keyHash);
-    // Memory serves a session only while the change feed is in sync: past that (the store is
-    // unreachable from here), a revocation made elsewhere could be missing, so the store decides,
-    // and `failMode` if it cannot.
-    if (cached && this.isUsable(cached, identity) && this.feed.isFresh()) return this.touch(cached);
+    const cached = this.cachedSession(identity, keyHash);
+    if (cached) return cached;
     // Expired by this instance's view: another instance may have seen it since, so ask the store.
     const session = await this.loadOrAdmit(keyHash, identity, expectNew);
     this.assertUsable(session, identity);
@@ -363,4 +387,8 @@ export class SessionController<TContext = any> {
       console.error('[graphql-session-controller] a hook threw:', (error as Error).message);
     }
   }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

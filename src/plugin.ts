@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { SessionController } from './controller.js';
 import { SessionErrorCode } from './errors.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
@@ -18,6 +18,20 @@ export function sessionPlugin(controller: SessionController): ApolloServerPlugin
       },
     };
   }
+  // One listener for every request: it keeps no per-request state (that lives in
+  // request-session.ts), and a cached session is settled synchronously inside the hook, so the
+  // hot path allocates only the promises Apollo's hook signatures require (measured with a
+  // differential CPU profile of the demo, on against off).
+  const listener: GraphQLRequestListener<any> = {
+    async didResolveOperation({ contextValue }) {
+      const pending = controller.handleRequest(contextValue);
+      if (pending) await pending;
+    },
+    async willSendResponse({ response }) {
+      const body = response.body;
+      stripStacktraces(body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors);
+    },
+  };
   return {
     async serverWillStart({ schema }) {
       // A @uniqueSession field nobody enforces is refused now, not discovered in production.
@@ -29,15 +43,7 @@ export function sessionPlugin(controller: SessionController): ApolloServerPlugin
       };
     },
     async requestDidStart() {
-      return {
-        async didResolveOperation({ contextValue }) {
-          await controller.handleRequest(contextValue);
-        },
-        async willSendResponse({ response }) {
-          const body = response.body;
-          stripStacktraces(body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors);
-        },
-      };
+      return listener;
     },
   };
 }

@@ -86,7 +86,10 @@ export class SessionController<TContext = any> {
   /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
   static async create<TContext = any>(options: SessionControllerOptions<TContext>): Promise<SessionController<TContext>> {
     const resolved = resolveOptions(options);
-    const db = await openDatabase(resolved.database);
+    const db = await openDatabase(resolved.database).catch((error: Error) => {
+      // Name the option to look at; the driver's message (never the URL's password) says why.
+      throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
+    });
     const controller = new SessionController<TContext>(resolved, db);
     try {
       if (resolved.migrate) await migrateDatabase(db);

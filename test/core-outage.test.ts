@@ -220,7 +220,7 @@ test('a controller pointed at a dead port fails at create, quickly and clearly, 
     }),
   );
   t.true(Date.now() - started < 5_000);
-  t.regex(error!.message, /ECONNREFUSED 127\.0\.0\.1:1/);
+  t.regex(error!.message, /option "database".*ECONNREFUSED 127\.0\.0\.1:1/);
   t.false(JSON.stringify({ message: error!.message, stack: error!.stack }).includes('hunter2-secret'));
   t.deepEqual(unhandled, []);
 });

@@ -177,12 +177,13 @@ export class SessionController<TContext = any> {
       setRequestSession(contextValue as object, { identity: null, session: null, controller: this });
       return;
     }
-    const cached = this.cachedSession(identity);
+    const keyHash = hashSessionKey(identity.sessionKey);
+    const cached = this.cachedSession(identity, keyHash);
     if (cached) {
       setRequestSession(contextValue as object, { identity, session: cached, controller: this });
       return;
     }
-    return this.guard('request', () => this.sessionFor(identity), () => null).then((session) => {
+    return this.guard('request', () => this.storedSession(identity, keyHash), () => null).then((session) => {
       setRequestSession(contextValue as object, { identity, session, controller: this });
     });
   }
@@ -208,7 +209,7 @@ export class SessionController<TContext = any> {
    * elsewhere could be missing, so the store decides, and `failMode` if it cannot. A revoked
    * session in memory throws at once.
    */
-  private cachedSession(identity: Identity, keyHash = hashSessionKey(identity.sessionKey)): StoredSession | undefined {
+  private cachedSession(identity: Identity, keyHash: string): StoredSession | undefined {
     const cached = this.cache.get(keyHash);
     if (cached && this.isUsable(cached, identity) && this.feed.isFresh()) return this.touch(cached);
     return undefined;
@@ -217,9 +218,14 @@ export class SessionController<TContext = any> {
   /** The active session for this identity, admitting it if its key is new; throws if it may not proceed. */
   private async sessionFor(identity: Identity, { expectNew = false } = {}): Promise<StoredSession> {
     const keyHash = hashSessionKey(identity.sessionKey);
-    const cached = this.cachedSession(identity, keyHash);
-    if (cached) return cached;
-    // Expired by this instance's view: another instance may have seen it since, so ask the store.
+    return this.cachedSession(identity, keyHash) ?? this.storedSession(identity, keyHash, expectNew);
+  }
+
+  /**
+   * The session as the store has it, for a key memory could not answer for. Expired by this
+   * instance's view is a reason to ask too: another instance may have seen the session since.
+   */
+  private async storedSession(identity: Identity, keyHash: string, expectNew = false): Promise<StoredSession> {
     const session = await this.loadOrAdmit(keyHash, identity, expectNew);
     this.assertUsable(session, identity);
     return this.touch(session);

@@ -388,8 +388,8 @@ export class SessionController<TContext = any> {
     this.callHook(() => this.options.onStoreError({ operation, error }));
   }
 
-  /** Host hooks observe; a throwing hook must not fail the request it observes. */
-  private callHook(call: () => void): void {
+  /** Host hooks observe; a throwing hook must not fail the request (or field) it observes. */
+  callHook(call: () => void): void {
     try {
       call();
     } catch (error) {

@@ -96,10 +96,10 @@ async function acquire(
   if (result.kind === 'HELD') return;
   const event = { identity: publicIdentity(identity), level: 'VIEW' as const, limit: config.max, field };
   if (result.kind === 'REJECTED') {
-    callHook(() => controller.options.onReject(event));
+    controller.callHook(() => controller.options.onReject(event));
     throw sessionLimitExceeded('VIEW', config.max, field);
   }
-  if (result.overLimit) callHook(() => controller.options.onReject({ ...event, allowed: true }));
+  if (result.overLimit) controller.callHook(() => controller.options.onReject({ ...event, allowed: true }));
 }
 
 /**
@@ -112,15 +112,6 @@ function asFieldError(error: unknown): unknown {
   }
   const { http: _status, ...extensions } = error.extensions;
   return new GraphQLError(error.message, { extensions });
-}
-
-/** Host hooks observe; a throwing hook must not fail the field it observes. */
-function callHook(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    console.error('[graphql-session-controller] a hook threw:', (error as Error).message);
-  }
 }
 
 /** A host wiring mistake; Apollo reports it as the field's INTERNAL_SERVER_ERROR. */

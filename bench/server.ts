@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { Arg, Ctx, Mutation, Query, Resolver, buildSchema } from 'type-graphql';
-import { SessionController, UniqueSession, type Identity, type LimitPolicy } from '../src/index.js';
+import { SessionController, type Identity, type LimitPolicy } from '../src/index.js';
+import { UniqueSession, sessionResolvers } from '../src/type-graphql.js';
 
 export interface BenchServerConfig {
   databaseUrl: string;
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   let server: ApolloServer<BenchContext> | undefined;
   try {
     server = new ApolloServer<BenchContext>({
-      schema: await buildSchema({ resolvers: [BenchResolver, ...controller.resolvers], validate: false }),
+      schema: await buildSchema({ resolvers: [BenchResolver, ...sessionResolvers(controller)], validate: false }),
       plugins: [controller.plugin()],
       // This process handles SIGINT/SIGTERM itself (below). Apollo's own handlers would stop the
       // server a second time and re-raise the signal, and the process then never exits.

@@ -15,7 +15,7 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
-/** Starts the demo server of DESIGN §7; used by `npm start`, the tests and the benchmark. */
+/** Starts the demo server of docs/contract.md §7; used by `npm start`, the tests and the benchmark. */
 export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
   const tokens = new DemoTokens(await loadSecret(config.secret, config.dataDir));
   const controller = await SessionController.create<DemoContext>({

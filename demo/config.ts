@@ -1,6 +1,6 @@
 import { LIMIT_POLICIES, type LimitPolicy } from '../src/index.js';
 
-/** The demo's environment (DESIGN §7), parsed and validated once: a bad value stops start-up with a clear message. */
+/** The demo's environment (docs/contract.md §7), parsed and validated once: a bad value stops start-up with a clear message. */
 export interface DemoConfig {
   databaseUrl: string | undefined;
   dataDir: string;

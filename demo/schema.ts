@@ -1,6 +1,7 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { Args, ArgsType, Ctx, Field, Mutation, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
-import { SessionErrorCode, UniqueSession, UserSession, currentSession, type Identity, type SessionController } from '../src/index.js';
+import { SessionErrorCode, currentSession, type Identity, type SessionController, type UserSessionView } from '../src/index.js';
+import { UniqueSession, UserSession, sessionResolvers } from '../src/type-graphql.js';
 import type { DemoTokens } from './tokens.js';
 import { checkPassword } from './users.js';
 
@@ -26,7 +27,7 @@ class LoginPayload {
   token!: string;
 
   @Field(() => UserSession)
-  session!: UserSession;
+  session!: UserSessionView;
 }
 
 /**
@@ -42,7 +43,7 @@ function signedIn(ctx: DemoContext): { userId: string; sessionId: string | null 
   return { userId: ctx.identity.userId, sessionId: currentSession(ctx)?.id ?? null };
 }
 
-/** The demo's own fields (DESIGN §7); the session API comes from the controller. */
+/** The demo's own fields (docs/contract.md §7); the session API comes from the controller. */
 export async function buildDemoSchema(controller: SessionController<DemoContext>, tokens: DemoTokens): Promise<GraphQLSchema> {
   @Resolver()
   class DemoResolver {
@@ -83,7 +84,7 @@ export async function buildDemoSchema(controller: SessionController<DemoContext>
         userAgent: ctx.client.userAgent,
       });
       // The session the returned token carries: the client's current session from now on.
-      return { token, session: UserSession.from(session, true, controller.timeouts) };
+      return { token, session: controller.userSession(session, { current: true }) };
     }
 
     @Mutation(() => Boolean, { description: 'Ends the current session (reason LOGOUT).' })
@@ -95,7 +96,7 @@ export async function buildDemoSchema(controller: SessionController<DemoContext>
   }
 
   return buildSchema({
-    resolvers: [DemoResolver, ...controller.resolvers],
+    resolvers: [DemoResolver, ...sessionResolvers(controller)],
     validate: false,
   });
 }

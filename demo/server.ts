@@ -1,4 +1,4 @@
-/** `npm start`: the demo of DESIGN §7. Ctrl-C (SIGINT) or SIGTERM stops it cleanly. */
+/** `npm start`: the demo of docs/contract.md §7. Ctrl-C (SIGINT) or SIGTERM stops it cleanly. */
 import { startDemo } from './app.js';
 import { demoConfig } from './config.js';
 

@@ -5,7 +5,7 @@ export interface DemoUser {
   groups: string[];
 }
 
-/** DESIGN §7: three users, one exempt staff member, one admin. Each password is the name + "-password". */
+/** docs/contract.md §7: three users, one exempt staff member, one admin. Each password is the name + "-password". */
 export const DEMO_USERS: readonly DemoUser[] = [
   { username: 'alice', groups: ['user'] },
   { username: 'bob', groups: ['user'] },

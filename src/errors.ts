@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { ExpiryReason, LimitLevel, RevokeReason } from './vocabulary.js';
 
 /** Every error this library raises carries one of these in `extensions.code`. */
 export enum SessionErrorCode {
@@ -11,16 +12,6 @@ export enum SessionErrorCode {
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   SESSION_STORE_UNAVAILABLE = 'SESSION_STORE_UNAVAILABLE',
 }
-
-/** Which cap refused: the whole app, one user, or one field (the seed's "view"). */
-export type LimitLevel = 'APP' | 'USER' | 'VIEW';
-
-/** Why a session was revoked; stored as `revokedReason`. */
-export type RevokeReason = 'EVICTED' | 'REVOKED' | 'ADMIN_REVOKED' | 'LOGOUT';
-export const REVOKE_REASONS: readonly RevokeReason[] = ['EVICTED', 'REVOKED', 'ADMIN_REVOKED', 'LOGOUT'];
-
-/** Why a session expired. */
-export type ExpiryReason = 'IDLE' | 'ABSOLUTE';
 
 function sessionError(
   message: string,
@@ -85,12 +76,4 @@ export function storeUnavailable(): GraphQLError {
 /** A configuration mistake found when the controller or the schema is set up. */
 export class SessionConfigError extends Error {
   override name = 'SessionConfigError';
-}
-
-/** Raised inside the store when the database cannot be reached; mapped by `failMode`. */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
-  constructor(cause: unknown) {
-    super(`session store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError } from 'graphql';
-import { SessionErrorCode } from './errors.js';
+import type { GraphQLError } from 'graphql';
+import { unauthenticated } from './errors.js';
+import { MAX_USER_ID_LENGTH } from './vocabulary.js';
 
 /** What the host's `identify(contextValue)` returns for a signed-in request. */
 export interface Identity {
@@ -20,8 +21,6 @@ export interface Identity {
 
 /** An identity as hooks see it: everything but the secret key. */
 export type PublicIdentity = Omit<Identity, 'sessionKey'>;
-
-export const MAX_USER_ID_LENGTH = 255;
 
 /** The digest the store keeps instead of the key, so a database leak reveals no usable key. */
 export function hashSessionKey(sessionKey: string): string {
@@ -54,7 +53,5 @@ export function checkIdentity(value: unknown): Identity | null {
 }
 
 function invalidIdentity(message: string): GraphQLError {
-  return new GraphQLError(message, {
-    extensions: { code: SessionErrorCode.UNAUTHENTICATED, http: { status: 401 } },
-  });
+  return unauthenticated(message);
 }

@@ -1,53 +1,30 @@
-import 'reflect-metadata';
-
+// The package's main entry: re-exports only. It loads neither type-graphql nor graphql-scalars,
+// so a schema-first server needs neither; type-graphql support is `graphql-session-controller/type-graphql`.
 export { SessionController } from './controller.js';
-export {
-  SessionErrorCode,
-  SessionConfigError,
-  REVOKE_REASONS,
-  type LimitLevel,
-  type RevokeReason,
-  type ExpiryReason,
-} from './errors.js';
-export type { AdmitEvent, RejectEvent, RevokeEvent, SessionInfo, StoreErrorEvent } from './events.js';
+export { SessionConfigError, SessionErrorCode } from './errors.js';
+export type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';
+export type { DatabaseOption, Duration, SessionControllerOptions } from './options.js';
+export { currentSession, requireSession, type CurrentSession } from './request-session.js';
+export { sessionOrmOptions } from './store/database.js';
+export { sessionEntities } from './store/entities/index.js';
+export type { LeaseInfo } from './store/lease-store.js';
+export type { PruneResult } from './runtime/pruner.js';
+export type { UniqueSessionOptions } from './directive/config.js';
+export { uniqueSessionTypeDefs } from './directive/type-defs.js';
+export type { UserSessionView } from './api/views.js';
+export type { SessionApi } from './api/session-api.js';
+export type { SessionResolverMap } from './api/resolver-map.js';
 export {
   LIMIT_POLICIES,
-  type DatabaseOption,
-  type Duration,
-  type LimitPolicy,
-  type SessionControllerOptions,
-} from './options.js';
-export { sessionPlugin } from './plugin.js';
-export { currentSession, type CurrentSession } from './request-session.js';
-export { sessionEntities } from './store/entities/index.js';
-export { migrationsList } from '../migrations/index.js';
-export { sessionOrmOptions } from './store/database.js';
-export { UniqueSession } from './directive/decorator.js';
-export { uniqueSessionTransformer } from './directive/transformer.js';
-export { UNIQUE_SESSION_DIRECTIVE, uniqueSessionDirective, uniqueSessionTypeDefs } from './directive/type-defs.js';
-export { UNIQUE_SESSION_EXTENSION } from './directive/enforce.js';
-export {
+  REVOKE_REASONS,
   SESSION_SCOPES,
-  UNIQUE_SESSION_DEFAULTS,
+  SESSION_STATUSES,
+  type ExpiryReason,
+  type LimitLevel,
+  type LimitPolicy,
+  type RevokeReason,
+  type SessionInfo,
   type SessionScope,
-  type UniqueSessionConfig,
-  type UniqueSessionOptions,
-} from './lease-policy.js';
-export type { LeaseInfo } from './store/lease-store.js';
-export {
-  createSessionResolvers,
-  createSessionResolverMap,
-  SessionApi,
-  sessionApiTypeDefs,
-  sessionTypeDefs,
-  UserSession,
-  UserSessionConnection,
-  UserSessionEdge,
-  PageInfo,
-  SessionStats,
-  SessionLimitRule,
-  SessionStatus,
-  LimitSubject,
-  type SessionResolverMap,
-} from './api/index.js';
+  type SessionStatus,
+} from './vocabulary.js';

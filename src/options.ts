@@ -1,11 +1,9 @@
 import type { MikroORM } from '@mikro-orm/core';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
-import type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './events.js';
+import type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
-
-export type LimitPolicy = 'REJECT_NEW' | 'EVICT_OLDEST' | 'LOG_ONLY';
-export const LIMIT_POLICIES: readonly LimitPolicy[] = ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'];
+import { LIMIT_POLICIES, type Limit, type LimitPolicy, type Timeouts } from './vocabulary.js';
 
 /** A duration: milliseconds as a number, or a string such as `'30s'`, `'30m'`, `'12h'`, `'30d'`. */
 export type Duration = number | string;
@@ -81,13 +79,13 @@ export interface SessionControllerOptions<TContext = any> {
   /** How often the pruning job runs (one instance at a time). Default: `'1h'`. */
   pruneInterval?: Duration;
   /** Called after a session is admitted (also for `LOG_ONLY` admissions over a cap). */
-  onAdmit?: (event: AdmitEvent) => void;
+  onAdmit?: (event: AdmitEvent) => unknown;
   /** Called when a cap or a lease refuses a session. */
-  onReject?: (event: RejectEvent) => void;
+  onReject?: (event: RejectEvent) => unknown;
   /** Called after sessions are revoked (logout, eviction, API). */
-  onRevoke?: (event: RevokeEvent) => void;
+  onRevoke?: (event: RevokeEvent) => unknown;
   /** Called when the store fails; the default logs a warning without secrets. */
-  onStoreError?: (event: StoreErrorEvent) => void;
+  onStoreError?: (event: StoreErrorEvent) => unknown;
 }
 
 /** Options after defaults and validation: durations in milliseconds, `null` = off/unlimited. */
@@ -95,14 +93,16 @@ export interface ResolvedOptions<TContext = any> {
   database: DatabaseOption;
   migrate: boolean;
   identify: (contextValue: TContext) => MaybePromise<Identity | null | undefined>;
-  appMaxSessions: number | null;
-  userMaxSessions: number | null;
+  /** `app.maxSessions`. */
+  appLimit: Limit;
+  /** `user.maxSessions`: the limit when neither `limitFor` nor a stored rule gives one. */
+  defaultUserLimit: Limit;
   onLimit: LimitPolicy;
   limitFor: ((identity: Identity) => MaybePromise<number | null | undefined>) | undefined;
   isExempt: (identity: Identity) => boolean;
   isAdmin: (identity: Identity) => MaybePromise<boolean>;
-  idleTimeoutMs: number | null;
-  absoluteTimeoutMs: number | null;
+  /** `idleTimeout` and `absoluteTimeout`. */
+  timeouts: Timeouts;
   leaseTtlMs: number;
   exemptFromLeases: boolean;
   leaseRecheckIntervalMs: number;
@@ -113,10 +113,10 @@ export interface ResolvedOptions<TContext = any> {
   cacheSize: number;
   syncIntervalMs: number;
   pruneIntervalMs: number;
-  onAdmit: (event: AdmitEvent) => void;
-  onReject: (event: RejectEvent) => void;
-  onRevoke: (event: RevokeEvent) => void;
-  onStoreError: (event: StoreErrorEvent) => void;
+  onAdmit: (event: AdmitEvent) => unknown;
+  onReject: (event: RejectEvent) => unknown;
+  onRevoke: (event: RevokeEvent) => unknown;
+  onStoreError: (event: StoreErrorEvent) => unknown;
 }
 
 const noop = () => {};
@@ -211,14 +211,16 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     database: database(options.database),
     migrate: options.migrate === undefined ? true : booleanOption('migrate', options.migrate),
     identify: options.identify,
-    appMaxSessions: cap('app.maxSessions', options.app?.maxSessions),
-    userMaxSessions: cap('user.maxSessions', options.user?.maxSessions),
+    appLimit: cap('app.maxSessions', options.app?.maxSessions),
+    defaultUserLimit: cap('user.maxSessions', options.user?.maxSessions),
     onLimit: oneOf('user.onLimit', options.user?.onLimit, LIMIT_POLICIES, 'REJECT_NEW'),
     limitFor: fn('limitFor', options.limitFor, undefined),
     isExempt: fn('isExempt', options.isExempt, (identity: Identity) => identity.exempt === true),
     isAdmin: fn('isAdmin', options.isAdmin, () => false),
-    idleTimeoutMs,
-    absoluteTimeoutMs: parseDuration('absoluteTimeout', options.absoluteTimeout ?? null, { nullable: true }),
+    timeouts: {
+      idleTimeoutMs,
+      absoluteTimeoutMs: parseDuration('absoluteTimeout', options.absoluteTimeout ?? null, { nullable: true }),
+    },
     leaseTtlMs: parseDuration('leaseTtl', defaulted(options.leaseTtl, '5m'), { nullable: false })!,
     exemptFromLeases:
       options.exemptFromLeases === undefined ? false : booleanOption('exemptFromLeases', options.exemptFromLeases),

@@ -1,31 +1,34 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { SessionController } from './controller.js';
-import { SessionErrorCode } from './errors.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
+import { SessionErrorCode } from './errors.js';
+import { isThenable } from './hooks.js';
+import { setRequestSession } from './request-session.js';
+import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
+
+export interface PluginRuntimes {
+  sessions: Pick<SessionRuntime, 'govern'>;
+  leases: LeaseRuntime;
+  /** Writes what was batched, when the server stops. */
+  flush(): Promise<void>;
+}
 
 /**
  * Wires the request lifecycle to the controller: every request that carries an identity is
  * checked after its operation is resolved and before it executes, so a refusal costs no
  * resolver work and its HTTP status (401/403/503) reaches the client.
  */
-export function sessionPlugin(controller: SessionController): ApolloServerPlugin<any> {
-  if (!controller.options.enabled) {
-    // The kill switch: no per-request hook at all, so the baseline is the bare server. At start,
-    // the schema is marked so that its @uniqueSession fields resolve as if undecorated.
-    return {
-      async serverWillStart({ schema }) {
-        markSchemaInert(schema);
-      },
-    };
-  }
+export function sessionPlugin({ sessions, leases, flush }: PluginRuntimes): ApolloServerPlugin<any> {
+  const record = (contextValue: object, governed: Governed) =>
+    setRequestSession(contextValue, { identity: governed.identity, session: governed.session, leases });
   // One listener for every request: it keeps no per-request state (that lives in
   // request-session.ts), and a cached session is settled synchronously inside the hook, so the
   // hot path allocates only the promises Apollo's hook signatures require (measured with a
   // differential CPU profile of the demo, on against off).
   const listener: GraphQLRequestListener<any> = {
     async didResolveOperation({ contextValue }) {
-      const pending = controller.handleRequest(contextValue);
-      if (pending) await pending;
+      const governed = sessions.govern(contextValue);
+      if (isThenable<Governed>(governed)) record(contextValue, await governed);
+      else record(contextValue, governed);
     },
     async willSendResponse({ response }) {
       const body = response.body;
@@ -38,12 +41,25 @@ export function sessionPlugin(controller: SessionController): ApolloServerPlugin
       assertUniqueSessionEnforced(schema);
       return {
         async serverWillStop() {
-          await controller.flush();
+          await flush();
         },
       };
     },
     async requestDidStart() {
       return listener;
+    },
+  };
+}
+
+/**
+ * The plugin behind the kill switch (`enabled: false`): no per-request hook at all, so the
+ * baseline is the bare server. At start, the schema is marked so that its `@uniqueSession`
+ * fields resolve as if undecorated.
+ */
+export function inertPlugin(): ApolloServerPlugin<any> {
+  return {
+    async serverWillStart({ schema }) {
+      markSchemaInert(schema);
     },
   };
 }

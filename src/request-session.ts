@@ -1,13 +1,11 @@
-import type { SessionController } from './controller.js';
-import type { Identity, PublicIdentity } from './identity.js';
-import type { StoredSession } from './store/rows.js';
+import { unauthenticated } from './errors.js';
+import type { PublicIdentity } from './identity.js';
+import type { Governed, LeaseRuntime } from './runtime/contracts.js';
 
 /** What the plugin learned about one request; keyed by the request's context object. */
-export interface RequestSession {
-  identity: Identity | null;
-  session: StoredSession | null;
-  /** The controller that governed the request: `@uniqueSession` fields acquire their leases through it. */
-  controller?: SessionController;
+export interface RequestSession extends Governed {
+  /** The seats of the controller that governed the request: `@uniqueSession` fields acquire through it. */
+  leases: LeaseRuntime;
 }
 
 /** The session a resolver runs under. */
@@ -39,4 +37,11 @@ export function currentSession(contextValue: unknown): CurrentSession | null {
   if (!request?.session || !request.identity) return null;
   const { sessionKey: _secret, ...identity } = request.identity;
   return { id: request.session.id, userId: request.session.userId, identity };
+}
+
+/** `currentSession`, for resolvers that need a session: an anonymous caller gets `UNAUTHENTICATED` (401). */
+export function requireSession(contextValue: unknown): CurrentSession {
+  const session = currentSession(contextValue);
+  if (!session) throw unauthenticated();
+  return session;
 }

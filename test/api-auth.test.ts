@@ -3,7 +3,7 @@
  * server, for both ways a host builds its schema (type-graphql classes, schema-first map).
  */
 import test from 'ava';
-import type { RevokeEvent } from '../src/events.js';
+import type { RevokeEvent } from '../src/hooks.js';
 import { failure } from './helpers/server.js';
 import {
   admit,

@@ -3,7 +3,7 @@
  * stable while sessions are admitted or revoked between pages, exact to the microsecond.
  */
 import test from 'ava';
-import { Sql } from '../src/store/session-store.js';
+import { internalsOf } from '../src/controller.js';
 import { admit, list, newKey, REVOKE, useApiServer, type ApiServer } from './helpers/api.js';
 
 const api = useApiServer(test, 'type-graphql');
@@ -22,7 +22,7 @@ async function openSessions(userId: string, count: number): Promise<string[]> {
 }
 
 function sql<T>(text: string, params: unknown[] = []): Promise<T[]> {
-  return api().controller.store.sql().all<T>(text, params);
+  return internalsOf(api().controller).sql.all<T>(text, params);
 }
 
 /** The order the API promises, straight from the table. */

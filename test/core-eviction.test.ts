@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { AdmitEvent, RevokeEvent } from '../src/events.js';
+import type { AdmitEvent, RevokeEvent } from '../src/hooks.js';
 import { countLive, eventually, outcome, query, serve, serveAlone, sharedDatabase, sleep } from './helpers/core.js';
 import { failure, type RunningServer } from './helpers/server.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { RevokeEvent } from '../src/events.js';
+import type { RevokeEvent } from '../src/hooks.js';
 import { hashSessionKey } from '../src/identity.js';
 import { countLive, countRows, eventually, outcome, query, serve, serveAlone, sharedDatabase, sleep } from './helpers/core.js';
 import { failure } from './helpers/server.js';

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { MikroORM } from '@mikro-orm/core';
 import { SessionController } from '../src/controller.js';
-import type { StoreErrorEvent } from '../src/events.js';
+import type { StoreErrorEvent } from '../src/hooks.js';
 import type { SessionControllerOptions } from '../src/options.js';
 import { eventually, outcome, ownDatabase, query, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';

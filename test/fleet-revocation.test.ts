@@ -1,6 +1,6 @@
 import test from 'ava';
-import { CHANGE_CHANNEL } from '../src/change-feed.js';
-import type { RevokeReason } from '../src/errors.js';
+import { CHANGE_CHANNEL } from '../src/store/change-log.js';
+import type { RevokeReason } from '../src/vocabulary.js';
 import { hashSessionKey } from '../src/identity.js';
 import { databaseKind, onPostgres, POSTGRES_URL } from './helpers/database.js';
 import { HoldingProxy } from './helpers/holding-proxy.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { SessionController } from '../src/controller.js';
+import { internalsOf, type SessionController } from '../src/controller.js';
 import { hashSessionKey } from '../src/identity.js';
 import { databaseKind } from './helpers/database.js';
 import { attempt, fleetDatabases, rowOf, sql, startFleet, wait, whoami } from './helpers/fleet.js';
@@ -17,7 +17,7 @@ interface TouchWrite {
 /** Records every batch of last-seen touches the controller writes (one statement each), then writes it. */
 function recordTouches(controller: SessionController<TestContext>, phase: () => string = () => 'running'): TouchWrite[] {
   const writes: TouchWrite[] = [];
-  const store = controller.store;
+  const store = internalsOf(controller).store.sessions;
   const write = store.touch.bind(store);
   store.touch = async (entries) => {
     writes.push({ at: performance.now(), phase: phase(), ids: entries.map((e) => e.id) });
@@ -111,7 +111,7 @@ test.serial(`a busy session costs at most one touch per touchInterval, and one s
   const [a, b, c] = fleet.instances;
   const writes = fleet.instances.map((s) => recordTouches(s.controller));
   const reads = fleet.instances.map((s) => {
-    const store = s.controller.store;
+    const store = internalsOf(s.controller).store.sessions;
     const find = store.findByKeyHash.bind(store);
     const calls = { n: 0 };
     store.findByKeyHash = (keyHash) => {

@@ -5,7 +5,7 @@
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test from 'ava';
-import type { SessionController } from '../src/controller.js';
+import { internalsOf, type SessionController } from '../src/controller.js';
 import { uniqueSessionTransformer } from '../src/directive/transformer.js';
 import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 import { createTestDatabase } from './helpers/database.js';
@@ -31,8 +31,8 @@ const schema = () =>
 /** Counts the store acquisitions a controller makes: the database round trips of governed fields. */
 function countAcquisitions(controller: SessionController<TestContext>): () => number {
   let calls = 0;
-  const original = controller.leases.acquire.bind(controller.leases);
-  controller.leases.acquire = (request) => {
+  const original = internalsOf(controller).store.leases.acquire.bind(internalsOf(controller).store.leases);
+  internalsOf(controller).store.leases.acquire = (request) => {
     calls++;
     return original(request);
   };

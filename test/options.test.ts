@@ -15,15 +15,15 @@ test('works by default: every default applied, durations in milliseconds', (t) =
   t.deepEqual(resolved.database, { embedded: {} });
   t.is(resolved.migrate, true);
   t.is(resolved.identify, identify);
-  t.is(resolved.appMaxSessions, null);
-  t.is(resolved.userMaxSessions, null);
+  t.is(resolved.appLimit, null);
+  t.is(resolved.defaultUserLimit, null);
   t.is(resolved.onLimit, 'REJECT_NEW');
   t.is(resolved.limitFor, undefined);
   t.is(resolved.isExempt({ userId: 'u', sessionKey: 'k' }), false);
   t.is(resolved.isExempt({ userId: 'u', sessionKey: 'k', exempt: true }), true);
   t.is(resolved.isAdmin({ userId: 'u', sessionKey: 'k', groups: ['admin'] }), false);
-  t.is(resolved.idleTimeoutMs, 30 * 60_000);
-  t.is(resolved.absoluteTimeoutMs, null);
+  t.is(resolved.timeouts.idleTimeoutMs, 30 * 60_000);
+  t.is(resolved.timeouts.absoluteTimeoutMs, null);
   t.is(resolved.leaseTtlMs, 5 * 60_000);
   t.is(resolved.failMode, 'closed');
   t.is(resolved.enabled, true);
@@ -59,11 +59,11 @@ test('accepts every documented form of each option', (t) => {
   });
   t.is(resolved.database, 'postgresql://app@db.internal:5432/app');
   t.is(resolved.migrate, false);
-  t.is(resolved.appMaxSessions, 0, 'a cap of 0 is a real cap (nobody), not "off"');
-  t.is(resolved.userMaxSessions, null, 'Infinity means unlimited');
+  t.is(resolved.appLimit, 0, 'a cap of 0 is a real cap (nobody), not "off"');
+  t.is(resolved.defaultUserLimit, null, 'Infinity means unlimited');
   t.is(resolved.onLimit, 'EVICT_OLDEST');
-  t.is(resolved.idleTimeoutMs, 45 * 60_000);
-  t.is(resolved.absoluteTimeoutMs, 12 * 3_600_000);
+  t.is(resolved.timeouts.idleTimeoutMs, 45 * 60_000);
+  t.is(resolved.timeouts.absoluteTimeoutMs, 12 * 3_600_000);
   t.is(resolved.leaseTtlMs, 90_000);
   t.is(resolved.failMode, 'open');
   t.is(resolved.enabled, false);
@@ -74,8 +74,8 @@ test('accepts every documented form of each option', (t) => {
   t.is(resolved.pruneIntervalMs, 600_000);
   t.is(resolved.onAdmit, onAdmit);
 
-  t.is(resolveOptions({ identify, idleTimeout: null }).idleTimeoutMs, null, 'null idleTimeout: never idle-expires');
-  t.is(resolveOptions({ identify, user: { maxSessions: null } }).userMaxSessions, null);
+  t.is(resolveOptions({ identify, idleTimeout: null }).timeouts.idleTimeoutMs, null, 'null idleTimeout: never idle-expires');
+  t.is(resolveOptions({ identify, user: { maxSessions: null } }).defaultUserLimit, null);
   t.deepEqual(resolveOptions({ identify, database: { embedded: { dataDir: '/tmp/x' } } }).database, {
     embedded: { dataDir: '/tmp/x' },
   });

@@ -1,31 +1,30 @@
 import test from 'ava';
 import {
-  countCeiling,
   decideAdmission,
   expiresAt,
   resolveUserLimit,
   sessionState,
   type AdmissionInput,
   type LimitSources,
-} from '../src/policy.js';
+} from '../src/policy/admission.js';
 
-// ---------------------------------------------------------------- limit resolution (DESIGN rule 2)
+// ---------------------------------------------------------------- limit resolution (docs/contract.md rule 2)
 
-const none: LimitSources = { fromOption: undefined, userRule: undefined, groupRules: [], fallback: 2 };
+const none: LimitSources = { fromOption: undefined, userRule: undefined, groupRules: [], defaultUserLimit: 2 };
 
 test('limit: user.maxSessions when nothing more specific exists', (t) => {
   t.is(resolveUserLimit(none), 2);
-  t.is(resolveUserLimit({ ...none, fallback: null }), null);
+  t.is(resolveUserLimit({ ...none, defaultUserLimit: null }), null);
 });
 
 test('limit: limitFor wins over a user rule, group rules and the default', (t) => {
-  const all: LimitSources = { fromOption: 5, userRule: { maxSessions: 1 }, groupRules: [{ maxSessions: 9 }], fallback: 2 };
+  const all: LimitSources = { fromOption: 5, userRule: { maxSessions: 1 }, groupRules: [{ maxSessions: 9 }], defaultUserLimit: 2 };
   t.is(resolveUserLimit(all), 5);
   t.is(resolveUserLimit({ ...all, fromOption: 0 }), 0, 'limitFor may forbid every session');
 });
 
 test('limit: limitFor null or Infinity means unlimited, whatever the rules say', (t) => {
-  const rules: LimitSources = { fromOption: null, userRule: { maxSessions: 1 }, groupRules: [{ maxSessions: 1 }], fallback: 1 };
+  const rules: LimitSources = { fromOption: null, userRule: { maxSessions: 1 }, groupRules: [{ maxSessions: 1 }], defaultUserLimit: 1 };
   t.is(resolveUserLimit(rules), null);
   t.is(resolveUserLimit({ ...rules, fromOption: Infinity }), null);
 });
@@ -51,12 +50,12 @@ test('limit: a user rule wins over group rules and the default', (t) => {
 
 test('limit: the most permissive group rule wins over the default', (t) => {
   t.is(resolveUserLimit({ ...none, groupRules: [{ maxSessions: 1 }, { maxSessions: 3 }, { maxSessions: 2 }] }), 3);
-  t.is(resolveUserLimit({ ...none, fallback: 10, groupRules: [{ maxSessions: 1 }] }), 1, 'a group rule may be stricter than the default');
+  t.is(resolveUserLimit({ ...none, defaultUserLimit: 10, groupRules: [{ maxSessions: 1 }] }), 1, 'a group rule may be stricter than the default');
   t.is(resolveUserLimit({ ...none, groupRules: [{ maxSessions: 1 }, { maxSessions: null }] }), null, 'an unlimited group is the most permissive');
   t.is(resolveUserLimit({ ...none, groupRules: [{ maxSessions: 0 }] }), 0);
 });
 
-// ---------------------------------------------------------------- admission (DESIGN rules 3 and 4)
+// ---------------------------------------------------------------- admission (docs/contract.md rules 3 and 4)
 
 const base: AdmissionInput = {
   policy: 'REJECT_NEW',
@@ -144,13 +143,7 @@ test('admission: exempt identities are admitted whatever the caps', (t) => {
   }
 });
 
-test('countCeiling reads one row past the limit, or everything when unlimited', (t) => {
-  t.is(countCeiling(2), 3);
-  t.is(countCeiling(0), 1);
-  t.is(countCeiling(null), null);
-});
-
-// ---------------------------------------------------------------- session state (DESIGN §2 "Status")
+// ---------------------------------------------------------------- session state (docs/contract.md §2 "Status")
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const at = (offsetMs: number) => new Date(t0 + offsetMs);

@@ -1,5 +1,5 @@
 /**
- * `schema.graphql` is what the code prints, and what the code prints is DESIGN §5's surface.
+ * `schema.graphql` is what the code prints, and what the code prints is the surface of docs/contract.md §5.
  */
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
@@ -17,10 +17,15 @@ import {
 } from 'graphql';
 import { Field, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
 import { createSessionResolvers } from '../src/api/resolvers.js';
-import { printedSchemaFile, sessionApiTypeDefs, sessionTypeDefs } from '../src/api/type-defs.js';
+import { printedSchemaFile, sessionTypeDefs } from '../src/api/type-defs.js';
+import { sessionApiSdl } from '../src/api/sdl.js';
+import { sdlModuleText } from '../scripts/print-schema.js';
 
-/** DESIGN §5, verbatim but for its comments, plus the directive's `strict` argument (issue 5: strict read-through). */
-const DESIGN_SURFACE = /* GraphQL */ `
+/**
+ * docs/contract.md §5, but for comments: the directive's `strict` argument (issue 5: strict
+ * read-through), and `SessionPageInfo` for `PageInfo` (issue 10: no clash with a host's own type).
+ */
+const CONTRACT_SURFACE = /* GraphQL */ `
   directive @uniqueSession(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW, strict: Boolean! = false) on FIELD_DEFINITION
 
   enum SessionScope { USER APP }
@@ -45,8 +50,8 @@ const DESIGN_SURFACE = /* GraphQL */ `
   }
 
   type UserSessionEdge { cursor: String!  node: UserSession! }
-  type PageInfo { hasNextPage: Boolean!  endCursor: String }
-  type UserSessionConnection { edges: [UserSessionEdge!]!  pageInfo: PageInfo!  totalCount: Int! }
+  type SessionPageInfo { hasNextPage: Boolean!  endCursor: String }
+  type UserSessionConnection { edges: [UserSessionEdge!]!  pageInfo: SessionPageInfo!  totalCount: Int! }
 
   type SessionStats { activeSessions: Int!  activeUsers: Int!  appLimit: Int  defaultUserLimit: Int }
 
@@ -95,9 +100,14 @@ test('the checked-in schema.graphql is what the code prints (run `npm run schema
   t.is(checkedIn, printedSchemaFile());
 });
 
-test('the printed schema is exactly the surface of DESIGN §5', (t) => {
-  t.is(surface(sessionTypeDefs()), surface(DESIGN_SURFACE));
-  t.deepEqual(argumentOrder(buildASTSchema(parse(sessionTypeDefs()))), argumentOrder(buildASTSchema(parse(DESIGN_SURFACE))));
+test('the SDL schema-first servers get is what the type-graphql classes print (run `npm run schema:print` if not)', async (t) => {
+  const checkedIn = await readFile(new URL('../src/api/sdl.ts', import.meta.url), 'utf8');
+  t.is(checkedIn, sdlModuleText());
+});
+
+test('the printed schema is exactly the surface of docs/contract.md §5', (t) => {
+  t.is(surface(sessionTypeDefs()), surface(CONTRACT_SURFACE));
+  t.deepEqual(argumentOrder(buildASTSchema(parse(sessionTypeDefs()))), argumentOrder(buildASTSchema(parse(CONTRACT_SURFACE))));
 });
 
 test('a type-graphql host gets the same surface, whatever its nullableByDefault, beside its own fields', async (t) => {
@@ -124,7 +134,7 @@ test('a type-graphql host gets the same surface, whatever its nullableByDefault,
       FieldDefinition: (node) => (node.name.value === 'hostThing' ? null : undefined),
       ObjectTypeDefinition: (node) => (node.name.value === 'HostThing' ? null : undefined),
     });
-    t.is(surface(apiOnly), surface(sessionApiTypeDefs()), `nullableByDefault: ${nullableByDefault}`);
+    t.is(surface(apiOnly), surface(sessionApiSdl), `nullableByDefault: ${nullableByDefault}`);
   }
 });
 

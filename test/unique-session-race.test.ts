@@ -1,5 +1,5 @@
 /**
- * Lease acquisition is atomic (DESIGN rule 6): 20 sessions racing for a `max: 1` field, on one
+ * Lease acquisition is atomic (docs/contract.md rule 6): 20 sessions racing for a `max: 1` field, on one
  * instance and on two instances sharing one database, leave exactly one holder. On PostgreSQL the
  * two instances have pools of their own, so their transactions truly interleave.
  */
@@ -52,23 +52,23 @@ async function race(
 test('one instance: 20 sessions of one user racing for a max: 1 USER field, exactly one wins', async (t) => {
   const servers = await instances(t, 1);
   t.is(await race(t, servers, 'exam', () => 'alice'), 1);
-  t.is((await servers[0].controller.leases.holders('Query.exam', 'alice')).length, 1);
+  t.is((await servers[0].controller.leaseHolders('Query.exam', 'alice')).length, 1);
 });
 
 test('one instance: 20 users racing for a max: 1 APP field, exactly one wins', async (t) => {
   const servers = await instances(t, 1);
   t.is(await race(t, servers, 'solo', (i) => `user-${i}`), 1);
-  t.is((await servers[0].controller.leases.holders('Query.solo', '*')).length, 1);
+  t.is((await servers[0].controller.leaseHolders('Query.solo', '*')).length, 1);
 });
 
 test('two instances on one database: 20 sessions of one user racing for a max: 1 USER field, exactly one wins', async (t) => {
   const servers = await instances(t, 2);
   t.is(await race(t, servers, 'exam', () => 'alice'), 1);
-  t.is((await servers[1].controller.leases.holders('Query.exam', 'alice')).length, 1);
+  t.is((await servers[1].controller.leaseHolders('Query.exam', 'alice')).length, 1);
 });
 
 test('two instances on one database: 20 users racing for a max: 1 APP field, exactly one wins', async (t) => {
   const servers = await instances(t, 2);
   t.is(await race(t, servers, 'solo', (i) => `user-${i}`), 1);
-  t.is((await servers[1].controller.leases.holders('Query.solo', '*')).length, 1);
+  t.is((await servers[1].controller.leaseHolders('Query.solo', '*')).length, 1);
 });

@@ -6,16 +6,18 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { printSchema, specifiedDirectives, type GraphQLSchema } from 'graphql';
 import { Ctx, Field, FieldResolver, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
+import { internalsOf } from '../src/controller.js';
 import { UniqueSession } from '../src/directive/decorator.js';
 import { UNIQUE_SESSION_EXTENSION } from '../src/directive/enforce.js';
 import { uniqueSessionTransformer } from '../src/directive/transformer.js';
 import { uniqueSessionDirective } from '../src/directive/type-defs.js';
 import { SessionConfigError } from '../src/errors.js';
-import type { SessionScope } from '../src/lease-policy.js';
-import type { LimitPolicy, SessionControllerOptions } from '../src/options.js';
+import type { SessionScope } from '../src/vocabulary.js';
+import type { SessionControllerOptions } from '../src/options.js';
+import type { LimitPolicy } from '../src/vocabulary.js';
 import { currentSession } from '../src/request-session.js';
 import { startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
-import { ask, errorAt, sharedDatabase, useSharedDatabase } from './helpers/unique-session.js';
+import { ask, errorAt, type sharedDatabase, useSharedDatabase } from './helpers/unique-session.js';
 
 @ObjectType()
 class Exam {
@@ -130,8 +132,8 @@ test('an anonymous caller gets UNAUTHENTICATED on the decorated field only', asy
 test('the transformer leaves decorator-enforced fields alone: one lease check, not two', async (t) => {
   const s = await serve(t, {}, async () => uniqueSessionTransformer(await typeGraphqlSchema()));
   let calls = 0;
-  const acquire = s.controller.leases.acquire.bind(s.controller.leases);
-  s.controller.leases.acquire = (request) => {
+  const acquire = internalsOf(s.controller).store.leases.acquire.bind(internalsOf(s.controller).store.leases);
+  internalsOf(s.controller).store.leases.acquire = (request) => {
     calls += 1;
     return acquire(request);
   };

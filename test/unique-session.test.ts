@@ -13,11 +13,11 @@ import type { SessionController } from '../src/controller.js';
 import { uniqueSessionTransformer } from '../src/directive/transformer.js';
 import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 import { SessionConfigError } from '../src/errors.js';
-import type { RejectEvent, StoreErrorEvent } from '../src/events.js';
+import type { RejectEvent, StoreErrorEvent } from '../src/hooks.js';
 import type { SessionControllerOptions } from '../src/options.js';
-import { Sql } from '../src/store/session-store.js';
+import { internalsOf } from '../src/controller.js';
 import { failure, identityFromHeaders, startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
-import { ask, errorAt, governedSchema, sharedDatabase, useSharedDatabase, sleep, untransformedSchema } from './helpers/unique-session.js';
+import { ask, errorAt, governedSchema, type sharedDatabase, useSharedDatabase, sleep, untransformedSchema } from './helpers/unique-session.js';
 
 const test = anyTest as TestFn<{ database: Awaited<ReturnType<typeof sharedDatabase>> }>;
 
@@ -44,7 +44,7 @@ async function sessionId(s: RunningServer, userId: string, key: string): Promise
 
 /** Every lease row of a session, live or not: proves a lease was deleted rather than ignored. */
 async function leaseRows(s: RunningServer, id: string): Promise<number> {
-  const rows = await s.controller.store.sql().all('select 1 from gsc_lease where session_id = ?', [id]);
+  const rows = await internalsOf(s.controller).sql.all('select 1 from gsc_lease where session_id = ?', [id]);
   return rows.length;
 }
 
@@ -147,7 +147,7 @@ test('onLimit EVICT_OLDEST moves the lease from the least recently used holder t
   // that recently are served from memory); this test orders uses 1 ms apart, so it rechecks always.
   const s = await serve(t, { leaseRecheckInterval: 1 });
   const [o1, o2, o3] = [await sessionId(s, 'olga', 'o1'), await sessionId(s, 'olga', 'o2'), await sessionId(s, 'olga', 'o3')];
-  const holders = async () => (await s.controller.leases.holders('Query.board', 'olga')).map((h) => h.sessionId).sort();
+  const holders = async () => (await s.controller.leaseHolders('Query.board', 'olga')).map((h) => h.sessionId).sort();
 
   for (const key of ['o1', 'o2', 'o1']) t.deepEqual((await ask(s, 'olga', key, '{ board }')).data, { board: 'board for olga' });
   t.deepEqual(await holders(), [o1, o2].sort());
@@ -195,8 +195,8 @@ test('a governed field on list items: one lease check per operation, each item r
     ),
   );
   let calls = 0;
-  const acquire = s.controller.leases.acquire.bind(s.controller.leases);
-  s.controller.leases.acquire = (request) => {
+  const acquire = internalsOf(s.controller).store.leases.acquire.bind(internalsOf(s.controller).store.leases);
+  internalsOf(s.controller).store.leases.acquire = (request) => {
     calls += 1;
     return acquire(request);
   };
@@ -238,7 +238,7 @@ test('the store failing on a governed field: a field error when failMode is clos
   const closed = await serve(t, { onStoreError: (e) => errors.push(e) });
   const open = await serve(t, { failMode: 'open', onStoreError: (e) => errors.push(e) });
   for (const s of [closed, open]) {
-    s.controller.leases.acquire = async () => {
+    internalsOf(s.controller).store.leases.acquire = async () => {
       throw new Error('connection terminated');
     };
   }
@@ -271,7 +271,7 @@ test('invalid directive arguments fail when the schema is transformed, naming th
 
 test('a schema whose @uniqueSession fields nothing enforces is refused at server start', async (t) => {
   const error = await t.throwsAsync(startTestServer({ database: t.context.database.option() }, () => untransformedSchema()));
-  t.regex(error!.message, /Query\.exam has @uniqueSession but nothing enforces it.*uniqueSessionTransformer/);
+  t.regex(error!.message, /Query\.exam has @uniqueSession but nothing enforces it.*controller\.transformSchema/);
 });
 
 test('@uniqueSession on an interface field is refused at server start unless every implementation enforces it', async (t) => {
@@ -312,6 +312,6 @@ test('inert when the controller is disabled: governed fields resolve as if undec
   const anonymous = await ask(s, undefined, undefined, '{ exam }');
   t.deepEqual(anonymous.data, { exam: 'exam for nobody' });
   t.is(anonymous.errors, undefined);
-  const rows = await s.controller.store.sql().all("select 1 from gsc_lease where scope_key = 'ivan'");
+  const rows = await internalsOf(s.controller).sql.all("select 1 from gsc_lease where scope_key = 'ivan'");
   t.is(rows.length, 0);
 });

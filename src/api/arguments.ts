@@ -3,17 +3,11 @@
  * argument is a `BAD_USER_INPUT` naming it, never a database error (which would read as a 5xx).
  */
 import { badUserInput } from '../errors.js';
-import { MAX_USER_ID_LENGTH } from '../identity.js';
+import { MAX_NOTE_LENGTH, MAX_USER_ID_LENGTH, UUID_PATTERN } from '../vocabulary.js';
 import { decodeCursor, type CursorPosition } from './cursor.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
-/** In UTF-16 code units, as JavaScript counts; the column holds 200 characters, so this always fits. */
-export const MAX_REASON_LENGTH = 200;
-/** As the `subject` column (and user ids) allow. */
-export const MAX_SUBJECT_LENGTH = 255;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** PostgreSQL refuses NUL in text, and lone surrogates cannot be encoded: both would fail in SQL. */
@@ -24,7 +18,7 @@ function checkText(argument: string, value: string): void {
 
 /** A session id: a UUID as `UserSession.id` shows it. Returned in lower case. */
 export function sessionId(argument: string, value: unknown): string {
-  if (typeof value !== 'string' || !UUID.test(value)) {
+  if (typeof value !== 'string' || !UUID_PATTERN.test(value)) {
     throw badUserInput(argument, 'expected a session id (a UUID such as 4f9c1e2a-7b3d-4c5e-9f10-2a3b4c5d6e7f).');
   }
   return value.toLowerCase();
@@ -60,8 +54,8 @@ export function cursor(argument: string, value: unknown): CursorPosition | null 
 export function reason(argument: string, value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw badUserInput(argument, 'expected a string.');
-  if (value.length > MAX_REASON_LENGTH) {
-    throw badUserInput(argument, `must be at most ${MAX_REASON_LENGTH} characters, got ${value.length}.`);
+  if (value.length > MAX_NOTE_LENGTH) {
+    throw badUserInput(argument, `must be at most ${MAX_NOTE_LENGTH} characters, got ${value.length}.`);
   }
   checkText(argument, value);
   return value.trim() === '' ? null : value;
@@ -69,8 +63,8 @@ export function reason(argument: string, value: unknown): string | null {
 
 /** The user id or group name a limit rule is for: 1..255 characters. */
 export function subject(argument: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_SUBJECT_LENGTH) {
-    throw badUserInput(argument, `expected 1..${MAX_SUBJECT_LENGTH} characters.`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_USER_ID_LENGTH) {
+    throw badUserInput(argument, `expected 1..${MAX_USER_ID_LENGTH} characters.`);
   }
   checkText(argument, value);
   return value;

@@ -1,8 +1,8 @@
 /**
- * DESIGN rule 8 as plain functions: who may see and end which sessions. No Apollo, no database:
+ * docs/contract.md rule 8 as plain functions: who may see and end which sessions. No Apollo, no database:
  * the caller's admin status is computed once by the API and passed in.
  */
-import type { RevokeReason } from '../errors.js';
+import type { RevokeReason } from '../vocabulary.js';
 
 /** How a caller relates to a session or a user's sessions. */
 export type Access = 'OWN' | 'ADMIN' | 'NONE';

@@ -5,6 +5,7 @@
  * rounding would skip or repeat sessions created within one millisecond). A cursor is decoded
  * strictly: anything this API did not produce is refused, so it never reaches SQL as garbage.
  */
+import { UUID_PATTERN } from '../vocabulary.js';
 
 /** Where a page ended: the creation time (UTC, microseconds, as the database formats it) and the id. */
 export interface CursorPosition {
@@ -17,7 +18,6 @@ export interface CursorPosition {
 const VERSION = 'v1';
 const MAX_CURSOR_LENGTH = 128;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeCursor(position: CursorPosition): string {
   return Buffer.from(`${VERSION}|${position.createdAt}|${position.id}`, 'utf8').toString('base64url');
@@ -32,7 +32,7 @@ export function decodeCursor(cursor: string): CursorPosition | null {
   const parts = text.split('|');
   if (parts.length !== 3 || parts[0] !== VERSION) return null;
   const [, createdAt, id] = parts;
-  if (!isTimestamp(createdAt) || !UUID.test(id)) return null;
+  if (!isTimestamp(createdAt) || !UUID_PATTERN.test(id) || id !== id.toLowerCase()) return null;
   return { createdAt, id };
 }
 

@@ -1,15 +1,15 @@
-import { GraphQLDateTimeISO } from 'graphql-scalars';
+import { DateTimeISO } from './date-time-scalar.js';
 import type { SessionApi } from './session-api.js';
 
 type Args = Record<string, any>;
 
 /**
  * The session API as a resolver map for schema-first servers, to pair with `sessionTypeDefs`
- * (e.g. `makeExecutableSchema({ typeDefs: [sessionTypeDefs, yours], resolvers: [controller.resolverMap, yours] })`).
+ * (e.g. `makeExecutableSchema({ typeDefs: [controller.typeDefs, yours], resolvers: [controller.resolverMap, yours] })`).
  */
 export function createSessionResolverMap(api: SessionApi) {
   return {
-    DateTimeISO: GraphQLDateTimeISO,
+    DateTimeISO,
     Query: {
       activeSessions: (_: unknown, a: Args, ctx: unknown) => api.activeSessions(ctx, { userId: a.userId, first: a.first, after: a.after }),
       sessionStats: (_: unknown, __: Args, ctx: unknown) => api.sessionStats(ctx),

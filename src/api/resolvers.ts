@@ -12,11 +12,11 @@ import { UserSessionConnection } from './types/connection.js';
 import { SessionLimitRule } from './types/session-limit-rule.js';
 import { SessionStats } from './types/session-stats.js';
 import { UserSession } from './types/user-session.js';
+import type { SessionLimitRuleView, SessionStatsView, UserSessionConnectionView, UserSessionView } from './views.js';
 
 /**
- * The session API as type-graphql resolver classes bound to one controller's API: add them to
- * `buildSchema({ resolvers: [...yours, ...controller.resolvers] })`. The methods use no instance
- * state, so whatever container type-graphql is given may instantiate them.
+ * The session API as type-graphql resolver classes bound to one controller's API. The methods
+ * use no instance state, so whatever container type-graphql is given may instantiate them.
  *
  * `api` is a function so that the schema can be printed without a running controller.
  */
@@ -27,17 +27,17 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
       nullable: false,
       description: "Active sessions, newest first: the caller's own, or (admins only) another user's.",
     })
-    activeSessions(@Args(() => ActiveSessionsArgs) args: ActiveSessionsArgs, @Ctx() contextValue: unknown): Promise<UserSessionConnection> {
+    activeSessions(@Args(() => ActiveSessionsArgs) args: ActiveSessionsArgs, @Ctx() contextValue: unknown): Promise<UserSessionConnectionView> {
       return api().activeSessions(contextValue, args);
     }
 
     @Query(() => SessionStats, { nullable: false, description: 'Counts of active sessions and the configured caps. Admins only.' })
-    sessionStats(@Ctx() contextValue: unknown): Promise<SessionStats> {
+    sessionStats(@Ctx() contextValue: unknown): Promise<SessionStatsView> {
       return api().sessionStats(contextValue);
     }
 
     @Query(() => [SessionLimitRule], { nullable: false, description: 'The stored per-user and per-group limits. Admins only.' })
-    sessionLimitRules(@Ctx() contextValue: unknown): Promise<SessionLimitRule[]> {
+    sessionLimitRules(@Ctx() contextValue: unknown): Promise<SessionLimitRuleView[]> {
       return api().sessionLimitRules(contextValue);
     }
   }
@@ -49,7 +49,7 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
       description:
         "Ends one session: the caller's own (recorded as REVOKED), or anyone's for admins (ADMIN_REVOKED). An already revoked session is returned unchanged.",
     })
-    revokeSession(@Args(() => RevokeSessionArgs) args: RevokeSessionArgs, @Ctx() contextValue: unknown): Promise<UserSession> {
+    revokeSession(@Args(() => RevokeSessionArgs) args: RevokeSessionArgs, @Ctx() contextValue: unknown): Promise<UserSessionView> {
       return api().revokeSession(contextValue, args);
     }
 
@@ -67,7 +67,7 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
       nullable: false,
       description: 'Creates or replaces a stored limit; it applies from the next admission, on every instance. Admins only.',
     })
-    setSessionLimit(@Args(() => SetSessionLimitArgs) args: SetSessionLimitArgs, @Ctx() contextValue: unknown): Promise<SessionLimitRule> {
+    setSessionLimit(@Args(() => SetSessionLimitArgs) args: SetSessionLimitArgs, @Ctx() contextValue: unknown): Promise<SessionLimitRuleView> {
       return api().setSessionLimit(contextValue, args);
     }
 
@@ -78,4 +78,12 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
   }
 
   return [SessionQueryResolver, SessionMutationResolver];
+}
+
+/**
+ * The session API's resolver classes for type-graphql:
+ * `buildSchema({ resolvers: [...yours, ...sessionResolvers(sessions)] })`.
+ */
+export function sessionResolvers(controller: { readonly api: SessionApi }): NonEmptyArray<Function> {
+  return createSessionResolvers(() => controller.api);
 }

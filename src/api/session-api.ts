@@ -4,33 +4,28 @@
  * operation: who is calling (UNAUTHENTICATED), admin-only operations (FORBIDDEN), arguments
  * (BAD_USER_INPUT), then the store — so nothing malformed ever reaches SQL.
  */
-import { forbidden, notFound, unauthenticated, type RevokeReason } from '../errors.js';
-import type { SessionInfo } from '../events.js';
-import { checkIdentity, hashSessionKey, type Identity } from '../identity.js';
-import type { ResolvedOptions } from '../options.js';
-import type { Timeouts } from '../policy.js';
+import { forbidden, notFound, unauthenticated } from '../errors.js';
+import { hashSessionKey, type Identity } from '../identity.js';
 import { getRequestSession } from '../request-session.js';
-import { listLimitRules, removeLimitRule, setLimitRule, type LimitRule } from '../store/limit-rules.js';
-import { countActive, findSession, findSessionByKeyHash, listActiveSessions } from '../store/session-queries.js';
-import type { SessionStore, Sql } from '../store/session-store.js';
+import type { LimitRules, SessionDirectory, SessionRuntime } from '../runtime/contracts.js';
+import type { LimitRule } from '../store/limit-rule-store.js';
+import type { SessionInfo, SessionStatus } from '../vocabulary.js';
 import * as args from './arguments.js';
 import { accessTo, revokeReasonFor } from './authorization.js';
 import { encodeCursor } from './cursor.js';
-import type { UserSessionConnection } from './types/connection.js';
-import { LimitSubject, SessionStatus } from './types/enums.js';
-import type { SessionLimitRule } from './types/session-limit-rule.js';
-import type { SessionStats } from './types/session-stats.js';
-import { UserSession } from './types/user-session.js';
+import {
+  type SessionLimitRuleView,
+  type SessionStatsView,
+  type UserSessionConnectionView,
+  type UserSessionView,
+  userSessionView,
+} from './views.js';
 
-/** What the API needs from the controller; `SessionController` provides it. */
+/** What the API needs: the session runtime, and the store's reads and limit rules. */
 export interface SessionApiHost {
-  readonly options: Pick<ResolvedOptions, 'identify' | 'isAdmin' | 'appMaxSessions' | 'userMaxSessions'>;
-  readonly store: SessionStore;
-  readonly timeouts: Timeouts;
-  guard<T>(operation: string, run: () => Promise<T>): Promise<T>;
-  revoke(sessionId: string, reason: RevokeReason, note: string | null): Promise<SessionInfo | null>;
-  revokeUser(userId: string, reason: RevokeReason, note: string | null, exceptSessionId?: string): Promise<SessionInfo[]>;
-  dbNow(): number;
+  readonly sessions: SessionRuntime;
+  readonly directory: SessionDirectory;
+  readonly rules: LimitRules;
 }
 
 /** The caller of an API operation. */
@@ -51,22 +46,28 @@ export class SessionApi {
   /** One admin check per request, however many fields ask. */
   private readonly adminChecks = new WeakMap<object, Promise<boolean>>();
 
-  constructor(private readonly host: SessionApiHost) {}
+  private readonly sessions: SessionRuntime;
+  private readonly directory: SessionDirectory;
+  private readonly rules: LimitRules;
 
-  async activeSessions(contextValue: unknown, input: ActiveSessionsArgs): Promise<UserSessionConnection> {
+  constructor(host: SessionApiHost) {
+    this.sessions = host.sessions;
+    this.directory = host.directory;
+    this.rules = host.rules;
+  }
+
+  async activeSessions(contextValue: unknown, input: ActiveSessionsArgs): Promise<UserSessionConnectionView> {
     const caller = await this.caller(contextValue);
     const userId = input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
     const first = args.pageSize('first', input.first);
     const after = args.cursor('after', input.after);
     const access = accessTo(caller.userId, userId, userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
     if (access === 'NONE') throw forbidden("Only an administrator may list another user's sessions.");
-    const page = await this.host.guard('api.activeSessions', () =>
-      listActiveSessions(this.sql(), this.host.timeouts, { userId, first, after }),
-    );
+    const page = await this.sessions.guard('api.activeSessions', () => this.directory.listActive({ userId, first, after }));
     const edges = page.sessions.map(({ session, position }) => ({
       cursor: encodeCursor(position),
       // Listed because the database found it active; its clock decided, not this instance's.
-      node: this.view(session, caller, SessionStatus.ACTIVE),
+      node: this.view(session, caller, 'ACTIVE'),
     }));
     return {
       edges,
@@ -75,40 +76,36 @@ export class SessionApi {
     };
   }
 
-  async sessionStats(contextValue: unknown): Promise<SessionStats> {
+  async sessionStats(contextValue: unknown): Promise<SessionStatsView> {
     await this.requireAdmin(contextValue);
-    const counts = await this.host.guard('api.sessionStats', () => countActive(this.sql(), this.host.timeouts));
-    return {
-      ...counts,
-      appLimit: this.host.options.appMaxSessions,
-      defaultUserLimit: this.host.options.userMaxSessions,
-    };
+    const counts = await this.sessions.guard('api.sessionStats', () => this.directory.countActive());
+    return { ...counts, ...this.sessions.limits };
   }
 
-  async sessionLimitRules(contextValue: unknown): Promise<SessionLimitRule[]> {
+  async sessionLimitRules(contextValue: unknown): Promise<SessionLimitRuleView[]> {
     await this.requireAdmin(contextValue);
-    const rules = await this.host.guard('api.sessionLimitRules', () => listLimitRules(this.sql()));
+    const rules = await this.sessions.guard('api.sessionLimitRules', () => this.rules.list());
     return rules.map(toRuleView);
   }
 
-  async revokeSession(contextValue: unknown, input: { id: string; reason?: string | null }): Promise<UserSession> {
+  async revokeSession(contextValue: unknown, input: { id: string; reason?: string | null }): Promise<UserSessionView> {
     const caller = await this.caller(contextValue);
     const id = args.sessionId('id', input.id);
     const note = args.reason('reason', input.reason);
-    const found = await this.host.guard('api.revokeSession', () => findSession(this.sql(), id));
+    const found = await this.sessions.guard('api.revokeSession', () => this.directory.find(id));
     // Unknown and foreign look the same to a non-admin: no existence leak.
     if (!found) throw notFound();
     const access = accessTo(caller.userId, found.userId, found.userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
     if (access === 'NONE') throw notFound();
-    const revoked = await this.host.guard('api.revokeSession', () => this.host.revoke(id, revokeReasonFor(access), note));
+    const revoked = await this.sessions.guard('api.revokeSession', () => this.sessions.revoke(id, revokeReasonFor(access), note));
     if (!revoked) throw notFound(); // pruned in between
     return this.view(revoked, caller);
   }
 
   async revokeOtherSessions(contextValue: unknown): Promise<number> {
     const caller = await this.caller(contextValue);
-    const revoked = await this.host.guard('api.revokeOtherSessions', () =>
-      this.host.revokeUser(caller.userId, 'REVOKED', null, caller.sessionId ?? undefined),
+    const revoked = await this.sessions.guard('api.revokeOtherSessions', () =>
+      this.sessions.revokeUser(caller.userId, 'REVOKED', null, caller.sessionId ?? undefined),
     );
     return revoked.length;
   }
@@ -118,28 +115,28 @@ export class SessionApi {
     const userId = args.userId('userId', input.userId);
     const note = args.reason('reason', input.reason);
     const reason = revokeReasonFor(accessTo(caller.userId, userId, true) as 'OWN' | 'ADMIN');
-    const revoked = await this.host.guard('api.revokeUserSessions', () => this.host.revokeUser(userId, reason, note));
+    const revoked = await this.sessions.guard('api.revokeUserSessions', () => this.sessions.revokeUser(userId, reason, note));
     return revoked.length;
   }
 
   async setSessionLimit(
     contextValue: unknown,
     input: { subjectType: string; subject: string; maxSessions?: number | null },
-  ): Promise<SessionLimitRule> {
+  ): Promise<SessionLimitRuleView> {
     await this.requireAdmin(contextValue);
     const rule: LimitRule = {
       subjectType: args.subjectType('subjectType', input.subjectType),
       subject: args.subject('subject', input.subject),
       maxSessions: args.maxSessions('maxSessions', input.maxSessions),
     };
-    return toRuleView(await this.host.guard('api.setSessionLimit', () => setLimitRule(this.sql(), rule)));
+    return toRuleView(await this.sessions.guard('api.setSessionLimit', () => this.rules.set(rule)));
   }
 
   async removeSessionLimit(contextValue: unknown, input: { subjectType: string; subject: string }): Promise<boolean> {
     await this.requireAdmin(contextValue);
     const subjectType = args.subjectType('subjectType', input.subjectType);
     const subject = args.subject('subject', input.subject);
-    return this.host.guard('api.removeSessionLimit', () => removeLimitRule(this.sql(), subjectType, subject));
+    return this.sessions.guard('api.removeSessionLimit', () => this.rules.remove(subjectType, subject));
   }
 
   /**
@@ -148,11 +145,11 @@ export class SessionApi {
    */
   private async caller(contextValue: unknown): Promise<Caller> {
     const recorded = getRequestSession(contextValue);
-    const identity = recorded ? recorded.identity : checkIdentity(await this.host.options.identify(contextValue as never));
+    const identity = recorded ? recorded.identity : await this.sessions.identify(contextValue);
     if (!identity) throw unauthenticated();
     let sessionId = recorded?.session?.id ?? null;
     if (!sessionId) {
-      const own = await this.host.guard('api.caller', () => findSessionByKeyHash(this.sql(), hashSessionKey(identity.sessionKey)));
+      const own = await this.sessions.guard('api.caller', () => this.directory.ownerOfKey(hashSessionKey(identity.sessionKey)));
       sessionId = own && own.userId === identity.userId ? own.id : null;
     }
     return { identity, userId: identity.userId, sessionId };
@@ -168,20 +165,16 @@ export class SessionApi {
     const key = typeof contextValue === 'object' && contextValue !== null ? contextValue : null;
     const cached = key && this.adminChecks.get(key);
     if (cached) return cached;
-    const check = Promise.resolve(this.host.options.isAdmin(caller.identity)).then((admin) => admin === true);
+    const check = this.sessions.isAdmin(caller.identity);
     if (key) this.adminChecks.set(key, check);
     return check;
   }
 
-  private sql(): Sql {
-    return this.host.store.sql();
-  }
-
-  private view(session: SessionInfo, caller: Caller, status?: SessionStatus): UserSession {
-    return UserSession.from(session, session.id === caller.sessionId, this.host.timeouts, this.host.dbNow(), status);
+  private view(session: SessionInfo, caller: Caller, status?: SessionStatus): UserSessionView {
+    return userSessionView(session, session.id === caller.sessionId, this.sessions.timeouts, this.sessions.dbNow(), status);
   }
 }
 
-function toRuleView(rule: LimitRule): SessionLimitRule {
-  return { subjectType: LimitSubject[rule.subjectType], subject: rule.subject, maxSessions: rule.maxSessions };
+function toRuleView(rule: LimitRule): SessionLimitRuleView {
+  return { subjectType: rule.subjectType, subject: rule.subject, maxSessions: rule.maxSessions };
 }

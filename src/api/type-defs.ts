@@ -1,38 +1,16 @@
-import 'reflect-metadata';
-import { buildSchema as buildSdlSchema, printSchema } from 'graphql';
-import { buildSchemaSync } from 'type-graphql';
+import { sessionApiSdl } from './sdl.js';
 import { uniqueSessionTypeDefs } from '../directive/type-defs.js';
-import { createSessionResolvers } from './resolvers.js';
-
-let apiSdl: string | undefined;
-
-/**
- * The session API's SDL (types, `Query`, `Mutation`, `scalar DateTimeISO`), printed from the
- * type-graphql classes so both schema styles serve one definition.
- */
-export function sessionApiTypeDefs(): string {
-  apiSdl ??= printSchema(
-    buildSchemaSync({
-      resolvers: createSessionResolvers(() => {
-        throw new Error('this schema is for printing only');
-      }),
-      // Whatever a host sets globally, the printed surface is the one DESIGN §5 describes.
-      nullableByDefault: false,
-      validate: false,
-    }),
-  );
-  return apiSdl;
-}
+import { buildSchema, printSchema } from 'graphql';
 
 let librarySdl: string | undefined;
 
 /**
  * Everything the library adds to a schema: the `@uniqueSession` directive with its enums, and the
  * session API. This is what `schema.graphql` holds, and what schema-first servers merge with
- * their own type definitions.
+ * their own type definitions. Built from text, so a schema-first server never loads type-graphql.
  */
 export function sessionTypeDefs(): string {
-  librarySdl ??= printSchema(buildSdlSchema(`${uniqueSessionTypeDefs}\n${sessionApiTypeDefs()}`));
+  librarySdl ??= printSchema(buildSchema(`${uniqueSessionTypeDefs}\n${sessionApiSdl}`));
   return librarySdl;
 }
 

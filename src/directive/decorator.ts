@@ -4,7 +4,7 @@ import {
   uniqueSessionSdl,
   type UniqueSessionConfig,
   type UniqueSessionOptions,
-} from '../lease-policy.js';
+} from './config.js';
 import { checkUniqueSession, UNIQUE_SESSION_EXTENSION } from './enforce.js';
 import { UNIQUE_SESSION_DIRECTIVE } from './type-defs.js';
 

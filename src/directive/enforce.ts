@@ -1,17 +1,13 @@
 import {
-  GraphQLError,
   isInterfaceType,
   isObjectType,
   type GraphQLField,
   type GraphQLResolveInfo,
   type GraphQLSchema,
 } from 'graphql';
-import type { SessionController } from '../controller.js';
-import { SessionConfigError, SessionErrorCode, sessionLimitExceeded, unauthenticated } from '../errors.js';
-import { publicIdentity, type Identity } from '../identity.js';
-import { leaseScopeKey, type UniqueSessionConfig } from '../lease-policy.js';
+import { SessionConfigError, unauthenticated } from '../errors.js';
 import { getRequestSession, type RequestSession } from '../request-session.js';
-import type { StoredSession } from '../store/rows.js';
+import type { UniqueSessionConfig } from './config.js';
 import { UNIQUE_SESSION_DIRECTIVE } from './type-defs.js';
 
 /**
@@ -43,75 +39,23 @@ export function checkUniqueSession(
   info: GraphQLResolveInfo,
 ): Promise<void> | undefined {
   const request = getRequestSession(contextValue);
-  if (!request?.controller) {
+  if (!request) {
     if (inertSchemas.has(info.schema)) return undefined;
     throw pluginMissing(field);
   }
-  const { identity, session, controller } = request;
+  const { identity, session } = request;
   if (!identity) throw unauthenticated(`${field} requires a signed-in session.`, false);
   // The store was unreachable and failMode 'open' let the request through: so does the field.
   if (!session) return undefined;
-  if (session.exempt && controller.options.exemptFromLeases) return undefined;
 
   let checked = checkedByRequest.get(request);
   if (!checked) checkedByRequest.set(request, (checked = new Map()));
   let pending = checked.get(field);
   if (!pending) {
-    pending = acquire(controller, config, field, identity, session);
+    pending = request.leases.acquire(field, config, identity, session);
     checked.set(field, pending);
   }
   return pending;
-}
-
-async function acquire(
-  controller: SessionController,
-  config: UniqueSessionConfig,
-  field: string,
-  identity: Identity,
-  session: StoredSession,
-): Promise<void> {
-  const scopeKey = leaseScopeKey(config.scope, session.userId);
-  const memory = controller.leaseMemory;
-  if (!config.strict && memory.isConfirmed(field, scopeKey, session.id)) return;
-  let result;
-  try {
-    result = await controller.guard(
-      'lease',
-      () =>
-        controller.leases.acquire({
-          field,
-          scopeKey,
-          sessionId: session.id,
-          max: config.max,
-          policy: config.onLimit,
-        }),
-      () => null,
-    );
-  } catch (error) {
-    throw asFieldError(error);
-  }
-  if (result === null) return;
-  if (result.kind !== 'REJECTED') memory.confirm(field, scopeKey, session.id);
-  if (result.kind === 'GRANTED') memory.forget(field, scopeKey, result.evicted);
-  if (result.kind === 'HELD') return;
-  const event = { identity: publicIdentity(identity), level: 'VIEW' as const, limit: config.max, field };
-  if (result.kind === 'REJECTED') {
-    controller.callHook(() => controller.options.onReject(event));
-    throw sessionLimitExceeded('VIEW', config.max, field);
-  }
-  if (result.overLimit) controller.callHook(() => controller.options.onReject({ ...event, allowed: true }));
-}
-
-/**
- * A store outage on one field is a field error like a refusal: the rest of the operation keeps
- * its data and its 200, instead of the request-level 503 the error carries for the plugin.
- */
-function asFieldError(error: unknown): unknown {
-  if (!(error instanceof GraphQLError) || error.extensions.code !== SessionErrorCode.SESSION_STORE_UNAVAILABLE) {
-    return error;
-  }
-  const { http: _status, ...extensions } = error.extensions;
-  return new GraphQLError(error.message, { extensions });
 }
 
 /** A host wiring mistake; Apollo reports it as the field's INTERNAL_SERVER_ERROR. */
@@ -124,7 +68,7 @@ function pluginMissing(field: string): SessionConfigError {
 
 /**
  * Refuses, at server start, a schema whose `@uniqueSession` fields would not be enforced: an
- * SDL-first schema that was not passed through `uniqueSessionTransformer`, or the directive on an
+ * SDL-first schema that was not passed through `controller.transformSchema`, or the directive on an
  * interface field (resolvers live on object types).
  */
 export function assertUniqueSessionEnforced(schema: GraphQLSchema): void {
@@ -154,7 +98,7 @@ export function assertUniqueSessionEnforced(schema: GraphQLSchema): void {
 function notEnforced(coordinate: string): SessionConfigError {
   return new SessionConfigError(
     `${coordinate} has @uniqueSession but nothing enforces it: pass the executable schema through ` +
-      'uniqueSessionTransformer(schema) (or controller.transformSchema(schema)) before giving it to ApolloServer, ' +
+      'controller.transformSchema(schema) before giving it to ApolloServer, ' +
       'or apply the directive with the @UniqueSession() decorator in type-graphql.',
   );
 }

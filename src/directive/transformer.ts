@@ -1,7 +1,7 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { SessionConfigError } from '../errors.js';
-import { resolveUniqueSessionConfig, type UniqueSessionConfig } from '../lease-policy.js';
+import { resolveUniqueSessionConfig, type UniqueSessionConfig } from './config.js';
 import { checkUniqueSession, UNIQUE_SESSION_EXTENSION } from './enforce.js';
 import { UNIQUE_SESSION_DIRECTIVE } from './type-defs.js';
 

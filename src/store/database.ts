@@ -8,18 +8,22 @@ import { migrationsList } from '../../migrations/index.js';
 import type { DatabaseOption } from '../options.js';
 import { sessionEntities } from './entities/index.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
-import { Sql } from './session-store.js';
+import { knexStatements, sqlRunner, type SqlRunner } from './sql.js';
 import type { Knex } from '@mikro-orm/postgresql';
 
 /** The ORM the store runs on, and what it needs to know about who owns it. */
 export interface Database {
   orm: MikroORM;
   kind: 'postgresql' | 'embedded';
-  /** The embedded instance, for LISTEN; absent on PostgreSQL. */
-  pglite?: PGlite;
+  /** Every statement of the store runs here. */
+  sql: SqlRunner;
   /** A connection string for a dedicated LISTEN connection; absent when unknown. */
   url?: string;
   close(): Promise<void>;
+}
+
+function database(orm: MikroORM, kind: Database['kind'], close: () => Promise<void>, url?: string): Database {
+  return { orm, kind, sql: sqlRunner(orm, kind), ...(url ? { url } : {}), close };
 }
 
 /** Timeouts short enough that an unreachable database fails a request in seconds, not minutes. */
@@ -62,10 +66,9 @@ export async function openDatabase(option: DatabaseOption): Promise<Database> {
   if (option instanceof MikroORM) {
     if (option.config.get('driver') === PGliteDriver) {
       // A host-owned embedded database: one process, one connection, nothing to listen to.
-      return { orm: option, kind: 'embedded', close: async () => {} };
+      return database(option, 'embedded', async () => {});
     }
-    const url = option.config.getClientUrl();
-    return { orm: option, kind: 'postgresql', url: url || undefined, close: async () => {} };
+    return database(option, 'postgresql', async () => {}, option.config.getClientUrl() || undefined);
   }
   if (typeof option === 'string') {
     const orm = await MikroORM.init({
@@ -77,7 +80,7 @@ export async function openDatabase(option: DatabaseOption): Promise<Database> {
         connection: { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS },
       },
     });
-    return { orm, kind: 'postgresql', url: option, close: () => orm.close(true) };
+    return database(orm, 'postgresql', () => orm.close(true), option);
   }
   if (!('embedded' in option)) throw new TypeError('unsupported database option');
   // PGlite creates its own directory but not the parents; a fresh checkout has neither.
@@ -85,15 +88,10 @@ export async function openDatabase(option: DatabaseOption): Promise<Database> {
   const pglite = new PGlite(option.embedded.dataDir);
   await pglite.waitReady;
   const orm = await embeddedOrm(pglite);
-  return {
-    orm,
-    kind: 'embedded',
-    pglite,
-    close: async () => {
-      await orm.close(true);
-      await pglite.close();
-    },
-  };
+  return database(orm, 'embedded', async () => {
+    await orm.close(true);
+    await pglite.close();
+  });
 }
 
 const embeddedMigrations = new WeakMap<MikroORM, Promise<string[]>>();
@@ -116,7 +114,7 @@ export async function migrateDatabase(db: Pick<Database, 'orm' | 'kind'>): Promi
   const em = db.orm.em.fork();
   return em.transactional(async (tx) => {
     const trx = tx.getTransactionContext();
-    await Sql.knex(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
+    await knexStatements(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
     return (await migrator.up({ transaction: trx })).map((m) => m.name);
   });
 }

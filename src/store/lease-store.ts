@@ -1,9 +1,8 @@
-import type { LimitPolicy } from '../options.js';
-import { decideLease, type LeaseHolder } from '../lease-policy.js';
-import type { Timeouts } from '../policy.js';
-import type { Database } from './database.js';
+import { decideLease, type LeaseHolder } from '../policy/lease.js';
+import type { LimitPolicy, Timeouts } from '../vocabulary.js';
+import { aliveCondition, MILLISECONDS as MS } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
-import { aliveCondition, Sql } from './session-store.js';
+import type { Sql, SqlRunner } from './sql.js';
 
 export interface LeaseRequest {
   /** The governed field, `Type.field`. */
@@ -30,10 +29,8 @@ export interface LeaseInfo {
   lastUsedAt: Date;
 }
 
-const MS = `(?::double precision * interval '1 millisecond')`;
-
 /**
- * Persistence and atomicity of `@uniqueSession` leases (DESIGN rule 6). A lease is live while
+ * Persistence and atomicity of `@uniqueSession` leases (docs/contract.md rule 6). A lease is live while
  * it was used within `leaseTtl` and its session is alive by `aliveCondition`; revoking a session
  * deletes its leases in the revoking transaction (SessionStore), the pruner deletes the rest.
  *
@@ -44,13 +41,13 @@ const MS = `(?::double precision * interval '1 millisecond')`;
  */
 export class LeaseStore {
   constructor(
-    private readonly db: Database,
+    private readonly sql: SqlRunner,
     private readonly timeouts: Timeouts,
     private readonly leaseTtlMs: number,
   ) {}
 
   acquire(request: LeaseRequest): Promise<LeaseResult> {
-    return Sql.transaction(this.db.orm, async (sql) => {
+    return this.sql.transaction(async (sql) => {
       // Field names cannot contain '|', so the key is unambiguous; a hash collision only serializes more.
       await sql.all('select pg_advisory_xact_lock(?, hashtext(?))', [
         ADVISORY_NAMESPACE.lease,
@@ -113,7 +110,7 @@ export class LeaseStore {
   /** The live leases on a field in one scope, most recently used first. Reads only. */
   async holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
     const alive = aliveCondition(this.timeouts);
-    const rows = await Sql.on(this.db.orm).all<{
+    const rows = await this.sql.all<{
       session_id: string;
       acquired_at: Date | string;
       last_used_at: Date | string;

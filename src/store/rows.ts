@@ -1,11 +1,14 @@
-import type { RevokeReason } from '../errors.js';
-import type { SessionInfo } from '../events.js';
+import type { RevokeReason, SessionInfo } from '../vocabulary.js';
 
-/** The columns every session query returns, plus the database clock so callers never trust the local one. */
+/** The columns of a session that the store hands out (with the key's digest, which the cache is keyed by). */
 export const SESSION_COLUMNS = `s.id, s.user_id, s.key_hash, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason,
   s.revoked_note, s.ip_address, s.user_agent, s.exempt`;
 
-/** A session row without its digest: what the API's queries select. */
+/** The same without the digest: what the session API's queries select, so no response can carry it. */
+export const PUBLIC_SESSION_COLUMNS = `s.id, s.user_id, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason,
+  s.revoked_note, s.ip_address, s.user_agent, s.exempt`;
+
+/** A session row without its digest. */
 export interface PublicSessionRow {
   id: string;
   user_id: string;

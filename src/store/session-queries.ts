@@ -2,14 +2,10 @@
  * Read queries of the session API. They select the public columns only: `key_hash` never leaves
  * the store through here, so no API response can carry it by mistake.
  */
-import type { SessionInfo } from '../events.js';
-import type { Timeouts } from '../policy.js';
-import type { Sql } from './session-store.js';
-import { aliveCondition } from './session-store.js';
-import { toPublicSession, type PublicSessionRow } from './rows.js';
-
-const PUBLIC_COLUMNS = `s.id, s.user_id, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason, s.revoked_note,
-  s.ip_address, s.user_agent, s.exempt`;
+import type { SessionInfo, Timeouts } from '../vocabulary.js';
+import { aliveCondition } from './conditions.js';
+import { PUBLIC_SESSION_COLUMNS, toPublicSession, type PublicSessionRow } from './rows.js';
+import type { Sql } from './sql.js';
 
 /** `created_at` in UTC with all six fractional digits, for keyset positions (a JS Date keeps only three). */
 const POSITION = `to_char(s.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -27,62 +23,6 @@ export interface ActiveSessionPage {
   totalCount: number;
 }
 
-/**
- * One page of a user's active sessions, newest first by (created_at, id), after `after` if given.
- * The row comparison walks the partial index (user_id, created_at desc, id desc) where revoked_at
- * is null, so a page costs `first` index entries whatever page it is. One round trip.
- */
-export async function listActiveSessions(
-  sql: Sql,
-  timeouts: Timeouts,
-  query: { userId: string; first: number; after: PagePosition | null },
-): Promise<ActiveSessionPage> {
-  const alive = aliveCondition(timeouts);
-  const keyset = query.after ? 'and (s.created_at, s.id) < (?::timestamptz, ?::uuid)' : '';
-  const row = await sql.one<{ total: number | string; page: Array<PublicSessionRow & { position: string }> }>(
-    `select
-      (select count(*) from gsc_session s where s.user_id = ? and ${alive.sql}) as total,
-      (select coalesce(json_agg(p order by p.created_at desc, p.id desc), '[]'::json) from (
-         select ${PUBLIC_COLUMNS}, ${POSITION} as position
-           from gsc_session s
-          where s.user_id = ? and ${alive.sql} ${keyset}
-          order by s.created_at desc, s.id desc
-          limit ?) p) as page`,
-    [
-      query.userId,
-      ...alive.params,
-      query.userId,
-      ...alive.params,
-      ...(query.after ? [query.after.createdAt, query.after.id] : []),
-      // One more than asked tells whether another page follows.
-      query.first + 1,
-    ],
-  );
-  const page = row!.page;
-  return {
-    sessions: page.slice(0, query.first).map((r) => ({ session: toPublicSession(r), position: { createdAt: r.position, id: r.id } })),
-    hasNextPage: page.length > query.first,
-    totalCount: Number(row!.total),
-  };
-}
-
-/** A session by id, revoked or not; `null` if unknown. */
-export async function findSession(sql: Sql, id: string): Promise<SessionInfo | null> {
-  const row = await sql.one<PublicSessionRow>(`select ${PUBLIC_COLUMNS} from gsc_session s where s.id = ?`, [id]);
-  return row ? toPublicSession(row) : null;
-}
-
-/**
- * The id and owner of the session with this key digest. Bound, not spliced: a failing query's
- * message then shows `$1`, never the digest, wherever the error is logged.
- */
-export async function findSessionByKeyHash(sql: Sql, keyHash: string): Promise<{ id: string; userId: string } | null> {
-  const row = await sql.one<{ id: string; user_id: string }>('select s.id, s.user_id from gsc_session s where s.key_hash = ?', [
-    keyHash,
-  ]);
-  return row ? { id: row.id, userId: row.user_id } : null;
-}
-
 export interface ActiveCounts {
   /** Active sessions in the whole app, exempt ones included. */
   activeSessions: number;
@@ -90,11 +30,86 @@ export interface ActiveCounts {
   activeUsers: number;
 }
 
-export async function countActive(sql: Sql, timeouts: Timeouts): Promise<ActiveCounts> {
-  const alive = aliveCondition(timeouts);
-  const row = await sql.one<{ sessions: number | string; users: number | string }>(
-    `select count(*) as sessions, count(distinct s.user_id) as users from gsc_session s where ${alive.sql}`,
-    alive.params,
-  );
-  return { activeSessions: Number(row!.sessions), activeUsers: Number(row!.users) };
+export class SessionQueries {
+  constructor(
+    private readonly sql: Sql,
+    private readonly timeouts: Timeouts,
+  ) {}
+
+  /**
+   * One page of a user's active sessions, newest first by (created_at, id), after `after` if given.
+   * The row comparison walks the partial index (user_id, created_at desc, id desc) where revoked_at
+   * is null, so a page costs `first` index entries whatever page it is. One round trip.
+   */
+  async listActive(query: { userId: string; first: number; after: PagePosition | null }): Promise<ActiveSessionPage> {
+    const alive = aliveCondition(this.timeouts);
+    const keyset = query.after ? 'and (s.created_at, s.id) < (?::timestamptz, ?::uuid)' : '';
+    const row = await this.sql.one<{
+      total: number | string;
+      page: Array<PublicSessionRow & { position: string }>;
+    }>(
+      `select
+        (select count(*) from gsc_session s where s.user_id = ? and ${alive.sql}) as total,
+        (select coalesce(json_agg(p order by p.created_at desc, p.id desc), '[]'::json) from (
+           select ${PUBLIC_SESSION_COLUMNS}, ${POSITION} as position
+             from gsc_session s
+            where s.user_id = ? and ${alive.sql} ${keyset}
+            order by s.created_at desc, s.id desc
+            limit ?) p) as page`,
+      [
+        query.userId,
+        ...alive.params,
+        query.userId,
+        ...alive.params,
+        ...(query.after ? [query.after.createdAt, query.after.id] : []),
+        // One more than asked tells whether another page follows.
+        query.first + 1,
+      ],
+    );
+    const page = row!.page;
+    return {
+      sessions: page.slice(0, query.first).map((r) => ({
+        session: toPublicSession(r),
+        position: { createdAt: r.position, id: r.id },
+      })),
+      hasNextPage: page.length > query.first,
+      totalCount: Number(row!.total),
+    };
+  }
+
+  /** A session by id, revoked or not; `null` if unknown. */
+  async find(id: string): Promise<SessionInfo | null> {
+    const row = await this.sql.one<PublicSessionRow>(
+      `select ${PUBLIC_SESSION_COLUMNS} from gsc_session s where s.id = ?`,
+      [id],
+    );
+    return row ? toPublicSession(row) : null;
+  }
+
+  /**
+   * The id and owner of the session with this key digest. Bound, not spliced: a failing query's
+   * message then shows `$1`, never the digest, wherever the error is logged.
+   */
+  async ownerOfKey(keyHash: string): Promise<{ id: string; userId: string } | null> {
+    const row = await this.sql.one<{ id: string; user_id: string }>(
+      'select s.id, s.user_id from gsc_session s where s.key_hash = ?',
+      [keyHash],
+    );
+    return row ? { id: row.id, userId: row.user_id } : null;
+  }
+
+  async countActive(): Promise<ActiveCounts> {
+    const alive = aliveCondition(this.timeouts);
+    const row = await this.sql.one<{
+      sessions: number | string;
+      users: number | string;
+    }>(
+      `select count(*) as sessions, count(distinct s.user_id) as users from gsc_session s where ${alive.sql}`,
+      alive.params,
+    );
+    return {
+      activeSessions: Number(row!.sessions),
+      activeUsers: Number(row!.users),
+    };
+  }
 }

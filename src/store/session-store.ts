@@ -1,135 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { MikroORM } from '@mikro-orm/core';
-import type { EntityManager as SqlEntityManager, Knex } from '@mikro-orm/postgresql';
-import { PGliteDriver } from 'mikro-orm-pglite';
-import type { RevokeReason } from '../errors.js';
-import type { LimitPolicy } from '../options.js';
+import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../policy/admission.js';
 import {
-  decideAdmission,
-  resolveUserLimit,
-  type AdmissionDecision,
+  MAX_NOTE_LENGTH,
   type Limit,
+  type LimitPolicy,
+  type LimitSubject,
+  type RevokeReason,
+  type SessionLimitLevel,
   type Timeouts,
-} from '../policy.js';
-import type { Database } from './database.js';
+} from '../vocabulary.js';
+import { aliveCondition } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import { SESSION_COLUMNS, toStoredSession, type SessionRow, type StoredSession } from './rows.js';
-
-
-type Rows = (text: string, values: unknown[]) => Promise<unknown[]>;
-
-/** A PostgreSQL connection as node-postgres gives it (the pool under MikroORM's knex). */
-interface PgConnection {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
-/**
- * Parameterized SQL on the ORM's connection pool, or on one transaction's connection. Values
- * travel as real bind parameters (`?` becomes `$n`), never spliced into the SQL text: no value
- * can change a statement, and the embedded driver (which switches to multi-statement mode on any
- * `;` in the text) sees a single statement whatever the data. Inside a transaction every statement
- * runs on the transaction's connection: PGlite has one connection, so nothing may wait on a second.
- *
- * The store's statements read and write no entities, so they skip the EntityManager. On
- * PostgreSQL they also skip knex's query builder and run on node-postgres connections taken from
- * the same pool: measured on this project's machine, a three-statement transaction ran 4,100/s
- * that way against 1,650–2,250/s through knex (and 962 empty ones/s through a forked
- * EntityManager), and admissions are exactly such transactions.
- */
-export class Sql {
-  private constructor(private readonly rows: Rows) {}
-
-  /** Statements on a knex runner (which numbers `?` itself): the embedded driver, or a transaction MikroORM opened. */
-  static knex(runner: Knex | Knex.Transaction): Sql {
-    return new Sql(async (text, values) => ((await runner.raw(text, values as never[])) as { rows: unknown[] }).rows);
-  }
-
-  /** Statements on the pool, each on whichever connection is free. */
-  static on(orm: MikroORM): Sql {
-    const knex = knexOf(orm);
-    if (isEmbedded(orm)) return Sql.knex(knex);
-    return new Sql((text, values) => withConnection(knex, async (connection) => (await connection.query(numbered(text), values)).rows));
-  }
-
-  /** One transaction: committed when `work` resolves, rolled back when it throws. */
-  static transaction<T>(orm: MikroORM, work: (sql: Sql) => Promise<T>): Promise<T> {
-    const knex = knexOf(orm);
-    if (isEmbedded(orm)) return knex.transaction((trx) => work(Sql.knex(trx)));
-    return withConnection(knex, async (connection) => {
-      await connection.query('begin');
-      try {
-        const result = await work(new Sql(async (text, values) => (await connection.query(numbered(text), values)).rows));
-        await connection.query('commit');
-        return result;
-      } catch (error) {
-        // A dead connection cannot roll back; the pool discards it, and the server ends the transaction.
-        await connection.query('rollback').catch(() => {});
-        throw error;
-      }
-    });
-  }
-
-  async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.rows(sql, params)) as T[];
-  }
-
-  async one<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {
-    return (await this.all<T>(sql, params))[0];
-  }
-}
-
-function knexOf(orm: MikroORM): Knex {
-  return (orm.em as unknown as SqlEntityManager).getKnex();
-}
-
-function isEmbedded(orm: MikroORM): boolean {
-  return orm.config.get('driver') === PGliteDriver;
-}
-
-/** Borrows a connection from the ORM's pool (same limits and timeouts) and always gives it back. */
-async function withConnection<T>(knex: Knex, use: (connection: PgConnection) => Promise<T>): Promise<T> {
-  const client = knex.client as unknown as {
-    acquireConnection(): Promise<PgConnection>;
-    releaseConnection(connection: PgConnection): Promise<void>;
-  };
-  const connection = await client.acquireConnection();
-  try {
-    return await use(connection);
-  } finally {
-    await client.releaseConnection(connection);
-  }
-}
-
-/**
- * The store writes `?` placeholders (one style for both drivers); node-postgres wants `$1…`.
- * No statement of the store has a `?` inside a literal or uses a jsonb `?` operator, so each
- * `?` is a parameter. knex does the same translation on the embedded path.
- */
-const numberedCache = new Map<string, string>();
-function numbered(sql: string): string {
-  let text = numberedCache.get(sql);
-  if (text === undefined) {
-    let n = 0;
-    text = sql.replace(/\?/g, () => `$${++n}`);
-    if (numberedCache.size < 1_000) numberedCache.set(sql, text);
-  }
-  return text;
-}
-
-/** SQL that keeps only sessions that are neither revoked nor expired, by the database clock. */
-export function aliveCondition(timeouts: Timeouts, alias = 's'): { sql: string; params: unknown[] } {
-  const parts = [`${alias}.revoked_at is null`];
-  const params: unknown[] = [];
-  if (timeouts.idleTimeoutMs !== null) {
-    parts.push(`${alias}.last_seen_at > now() - (?::double precision * interval '1 millisecond')`);
-    params.push(timeouts.idleTimeoutMs);
-  }
-  if (timeouts.absoluteTimeoutMs !== null) {
-    parts.push(`${alias}.created_at > now() - (?::double precision * interval '1 millisecond')`);
-    params.push(timeouts.absoluteTimeoutMs);
-  }
-  return { sql: parts.join(' and '), params };
-}
+import type { Sql, SqlRunner } from './sql.js';
 
 export interface AdmissionRequest {
   keyHash: string;
@@ -140,7 +23,8 @@ export interface AdmissionRequest {
   exempt: boolean;
   /** What `limitFor` said, resolved before the transaction so host code never runs inside it. */
   limitFromOption: Limit | undefined;
-  fallbackLimit: Limit;
+  /** `user.maxSessions`: the limit when neither `limitFor` nor a stored rule gives one. */
+  defaultUserLimit: Limit;
   appLimit: Limit;
   policy: LimitPolicy;
 }
@@ -151,33 +35,26 @@ export type AdmissionResult =
       kind: 'ADMITTED';
       session: StoredSession;
       evicted: StoredSession[];
-      overLimit?: { level: 'APP' | 'USER' | 'VIEW'; limit: number };
+      overLimit?: { level: SessionLimitLevel; limit: number };
     }
-  | { kind: 'REJECTED'; level: 'APP' | 'USER'; limit: number };
+  | { kind: 'REJECTED'; level: SessionLimitLevel; limit: number };
 
 interface AdmissionFacts {
   existing: SessionRow | null;
-  rules: Array<{ type: 'USER' | 'GROUP'; max: number | null }>;
+  rules: Array<{ type: LimitSubject; max: number | null }>;
   user_active: Array<{ id: string }>;
   app_active: number | string;
 }
 
-const MAX_REASON_NOTE = 200;
-
 /** Persistence and atomicity of sessions. It decides nothing itself: `policy.ts` does. */
 export class SessionStore {
   constructor(
-    private readonly db: Database,
+    private readonly sql: SqlRunner,
     private readonly timeouts: Timeouts,
   ) {}
 
-  /** Statements on the store's pool (for queries that belong to no single store method). */
-  sql(): Sql {
-    return Sql.on(this.db.orm);
-  }
-
   async findByKeyHash(keyHash: string): Promise<StoredSession | null> {
-    const row = await this.sql().one<SessionRow>(
+    const row = await this.sql.one<SessionRow>(
       `select ${SESSION_COLUMNS} from gsc_session s where s.key_hash = ?`,
       [keyHash],
     );
@@ -185,26 +62,20 @@ export class SessionStore {
   }
 
   async findById(id: string): Promise<StoredSession | null> {
-    const row = await this.sql().one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.id = ?`, [
+    const row = await this.sql.one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.id = ?`, [
       id,
     ]);
     return row ? toStoredSession(row) : null;
   }
 
-  /** The database clock, so that status is derived from one clock across the fleet. */
-  async now(): Promise<Date> {
-    const row = await this.sql().one<{ now: Date | string }>('select now() as now');
-    return new Date(row!.now);
-  }
-
   /**
-   * DESIGN rule 1: checking the caps and inserting happen in one short transaction serialized per
+   * docs/contract.md rule 1: checking the caps and inserting happen in one short transaction serialized per
    * user (and app-wide when the app cap applies), so no interleaving of instances exceeds a cap,
    * and a second first-request with the same key finds the row the first one inserted.
    */
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
     const appCapped = request.appLimit !== null && !request.exempt;
-    return Sql.transaction(this.db.orm, async (sql) => {
+    return this.sql.transaction(async (sql) => {
       // App lock before user lock, always, so two admissions can never wait on each other in a cycle.
       await sql.all(
         appCapped
@@ -226,13 +97,13 @@ export class SessionStore {
             maxSessions: facts.rules.find((r) => r.type === 'USER')!.max,
           },
           groupRules: facts.rules.filter((r) => r.type === 'GROUP').map((r) => ({ maxSessions: r.max })),
-          fallback: request.fallbackLimit,
+          defaultUserLimit: request.defaultUserLimit,
         }),
         userActive: facts.user_active.length,
         appLimit: appCapped ? request.appLimit : null,
         appActive: Number(facts.app_active),
       });
-      if (decision.outcome === 'REJECT') return { kind: 'REJECTED', level: decision.level as 'APP' | 'USER', limit: decision.limit };
+      if (decision.outcome === 'REJECT') return { kind: 'REJECTED', level: decision.level as SessionLimitLevel, limit: decision.limit };
 
       // user_active is ordered least recently seen first: those are the ones to evict.
       const evictIds = facts.user_active.slice(0, decision.evict).map((s) => s.id);
@@ -306,7 +177,7 @@ export class SessionStore {
       `update gsc_session s set revoked_at = clock_timestamp(), revoked_reason = ?, revoked_note = ?
         where s.revoked_at is null and ${condition}
         returning ${SESSION_COLUMNS}`,
-      [reason, note === null ? null : note.slice(0, MAX_REASON_NOTE), ...params],
+      [reason, note === null ? null : note.slice(0, MAX_NOTE_LENGTH), ...params],
     );
     if (rows.length) {
       await sql.all('delete from gsc_lease where session_id in (select jsonb_array_elements_text(?::jsonb)::uuid)', [
@@ -317,7 +188,7 @@ export class SessionStore {
   }
 
   private revokeInTransaction(condition: string, params: unknown[], reason: RevokeReason, note: string | null) {
-    return Sql.transaction(this.db.orm, (sql) => this.revokeWhere(sql, condition, params, reason, note));
+    return this.sql.transaction((sql) => this.revokeWhere(sql, condition, params, reason, note));
   }
 
   revokeById(id: string, reason: RevokeReason, note: string | null = null): Promise<StoredSession[]> {
@@ -336,29 +207,11 @@ export class SessionStore {
    */
   async touch(entries: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
     if (!entries.length) return;
-    await this.sql().all(
+    await this.sql.all(
       `update gsc_session s set last_seen_at = greatest(s.last_seen_at, t.at)
          from jsonb_to_recordset(?::jsonb) as t(id uuid, at timestamptz)
         where s.id = t.id and s.revoked_at is null`,
       [JSON.stringify(entries.map((e) => ({ id: e.id, at: e.at.toISOString() })))],
     );
-  }
-
-  /**
-   * Sessions revoked at or after `since` (database clock), for instances that missed a
-   * notification, with the database clock. Without `since`, only the clock: a new instance
-   * has nothing cached to correct.
-   */
-  async revokedSince(since: Date | undefined): Promise<{ dbNow: Date; revoked: Array<{ keyHash: string; revokedAt: Date; reason: RevokeReason }> }> {
-    const row = await this.sql().one<{ db_now: Date | string; revoked: Array<{ k: string; at: string; r: RevokeReason }> }>(
-      `select now() as db_now,
-        (select coalesce(json_agg(json_build_object('k', s.key_hash, 'at', s.revoked_at, 'r', s.revoked_reason)), '[]'::json)
-           from gsc_session s where ? and s.revoked_at >= ?) as revoked`,
-      [since !== undefined, since ?? new Date(0)],
-    );
-    return {
-      dbNow: new Date(row!.db_now),
-      revoked: row!.revoked.map((r) => ({ keyHash: r.k, revokedAt: new Date(r.at), reason: r.r })),
-    };
   }
 }

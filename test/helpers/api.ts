@@ -4,6 +4,7 @@ import type { ExecutionContext, TestFn } from 'ava';
 import { GraphQLClient } from 'graphql-request';
 import { buildSchema } from 'type-graphql';
 import type { SessionController } from '../../src/controller.js';
+import { sessionResolvers } from '../../src/type-graphql.js';
 import { hashSessionKey, type Identity } from '../../src/identity.js';
 import { createTestDatabase } from './database.js';
 import { startTestServer, type RunningServer, type TestContext } from './server.js';
@@ -25,7 +26,7 @@ const hostTypeDefs = /* GraphQL */ `
 
 export function schemaFor(style: SchemaStyle) {
   return async (controller: SessionController<TestContext>) => {
-    if (style === 'type-graphql') return buildSchema({ resolvers: controller.resolvers, validate: false });
+    if (style === 'type-graphql') return buildSchema({ resolvers: sessionResolvers(controller), validate: false });
     return makeExecutableSchema({
       typeDefs: [controller.typeDefs, hostTypeDefs],
       resolvers: [controller.resolverMap, { Query: { whoami: (_: unknown, __: unknown, ctx: TestContext) => ctx.identity?.userId ?? null } }],

@@ -1,10 +1,11 @@
 import { PGlite } from '@electric-sql/pglite';
-import { MikroORM } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import type { ExecutionContext } from 'ava';
 import type { SessionController } from '../../src/controller.js';
 import type { DatabaseOption } from '../../src/options.js';
 import { migrateDatabase, embeddedOrm as storeOrmOn } from '../../src/store/database.js';
-import { Sql } from '../../src/store/session-store.js';
+import { sqlRunner } from '../../src/store/sql.js';
+import { internalsOf } from '../../src/controller.js';
 import { createTestDatabase, onPostgres } from './database.js';
 import { startTestServer, type RunningServer, type TestContext } from './server.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -109,7 +110,7 @@ export function query<T = Record<string, unknown>>(
   sql: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  return controller.store.sql().all<T>(sql, params);
+  return internalsOf(controller).sql.all<T>(sql, params);
 }
 
 /** Session rows in the database, optionally filtered (e.g. `user_id = 'alice'`). */

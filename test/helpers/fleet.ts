@@ -1,11 +1,12 @@
 import { PGlite } from '@electric-sql/pglite';
-import { MikroORM } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import type { ExecutionContext } from 'ava';
 import type { SessionController } from '../../src/controller.js';
 import { hashSessionKey } from '../../src/identity.js';
 import type { DatabaseOption } from '../../src/options.js';
 import { migrateDatabase, embeddedOrm } from '../../src/store/database.js';
-import { Sql } from '../../src/store/session-store.js';
+import { sqlRunner } from '../../src/store/sql.js';
+import { internalsOf } from '../../src/controller.js';
 import { createTestDatabase, onPostgres } from './database.js';
 import { failure, startTestServer, type RunningServer, type TestContext } from './server.js';
 
@@ -40,7 +41,7 @@ export function fleetDatabases() {
       }
       embedded ??= openEmbedded();
       const { orm } = await embedded;
-      await Sql.on(orm).all('truncate gsc_session, gsc_lease, gsc_limit_rule');
+      await sqlRunner(orm, 'embedded').all('truncate gsc_session, gsc_lease, gsc_limit_rule');
       return orm;
     },
     async close(): Promise<void> {
@@ -86,7 +87,7 @@ export function sql<T = Record<string, unknown>>(
   text: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  return controller.store.sql().all<T>(text, params);
+  return internalsOf(controller).sql.all<T>(text, params);
 }
 
 export async function count(controller: SessionController<TestContext>, where = 'true', params: unknown[] = []): Promise<number> {

@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { MikroORM } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { GraphQLClient } from 'graphql-request';
 import { uniqueSessionTransformer } from '../../src/directive/transformer.js';

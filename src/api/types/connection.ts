@@ -11,8 +11,8 @@ export class UserSessionEdge {
   node!: UserSession;
 }
 
-@ObjectType('PageInfo')
-export class PageInfo {
+@ObjectType('SessionPageInfo', { description: 'Where a page of sessions ends. Named apart from a host schema\'s own PageInfo.' })
+export class SessionPageInfo {
   @Field(() => Boolean, { nullable: false })
   hasNextPage!: boolean;
 
@@ -25,8 +25,8 @@ export class UserSessionConnection {
   @Field(() => [UserSessionEdge], { nullable: false })
   edges!: UserSessionEdge[];
 
-  @Field(() => PageInfo, { nullable: false })
-  pageInfo!: PageInfo;
+  @Field(() => SessionPageInfo, { nullable: false })
+  pageInfo!: SessionPageInfo;
 
   @Field(() => Int, { nullable: false, description: 'Active sessions of the user in all pages.' })
   totalCount!: number;

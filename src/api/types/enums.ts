@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { registerEnumType } from 'type-graphql';
 
-/** A session's derived status (DESIGN §2), by the database clock. */
+/** A session's derived status (docs/contract.md §2), by the database clock. */
 export enum SessionStatus {
   ACTIVE = 'ACTIVE',
   REVOKED = 'REVOKED',

@@ -1,20 +1,11 @@
-import pg from 'pg';
-import type { RevokeReason } from './errors.js';
-import type { Database } from './store/database.js';
-import { Sql, type SessionStore } from './store/session-store.js';
+import type { ChangeListener, ChangeLog, RevokedNotice } from '../store/change-log.js';
+import type { RevokeReason } from '../vocabulary.js';
 
-export const CHANGE_CHANNEL = 'gsc_changes';
 /** NOTIFY payloads must stay under 8000 bytes; 64-hex digests plus JSON fit about 100 a message. */
 const DIGESTS_PER_MESSAGE = 100;
 /** Polls look back this far so a revocation whose transaction committed late is not skipped. */
 const POLL_OVERLAP_MS = 5_000;
 const RECONNECT_DELAY_MS = 1_000;
-
-export interface RevokedNotice {
-  keyHash: string;
-  revokedAt: Date;
-  reason: RevokeReason;
-}
 
 interface Message {
   r: RevokeReason;
@@ -24,10 +15,11 @@ interface Message {
 /**
  * Spreads revocations across instances: a NOTIFY after the revoking transaction commits (never
  * inside it: a notifying transaction takes a global lock at commit) for speed, and a poll of
- * recently revoked rows every `syncInterval` for what a dropped listener missed.
+ * recently revoked rows every `syncInterval` for what a dropped listener missed
+ * (docs/design.md, "How a revocation reaches every instance").
  */
 export class ChangeFeed {
-  private listener: pg.Client | undefined;
+  private listener: ChangeListener | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pollCursor: Date | undefined;
@@ -39,8 +31,7 @@ export class ChangeFeed {
   private syncedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly db: Database,
-    private readonly store: SessionStore,
+    private readonly log: ChangeLog,
     private readonly syncIntervalMs: number,
     private readonly apply: (notice: RevokedNotice) => void,
     private readonly onError: (operation: string, error: Error) => void,
@@ -50,78 +41,61 @@ export class ChangeFeed {
     await this.poll();
     this.pollTimer = setInterval(() => void this.poll(), this.syncIntervalMs);
     this.pollTimer.unref();
-    if (this.db.kind === 'postgresql' && this.db.url) await this.listen();
+    if (this.log.pushes) await this.listen();
   }
 
   /** Tells the other instances; failures are left to their poll. */
   async publish(revoked: ReadonlyArray<{ keyHash: string; revokedReason: RevokeReason | null }>): Promise<void> {
-    if (this.db.kind !== 'postgresql' || !revoked.length) return;
+    if (!this.log.pushes || !revoked.length) return;
     const byReason = new Map<RevokeReason, string[]>();
     for (const s of revoked) {
       const reason = s.revokedReason ?? 'REVOKED';
       byReason.set(reason, [...(byReason.get(reason) ?? []), s.keyHash]);
     }
-    const messages: Message[] = [];
+    const payloads: string[] = [];
     for (const [reason, digests] of byReason) {
       for (let i = 0; i < digests.length; i += DIGESTS_PER_MESSAGE) {
-        messages.push({ r: reason, k: digests.slice(i, i + DIGESTS_PER_MESSAGE) });
+        payloads.push(JSON.stringify({ r: reason, k: digests.slice(i, i + DIGESTS_PER_MESSAGE) } satisfies Message));
       }
     }
     try {
-      const sql = Sql.on(this.db.orm);
-      for (const message of messages) {
-        await sql.all('select pg_notify(?, ?)', [CHANGE_CHANNEL, JSON.stringify(message)]);
-      }
+      await this.log.notify(payloads);
     } catch (error) {
       this.onError('notify', error as Error);
     }
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.db.url,
-      connectionTimeoutMillis: 3_000,
-      // A connection that dies silently must be noticed, so freshness falls back to the poll.
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 5_000,
-    });
-    // Without a listener, an 'error' on this client would crash the host process.
-    client.on('error', (error) => this.reconnect(client, error));
-    client.on('end', () => this.reconnect(client, new Error('listener connection ended')));
-    client.on('notification', (message) => {
-      if (message.channel !== CHANGE_CHANNEL || !message.payload) return;
-      try {
-        const { r, k } = JSON.parse(message.payload) as Message;
-        const now = new Date(Date.now() + this.clockOffsetMs);
-        for (const keyHash of k) this.apply({ keyHash, revokedAt: now, reason: r });
-      } catch (error) {
-        this.onError('notification', error as Error);
-      }
-    });
+    let listener: ChangeListener;
     try {
-      await client.connect();
-      await client.query(`listen ${CHANGE_CHANNEL}`);
+      listener = await this.log.listen({
+        onPayload: (payload) => this.received(payload),
+        onLost: (error) => this.reconnect(listener, error),
+      });
     } catch (error) {
-      this.reconnect(client, error as Error);
+      this.reconnect(undefined, error as Error);
       return;
     }
     // Stopped while this (re)connect was under way: the connection must not outlive the feed,
     // or it keeps listening after close() and keeps the host's process from exiting.
-    if (this.stopped) return this.release(client);
-    this.listener = client;
+    if (this.stopped) return listener.close();
+    this.listener = listener;
   }
 
-  private async release(client: pg.Client): Promise<void> {
-    client.removeAllListeners();
-    client.on('error', () => {});
-    await client.end().catch(() => {});
+  private received(payload: string): void {
+    try {
+      const { r, k } = JSON.parse(payload) as Message;
+      const now = new Date(Date.now() + this.clockOffsetMs);
+      for (const keyHash of k) this.apply({ keyHash, revokedAt: now, reason: r });
+    } catch (error) {
+      this.onError('notification', error as Error);
+    }
   }
 
-  private reconnect(client: pg.Client, error: Error): void {
-    if (this.stopped || this.reconnectTimer || (this.listener && this.listener !== client)) return;
+  private reconnect(lost: ChangeListener | undefined, error: Error): void {
+    if (this.stopped || this.reconnectTimer || (this.listener && this.listener !== lost)) return;
     this.listener = undefined;
     this.onError('listen', error);
-    void this.release(client);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       // Whatever was published while the listener was down, the poll picks up.
@@ -152,7 +126,7 @@ export class ChangeFeed {
   private async pollOnce(): Promise<void> {
     try {
       const localBefore = Date.now();
-      const { dbNow, revoked } = await this.store.revokedSince(this.pollCursor);
+      const { dbNow, revoked } = await this.log.revokedSince(this.pollCursor);
       const localAfter = Date.now();
       this.clockOffsetMs = dbNow.getTime() - (localBefore + localAfter) / 2;
       for (const notice of revoked) this.apply(notice);
@@ -170,6 +144,6 @@ export class ChangeFeed {
     await this.polling;
     const listener = this.listener;
     this.listener = undefined;
-    if (listener) await this.release(listener);
+    if (listener) await listener.close();
   }
 }

@@ -2,15 +2,7 @@
  * Who may be admitted and what a session's state is: plain rules with no Apollo or database
  * imports, so they read like the design and are tested alone.
  */
-import type { ExpiryReason, LimitLevel, RevokeReason } from './errors.js';
-import type { LimitPolicy } from './options.js';
-
-export type SessionStatus = 'ACTIVE' | 'REVOKED' | 'EXPIRED';
-
-export interface Timeouts {
-  idleTimeoutMs: number | null;
-  absoluteTimeoutMs: number | null;
-}
+import type { ExpiryReason, Limit, LimitPolicy, RevokeReason, SessionLimitLevel, Timeouts } from '../vocabulary.js';
 
 export interface SessionTimes {
   createdAt: Date;
@@ -44,9 +36,6 @@ export function expiresAt(session: Pick<SessionTimes, 'createdAt' | 'lastSeenAt'
   return candidates.length ? new Date(Math.min(...candidates)) : null;
 }
 
-/** A limit: a whole number of sessions, or `null` for unlimited. */
-export type Limit = number | null;
-
 export interface LimitSources {
   /** What the `limitFor` option returned; `undefined` = no opinion. */
   fromOption: Limit | undefined;
@@ -55,10 +44,10 @@ export interface LimitSources {
   /** Stored rules for the user's groups. */
   groupRules: ReadonlyArray<{ maxSessions: Limit }>;
   /** `user.maxSessions`. */
-  fallback: Limit;
+  defaultUserLimit: Limit;
 }
 
-/** DESIGN rule 2: the option, else the user's rule, else the most permissive group rule, else the default. */
+/** docs/contract.md rule 2: the option, else the user's rule, else the most permissive group rule, else the default. */
 export function resolveUserLimit(sources: LimitSources): Limit {
   if (sources.fromOption !== undefined) return normalizeLimit(sources.fromOption);
   if (sources.userRule) return sources.userRule.maxSessions;
@@ -68,7 +57,7 @@ export function resolveUserLimit(sources: LimitSources): Limit {
       0,
     );
   }
-  return sources.fallback;
+  return sources.defaultUserLimit;
 }
 
 function normalizeLimit(limit: number | null): Limit {
@@ -87,14 +76,14 @@ export interface AdmissionInput {
 }
 
 export type AdmissionDecision =
-  | { outcome: 'ADMIT'; evict: number; overLimit?: { level: LimitLevel; limit: number } }
-  | { outcome: 'REJECT'; level: LimitLevel; limit: number };
+  | { outcome: 'ADMIT'; evict: number; overLimit?: { level: SessionLimitLevel; limit: number } }
+  | { outcome: 'REJECT'; level: SessionLimitLevel; limit: number };
 
-/** DESIGN rules 3 and 4. The app cap only ever rejects; eviction frees app seats too. */
+/** docs/contract.md rules 3 and 4. The app cap only ever rejects; eviction frees app seats too. */
 export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   if (input.exempt) return { outcome: 'ADMIT', evict: 0 };
   let evict = 0;
-  let overLimit: { level: LimitLevel; limit: number } | undefined;
+  let overLimit: { level: SessionLimitLevel; limit: number } | undefined;
   if (input.userLimit !== null && input.userActive >= input.userLimit) {
     if (input.policy === 'REJECT_NEW') return { outcome: 'REJECT', level: 'USER', limit: input.userLimit };
     if (input.policy === 'EVICT_OLDEST') {
@@ -109,9 +98,4 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     return { outcome: 'REJECT', level: 'APP', limit: input.appLimit };
   }
   return overLimit ? { outcome: 'ADMIT', evict, overLimit } : { outcome: 'ADMIT', evict };
-}
-
-/** How many rows a capped count must read to decide: one past the limit is enough. */
-export function countCeiling(limit: Limit): number | null {
-  return limit === null ? null : limit + 1;
 }

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { RevokeReason } from './errors.js';
-import type { StoredSession } from './store/rows.js';
+import type { StoredSession } from '../store/rows.js';
+import type { RevokeReason } from '../vocabulary.js';
 
 /**
  * Per-instance memory of sessions, keyed by key digest, so a known active session is served
@@ -27,14 +27,6 @@ export class SessionCache {
     if (session && !session.revokedAt) {
       this.entries.set(keyHash, { ...session, revokedAt, revokedReason: reason });
     }
-  }
-
-  delete(keyHash: string): void {
-    this.entries.delete(keyHash);
-  }
-
-  clear(): void {
-    this.entries.clear();
   }
 
   get size(): number {

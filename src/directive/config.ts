@@ -1,14 +1,9 @@
 /**
- * `@uniqueSession` rules (DESIGN rule 6): what the directive's arguments mean and who gets a
- * lease at the limit. Plain code with no Apollo or database imports, so it reads like the design
- * and is tested alone; the lease store applies it inside its transaction.
+ * The arguments of `@uniqueSession` / `@UniqueSession()`: their defaults, their validation and
+ * their SDL, shared by the decorator, the schema transformer and the printed schema.
  */
-import { SessionConfigError } from './errors.js';
-import { LIMIT_POLICIES, type LimitPolicy } from './options.js';
-
-/** Whose sessions share a field's seats: one user's (`USER`) or everyone's (`APP`, licence seats). */
-export type SessionScope = 'USER' | 'APP';
-export const SESSION_SCOPES: readonly SessionScope[] = ['USER', 'APP'];
+import { SessionConfigError } from '../errors.js';
+import { LIMIT_POLICIES, type LimitPolicy, SESSION_SCOPES, type SessionScope } from '../vocabulary.js';
 
 /** The arguments of `@uniqueSession` / `@UniqueSession()`; every one is optional. */
 export interface UniqueSessionOptions {
@@ -80,47 +75,3 @@ export function uniqueSessionSdl(config: UniqueSessionConfig, directiveName = 'u
   return `@${directiveName}(max: ${config.max}, scope: ${config.scope}, onLimit: ${config.onLimit}${strict})`;
 }
 
-/** Which leases are counted together: the user's for `USER`, everyone's (`*`) for `APP`. */
-export function leaseScopeKey(scope: SessionScope, userId: string): string {
-  return scope === 'APP' ? '*' : userId;
-}
-
-/** A live lease held by another session. */
-export interface LeaseHolder {
-  sessionId: string;
-  lastUsedAt: Date;
-}
-
-export interface LeaseInput {
-  max: number;
-  policy: LimitPolicy;
-  /** Live leases of the other sessions in the scope, least recently used first. */
-  holders: readonly LeaseHolder[];
-}
-
-export type LeaseDecision =
-  /** Take the lease; `evict` are the holders that lose theirs; `overLimit`: `LOG_ONLY` let it through. */
-  | { outcome: 'GRANT'; evict: string[]; overLimit: boolean }
-  | { outcome: 'REJECT' };
-
-/**
- * For a caller that holds no live lease (a holder always keeps its own). Below the limit it gets
- * one; at the limit `REJECT_NEW` refuses, `EVICT_OLDEST` takes the seats of the least recently
- * used holders, `LOG_ONLY` grants and reports.
- */
-export function decideLease(input: LeaseInput): LeaseDecision {
-  if (input.holders.length < input.max) return { outcome: 'GRANT', evict: [], overLimit: false };
-  switch (input.policy) {
-    case 'REJECT_NEW':
-      return { outcome: 'REJECT' };
-    case 'EVICT_OLDEST':
-      // More holders than max can exist (max lowered, LOG_ONLY earlier): free enough for the caller.
-      return {
-        outcome: 'GRANT',
-        evict: input.holders.slice(0, input.holders.length - input.max + 1).map((h) => h.sessionId),
-        overLimit: false,
-      };
-    case 'LOG_ONLY':
-      return { outcome: 'GRANT', evict: [], overLimit: true };
-  }
-}

@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { printSchema } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
+import { createSessionResolvers } from './resolvers.js';
+
+/**
+ * The session API's SDL as the type-graphql classes define it: the source of truth that
+ * `npm run schema:print` writes into `sdl.ts` (for schema-first servers, which must not need
+ * type-graphql) and that a test compares with it.
+ */
+export function printApiSchemaFromClasses(): string {
+  return printSchema(
+    buildSchemaSync({
+      resolvers: createSessionResolvers(() => {
+        throw new Error('this schema is for printing only');
+      }),
+      // Whatever a host sets globally, the printed surface is the one docs/contract.md §5 describes.
+      nullableByDefault: false,
+      validate: false,
+    }),
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * The session API's results as plain objects, in the shape of the GraphQL types of
+ * `schema.graphql`. Both schema styles resolve these same objects: the type-graphql classes in
+ * `types/` only describe them, so the operations never load type-graphql.
+ */
+import { expiresAt, sessionState } from '../policy/admission.js';
+import type { Limit, LimitSubject, SessionInfo, SessionStatus, Timeouts } from '../vocabulary.js';
+
+/** `UserSession`: one session as the API shows it, never its key nor the key's digest. */
+export interface UserSessionView {
+  id: string;
+  userId: string;
+  status: SessionStatus;
+  current: boolean;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+  revokedNote: string | null;
+}
+
+export interface UserSessionConnectionView {
+  edges: Array<{ cursor: string; node: UserSessionView }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
+export interface SessionStatsView {
+  activeSessions: number;
+  activeUsers: number;
+  appLimit: Limit;
+  defaultUserLimit: Limit;
+}
+
+export interface SessionLimitRuleView {
+  subjectType: LimitSubject;
+  subject: string;
+  maxSessions: Limit;
+}
+
+/**
+ * The API's view of a stored session. `now` is the clock the status is derived with (the
+ * database's); `status` may be given when the database already decided it.
+ */
+export function userSessionView(
+  session: SessionInfo,
+  current: boolean,
+  timeouts: Timeouts,
+  now: number,
+  status: SessionStatus = sessionState(session, now, timeouts).status,
+): UserSessionView {
+  return {
+    id: session.id,
+    userId: session.userId,
+    status,
+    current,
+    createdAt: session.createdAt,
+    lastSeenAt: session.lastSeenAt,
+    expiresAt: status === 'REVOKED' ? null : expiresAt(session, timeouts),
+    ipAddress: session.ipAddress,
+    userAgent: session.userAgent,
+    revokedAt: session.revokedAt,
+    revokedReason: session.revokedReason,
+    revokedNote: session.revokedNote,
+  };
+}

@@ -1,0 +1,78 @@
+import { GraphQLError } from 'graphql';
+import type { UniqueSessionConfig } from '../directive/config.js';
+import { SessionErrorCode, sessionLimitExceeded } from '../errors.js';
+import type { HookRunner } from '../hooks.js';
+import { publicIdentity, type Identity } from '../identity.js';
+import { leaseScopeKey } from '../policy/lease.js';
+import type { LeaseInfo, LeaseStore } from '../store/lease-store.js';
+import type { StoredSession } from '../store/rows.js';
+import type { LeaseRuntime, SessionRuntime } from './contracts.js';
+import { LeaseMemory } from './lease-memory.js';
+
+export interface LeaseSettings {
+  cacheSize: number;
+  leaseRecheckIntervalMs: number;
+  /** Whether exempt sessions use governed fields without taking a seat. */
+  exemptFromLeases: boolean;
+}
+
+/**
+ * `@uniqueSession` seats at run time (docs/contract.md rule 6): the holder's memory in front of
+ * the lease store, the fail-mode guard, and the hooks. The directive only asks `acquire`.
+ */
+export class Leases implements LeaseRuntime {
+  /** Leases this instance confirmed recently: the holder's fast path (see `leaseRecheckInterval`). */
+  private readonly memory: LeaseMemory;
+
+  constructor(
+    private readonly settings: LeaseSettings,
+    readonly store: LeaseStore,
+    private readonly sessions: Pick<SessionRuntime, 'guard'>,
+    private readonly hooks: HookRunner,
+  ) {
+    this.memory = new LeaseMemory(settings.cacheSize, settings.leaseRecheckIntervalMs);
+  }
+
+  async acquire(field: string, config: UniqueSessionConfig, identity: Identity, session: StoredSession): Promise<void> {
+    if (session.exempt && this.settings.exemptFromLeases) return;
+    const scopeKey = leaseScopeKey(config.scope, session.userId);
+    if (!config.strict && this.memory.isConfirmed(field, scopeKey, session.id)) return;
+    let result: Awaited<ReturnType<LeaseStore['acquire']>> | null;
+    try {
+      result = await this.sessions.guard(
+        'lease',
+        () => this.store.acquire({ field, scopeKey, sessionId: session.id, max: config.max, policy: config.onLimit }),
+        () => null,
+      );
+    } catch (error) {
+      throw asFieldError(error);
+    }
+    if (result === null) return;
+    if (result.kind !== 'REJECTED') this.memory.confirm(field, scopeKey, session.id);
+    if (result.kind === 'GRANTED') this.memory.forget(field, scopeKey, result.evicted);
+    if (result.kind === 'HELD') return;
+    const event = { identity: publicIdentity(identity), level: 'VIEW' as const, limit: config.max, field };
+    if (result.kind === 'REJECTED') {
+      this.hooks.rejected(event);
+      throw sessionLimitExceeded('VIEW', config.max, field);
+    }
+    if (result.overLimit) this.hooks.rejected({ ...event, allowed: true });
+  }
+
+  /** The live leases on a field in one scope (`leaseScopeKey`), most recently used first. */
+  holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
+    return this.store.holders(field, scopeKey);
+  }
+}
+
+/**
+ * A store outage on one field is a field error like a refusal: the rest of the operation keeps
+ * its data and its 200, instead of the request-level 503 the error carries for the plugin.
+ */
+function asFieldError(error: unknown): unknown {
+  if (!(error instanceof GraphQLError) || error.extensions.code !== SessionErrorCode.SESSION_STORE_UNAVAILABLE) {
+    return error;
+  }
+  const { http: _status, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { extensions });
+}

@@ -1,0 +1,54 @@
+import { PRUNE_BATCH_SIZE, type PruneStore } from '../store/prune-store.js';
+
+export interface PruneResult {
+  sessions: number;
+  leases: number;
+  /** False when another instance held the pruning lock and this one did nothing. */
+  ran: boolean;
+}
+
+/**
+ * Deletes revoked and expired sessions once they are older than `retention`, and dead leases,
+ * batch after batch (docs/contract.md rule 10), every `pruneInterval` and on demand.
+ */
+export class Pruner {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PruneResult> | undefined;
+
+  constructor(
+    private readonly store: PruneStore,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  start(everyMs: number): void {
+    this.timer = setInterval(() => {
+      this.prune().catch((error: Error) => this.onError(error));
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => {});
+  }
+
+  /** One full pass; concurrent calls on this instance share it. */
+  prune(): Promise<PruneResult> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<PruneResult> {
+    const total: PruneResult = { sessions: 0, leases: 0, ran: false };
+    for (;;) {
+      const batch = await this.store.batch();
+      if (!batch.ran) return total;
+      total.ran = true;
+      total.sessions += batch.sessions;
+      total.leases += batch.leases;
+      if (batch.sessions < PRUNE_BATCH_SIZE && batch.leases < PRUNE_BATCH_SIZE) return total;
+    }
+  }
+}

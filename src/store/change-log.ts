@@ -1,0 +1,106 @@
+import pg from 'pg';
+import type { RevokeReason } from '../vocabulary.js';
+import type { Database } from './database.js';
+import type { Sql } from './sql.js';
+
+/** The NOTIFY channel that carries revocations between instances. */
+export const CHANGE_CHANNEL = 'gsc_changes';
+
+/** A revocation as the change feed spreads it: the key's digest, never the key. */
+export interface RevokedNotice {
+  keyHash: string;
+  revokedAt: Date;
+  reason: RevokeReason;
+}
+
+/** A dedicated LISTEN connection; `close` ends it. */
+export interface ChangeListener {
+  close(): Promise<void>;
+}
+
+export interface ListenHandlers {
+  onPayload(payload: string): void;
+  /** The connection failed or ended: the caller reconnects (this one is already closed). */
+  onLost(error: Error): void;
+}
+
+/**
+ * The store side of the change feed: the poll's query, NOTIFY, and the LISTEN connection. Only
+ * PostgreSQL pushes: the embedded database lives in one process, where the poll alone is exact.
+ */
+export class ChangeLog {
+  private readonly sql: Sql;
+  private readonly listenUrl: string | undefined;
+
+  constructor(db: Database) {
+    this.sql = db.sql;
+    this.listenUrl = db.kind === 'postgresql' ? db.url : undefined;
+  }
+
+  /** Whether other instances can be told at once (else they find out by polling). */
+  get pushes(): boolean {
+    return this.listenUrl !== undefined;
+  }
+
+  /**
+   * Sessions revoked at or after `since` (database clock), with the database clock. Without
+   * `since`, only the clock: a new instance has nothing cached to correct.
+   */
+  async revokedSince(since: Date | undefined): Promise<{ dbNow: Date; revoked: RevokedNotice[] }> {
+    const row = await this.sql.one<{ db_now: Date | string; revoked: Array<{ k: string; at: string; r: RevokeReason }> }>(
+      `select now() as db_now,
+        (select coalesce(json_agg(json_build_object('k', s.key_hash, 'at', s.revoked_at, 'r', s.revoked_reason)), '[]'::json)
+           from gsc_session s where ? and s.revoked_at >= ?) as revoked`,
+      [since !== undefined, since ?? new Date(0)],
+    );
+    return {
+      dbNow: new Date(row!.db_now),
+      revoked: row!.revoked.map((r) => ({ keyHash: r.k, revokedAt: new Date(r.at), reason: r.r })),
+    };
+  }
+
+  /** Sends each payload on the channel, outside any transaction (a notifying commit takes a global lock). */
+  async notify(payloads: readonly string[]): Promise<void> {
+    if (!this.pushes) return;
+    for (const payload of payloads) await this.sql.all('select pg_notify(?, ?)', [CHANGE_CHANNEL, payload]);
+  }
+
+  /** Opens a LISTEN connection of its own (LISTEN needs one session for its whole life, not a pooled one). */
+  async listen(handlers: ListenHandlers): Promise<ChangeListener> {
+    if (!this.listenUrl) throw new Error('this database does not push changes');
+    const client = new pg.Client({
+      connectionString: this.listenUrl,
+      connectionTimeoutMillis: 3_000,
+      // A connection that dies silently must be noticed, so freshness falls back to the poll.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5_000,
+    });
+    let lost = false;
+    const close = async () => {
+      client.removeAllListeners();
+      client.on('error', () => {});
+      await client.end().catch(() => {});
+    };
+    const lose = (error: Error) => {
+      if (lost) return;
+      lost = true;
+      void close();
+      handlers.onLost(error);
+    };
+    // Without a listener, an 'error' on this client would crash the host process.
+    client.on('error', lose);
+    client.on('end', () => lose(new Error('listener connection ended')));
+    client.on('notification', (message) => {
+      if (message.channel === CHANGE_CHANNEL && message.payload) handlers.onPayload(message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`listen ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      lost = true;
+      await close();
+      throw error;
+    }
+    return { close };
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The library's shared words, in one place: every module that speaks of a status, a level, a
+ * reason, a policy or a scope takes the word from here, from the option to the SQL column.
+ * Plain types and constants only, so that any module may import it without pulling in others.
+ */
+
+/** A session's derived status, by the database clock (docs/contract.md §2). */
+export type SessionStatus = 'ACTIVE' | 'REVOKED' | 'EXPIRED';
+export const SESSION_STATUSES: readonly SessionStatus[] = ['ACTIVE', 'REVOKED', 'EXPIRED'];
+
+/** Which cap refused: the whole app, one user, or one field (the seed's "view"). */
+export type LimitLevel = 'APP' | 'USER' | 'VIEW';
+
+/** The caps a session admission is checked against (fields have leases instead). */
+export type SessionLimitLevel = Exclude<LimitLevel, 'VIEW'>;
+
+/** Why a session was revoked; stored as `revoked_reason`, shown as `revokedReason`. */
+export type RevokeReason = 'EVICTED' | 'REVOKED' | 'ADMIN_REVOKED' | 'LOGOUT';
+export const REVOKE_REASONS: readonly RevokeReason[] = ['EVICTED', 'REVOKED', 'ADMIN_REVOKED', 'LOGOUT'];
+
+/** Why a session expired. */
+export type ExpiryReason = 'IDLE' | 'ABSOLUTE';
+
+/** What happens at a cap or a field's seat limit (docs/contract.md rule 3 and rule 6). */
+export type LimitPolicy = 'REJECT_NEW' | 'EVICT_OLDEST' | 'LOG_ONLY';
+export const LIMIT_POLICIES: readonly LimitPolicy[] = ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'];
+
+/** Whose sessions share a field's seats: one user's (`USER`) or everyone's (`APP`, licence seats). */
+export type SessionScope = 'USER' | 'APP';
+export const SESSION_SCOPES: readonly SessionScope[] = ['USER', 'APP'];
+
+/** What a stored limit rule applies to. */
+export type LimitSubject = 'USER' | 'GROUP';
+export const LIMIT_SUBJECTS: readonly LimitSubject[] = ['USER', 'GROUP'];
+
+/** A number of sessions, or `null` for unlimited. */
+export type Limit = number | null;
+
+/** When sessions expire, in milliseconds; `null` = never. */
+export interface Timeouts {
+  idleTimeoutMs: number | null;
+  absoluteTimeoutMs: number | null;
+}
+
+/**
+ * The free-text note of a revocation, in UTF-16 code units as JavaScript counts; the column
+ * (`revoked_note varchar(200)`) holds as many characters, so a checked note always fits.
+ */
+export const MAX_NOTE_LENGTH = 200;
+
+/** The longest user id (`user_id varchar(255)`) and limit-rule subject. */
+export const MAX_USER_ID_LENGTH = 255;
+
+/** A session's public id: a UUID, any case. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A stored session as the library exposes it: never the key, nor its digest. */
+export interface SessionInfo {
+  id: string;
+  userId: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  revokedAt: Date | null;
+  revokedReason: RevokeReason | null;
+  revokedNote: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  exempt: boolean;
+}

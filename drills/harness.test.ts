@@ -1,0 +1,97 @@
+/**
+ * The drill harness itself, so that a drill can never pass because its fault was not there:
+ * the freezing proxy really stalls a link (sockets open, nothing delivered, all of it delivered
+ * at the thaw) and the cluster harness really starts, stops, freezes and drops a cluster.
+ */
+import net from 'node:net';
+import test from 'ava';
+import pg from 'pg';
+import { FreezingProxy } from '../test/helpers/freezing-proxy.js';
+import { listClusters, PgCluster } from '../test/helpers/pg-cluster.js';
+import { wait } from '../test/helpers/drill-app.js';
+
+test.serial('freezing proxy: a frozen link holds bytes both ways without closing, and delivers them at the thaw', async (t) => {
+  // An upstream that answers every line with "echo:<line>" and tells its peer when it starts.
+  const received: string[] = [];
+  const upstream = net.createServer((socket) => {
+    socket.write('hello\n');
+    socket.on('data', (chunk) => {
+      received.push(chunk.toString());
+      socket.write(`echo:${chunk}`);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
+  const proxy = new FreezingProxy('127.0.0.1', (upstream.address() as net.AddressInfo).port);
+  await proxy.open();
+  t.teardown(() => proxy.close());
+
+  const client = net.connect(proxy.port, '127.0.0.1');
+  t.teardown(() => client.destroy());
+  let fromUpstream = '';
+  let closed = false;
+  client.on('data', (chunk) => (fromUpstream += chunk.toString()));
+  client.on('close', () => (closed = true));
+  client.on('error', () => {});
+  await wait(200);
+  t.is(fromUpstream, 'hello\n', 'the link forwards while not frozen');
+
+  proxy.freeze();
+  client.write('one\n');
+  await wait(500);
+  t.deepEqual(received, [], 'a frozen link delivers nothing upstream');
+  t.is(fromUpstream, 'hello\n', 'a frozen link delivers nothing downstream');
+  t.false(closed, 'a frozen link keeps the client socket open');
+
+  // A connection made while frozen is accepted but reaches nothing until the thaw.
+  const late = net.connect(proxy.port, '127.0.0.1');
+  t.teardown(() => late.destroy());
+  let lateData = '';
+  late.on('data', (chunk) => (lateData += chunk.toString()));
+  late.on('error', () => {});
+  await wait(300);
+  t.is(lateData, '', 'a connection made while frozen gets nothing');
+
+  proxy.thaw();
+  await wait(300);
+  t.deepEqual(received, ['one\n'], 'the thaw delivers what was held upstream');
+  t.is(fromUpstream, 'hello\necho:one\n', 'and the answer comes back');
+  t.is(lateData, 'hello\n', 'the connection made while frozen is connected at the thaw');
+  t.false(closed);
+});
+
+test.serial('pg cluster: a drill cluster starts, freezes, thaws, stops, starts and is dropped', async (t) => {
+  let name = '';
+  await t.notThrowsAsync(async () => {
+    const cluster = await PgCluster.start(t);
+    name = cluster.name;
+    t.not(cluster.name, 'main');
+    t.true(listClusters().some((c) => c.name === cluster.name && c.status === 'online'), 'pg_lsclusters shows it online');
+    const url = await cluster.createDatabase('harness');
+    const [{ one }] = await cluster.query<{ one: number }>('select 1 as one', [], 'harness');
+    t.is(one, 1);
+
+    // Frozen: an open connection is neither answered nor closed.
+    const client = new pg.Client({ connectionString: url });
+    client.on('error', () => {});
+    await client.connect();
+    cluster.freeze();
+    let answered = false;
+    const pending = client.query('select 1').then(() => (answered = true));
+    await wait(1_000);
+    t.false(answered, 'a frozen database answers nothing');
+    cluster.thaw();
+    await pending;
+    t.true(answered, 'the thawed database answers the held query');
+    await client.end();
+
+    await cluster.stop();
+    t.true(listClusters().some((c) => c.name === cluster.name && c.status === 'down'));
+    await cluster.start();
+    t.is((await cluster.query<{ one: number }>('select 1 as one'))[0].one, 1);
+    await cluster.drop();
+    t.false(listClusters().some((c) => c.name === cluster.name), 'dropped: pg_lsclusters no longer lists it');
+  });
+  t.truthy(name);
+  t.true(listClusters().some((c) => c.name === 'main'), 'the shared cluster is untouched');
+});

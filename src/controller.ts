@@ -49,6 +49,7 @@ export class SessionController<TContext = any> {
     this.feed = new ChangeFeed(
       store.changes,
       options.syncIntervalMs,
+      options.maxStalenessMs,
       (notice) => this.sessions.forgetRevoked(notice),
       (operation, error) => hooks.storeFailed(operation, error),
     );
@@ -89,7 +90,12 @@ export class SessionController<TContext = any> {
   /** The Apollo Server plugin that enforces the app- and user-level caps. */
   plugin(): ApolloServerPlugin<any> {
     if (!this.options.enabled) return inertPlugin();
-    return sessionPlugin({ sessions: this.sessions, leases: this.leases, flush: () => this.flush() });
+    return sessionPlugin({
+      sessions: this.sessions,
+      leases: this.leases,
+      flush: () => this.flush(),
+      maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
+    });
   }
 
   /** The session API's operations (docs/contract.md §5), for hosts that wire resolvers themselves. */
@@ -98,6 +104,7 @@ export class SessionController<TContext = any> {
       sessions: this.sessions,
       directory: this.store.queries,
       rules: this.store.rules,
+      limits: this.options.api,
     }));
   }
 

@@ -11,6 +11,7 @@ export enum SessionErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   SESSION_STORE_UNAVAILABLE = 'SESSION_STORE_UNAVAILABLE',
+  COST_LIMIT_EXCEEDED = 'COST_LIMIT_EXCEEDED',
 }
 
 function sessionError(
@@ -70,6 +71,16 @@ export function storeUnavailable(): GraphQLError {
     'The session store is unavailable; try again shortly.',
     SessionErrorCode.SESSION_STORE_UNAVAILABLE,
     503,
+  );
+}
+
+/** A request asks the session API for more than `api.maxCallsPerRequest` fields. */
+export function costLimitExceeded(limit: number, cost: number): GraphQLError {
+  return sessionError(
+    `This request asks the session API for ${cost} fields; at most ${limit} are allowed per request.`,
+    SessionErrorCode.COST_LIMIT_EXCEEDED,
+    400,
+    { limit, cost },
   );
 }
 

@@ -74,8 +74,25 @@ export interface SessionControllerOptions<TContext = any> {
   touchInterval?: Duration;
   /** Sessions whose state is kept in memory per instance (LRU). Default: `10000`. */
   cacheSize?: number;
+  /**
+   * Bounds on the session API, so that one caller cannot take the store from everyone's logins.
+   * `maxCallsPerRequest`: session API fields one request may ask for (aliases count one each);
+   * over it the request is refused before any SQL runs (`COST_LIMIT_EXCEEDED`, HTTP 400).
+   * Default: `10`. `maxConcurrentQueries`: store queries the API runs at once on this instance;
+   * the rest wait their turn, and admissions and request checks keep the other connections of
+   * the pool. Default: `3`.
+   */
+  api?: { maxCallsPerRequest?: number; maxConcurrentQueries?: number };
   /** How often each instance polls for changes it may have missed (the staleness bound). Default: `'500ms'`. */
   syncInterval?: Duration;
+  /**
+   * How long an instance may serve sessions from memory after its last completed change-feed
+   * round trip (a poll of the store). Past it (a stalled link, a frozen database), a session
+   * memory knows is checked in the store within 1 s, else handled as `failMode` says: so a
+   * revocation made elsewhere is never hidden longer than this. Must be longer than
+   * `syncInterval`. Default: `'2s'`, or 4 × `syncInterval` if that is longer.
+   */
+  maxStaleness?: Duration;
   /** How often the pruning job runs (one instance at a time). Default: `'1h'`. */
   pruneInterval?: Duration;
   /** Called after a session is admitted (also for `LOG_ONLY` admissions over a cap). */
@@ -111,7 +128,9 @@ export interface ResolvedOptions<TContext = any> {
   retentionMs: number;
   touchIntervalMs: number;
   cacheSize: number;
+  api: { maxCallsPerRequest: number; maxConcurrentQueries: number };
   syncIntervalMs: number;
+  maxStalenessMs: number;
   pruneIntervalMs: number;
   onAdmit: (event: AdmitEvent) => unknown;
   onReject: (event: RejectEvent) => unknown;
@@ -196,14 +215,20 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     fail('identify', 'a function (contextValue) => Identity | null', options.identify);
   }
   // `app: 100` instead of `app: { maxSessions: 100 }` would otherwise mean "no cap" without a word.
-  for (const group of ['app', 'user'] as const) {
+  for (const group of ['app', 'user', 'api'] as const) {
     const value: unknown = options[group];
     if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
-      fail(group, group === 'app' ? 'an object { maxSessions? }' : 'an object { maxSessions?, onLimit? }', value);
+      const shapes = {
+        app: 'an object { maxSessions? }',
+        user: 'an object { maxSessions?, onLimit? }',
+        api: 'an object { maxCallsPerRequest?, maxConcurrentQueries? }',
+      };
+      fail(group, shapes[group], value);
     }
   }
   const cacheSize = options.cacheSize ?? 10_000;
   if (!Number.isInteger(cacheSize) || cacheSize < 1) fail('cacheSize', 'a whole number >= 1', cacheSize);
+  const syncIntervalMs = parseDuration('syncInterval', defaulted(options.syncInterval, '500ms'), { nullable: false })!;
   const idleTimeoutMs = parseDuration('idleTimeout', options.idleTimeout === undefined ? '30m' : options.idleTimeout, {
     nullable: true,
   });
@@ -232,7 +257,12 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
-    syncIntervalMs: parseDuration('syncInterval', defaulted(options.syncInterval, '500ms'), { nullable: false })!,
+    api: {
+      maxCallsPerRequest: wholeNumber('api.maxCallsPerRequest', options.api?.maxCallsPerRequest, 10),
+      maxConcurrentQueries: wholeNumber('api.maxConcurrentQueries', options.api?.maxConcurrentQueries, 3),
+    },
+    syncIntervalMs,
+    maxStalenessMs: maxStaleness(options.maxStaleness, syncIntervalMs),
     pruneIntervalMs: parseDuration('pruneInterval', defaulted(options.pruneInterval, '1h'), { nullable: false })!,
     onAdmit: fn('onAdmit', options.onAdmit, noop),
     onReject: fn('onReject', options.onReject, noop),
@@ -257,9 +287,23 @@ function touchInterval(value: unknown, idleTimeoutMs: number | null): number {
   return intervalMs;
 }
 
+/** A bound that a poll every `syncInterval` can keep: longer than the interval. */
+function maxStaleness(value: unknown, syncIntervalMs: number): number {
+  if (value === undefined) return Math.max(2_000, 4 * syncIntervalMs);
+  const staleMs = parseDuration('maxStaleness', value, { nullable: false })!;
+  if (staleMs <= syncIntervalMs) fail('maxStaleness', `a duration longer than syncInterval (${syncIntervalMs} ms)`, value);
+  return staleMs;
+}
+
 /** Only an omitted option takes the default: `null` where "never" is not accepted is a mistake to report. */
 function defaulted(value: unknown, fallback: Duration): unknown {
   return value === undefined ? fallback : value;
+}
+
+function wholeNumber(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(option, 'a whole number >= 1', value);
+  return value;
 }
 
 function booleanOption(option: string, value: unknown): boolean {

@@ -1,6 +1,8 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import { type DocumentNode, type FragmentDefinitionNode, Kind } from 'graphql';
+import { sessionApiCost } from './api/cost.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
-import { SessionErrorCode } from './errors.js';
+import { costLimitExceeded, SessionErrorCode } from './errors.js';
 import { isThenable } from './hooks.js';
 import { setRequestSession } from './request-session.js';
 import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
@@ -10,6 +12,8 @@ export interface PluginRuntimes {
   leases: LeaseRuntime;
   /** Writes what was batched, when the server stops. */
   flush(): Promise<void>;
+  /** `api.maxCallsPerRequest`. */
+  maxApiCallsPerRequest: number;
 }
 
 /**
@@ -17,7 +21,7 @@ export interface PluginRuntimes {
  * checked after its operation is resolved and before it executes, so a refusal costs no
  * resolver work and its HTTP status (401/403/503) reaches the client.
  */
-export function sessionPlugin({ sessions, leases, flush }: PluginRuntimes): ApolloServerPlugin<any> {
+export function sessionPlugin({ sessions, leases, flush, maxApiCallsPerRequest }: PluginRuntimes): ApolloServerPlugin<any> {
   const record = (contextValue: object, governed: Governed) =>
     setRequestSession(contextValue, { identity: governed.identity, session: governed.session, leases });
   // One listener for every request: it keeps no per-request state (that lives in
@@ -25,7 +29,11 @@ export function sessionPlugin({ sessions, leases, flush }: PluginRuntimes): Apol
   // hot path allocates only the promises Apollo's hook signatures require (measured with a
   // differential CPU profile of the demo, on against off).
   const listener: GraphQLRequestListener<any> = {
-    async didResolveOperation({ contextValue }) {
+    async didResolveOperation({ contextValue, operation, document }) {
+      // Cheap (a walk of the root selections) and before any SQL: one caller cannot queue
+      // thousands of store queries in front of everyone's logins.
+      const cost = operation ? sessionApiCost(operation, fragmentsOf(document)) : 0;
+      if (cost > maxApiCallsPerRequest) throw costLimitExceeded(maxApiCallsPerRequest, cost);
       const governed = sessions.govern(contextValue);
       if (isThenable<Governed>(governed)) record(contextValue, await governed);
       else record(contextValue, governed);
@@ -75,4 +83,12 @@ function stripStacktraces(errors: ReadonlyArray<{ extensions?: Record<string, un
   for (const error of errors ?? []) {
     if (error.extensions && OWN_CODES.has(error.extensions.code)) delete error.extensions.stacktrace;
   }
+}
+
+function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  }
+  return fragments;
 }

@@ -23,8 +23,10 @@ const onUnhandled = (reason: unknown) => unhandled.push(reason);
 process.on('unhandledRejection', onUnhandled);
 test.after.always(() => process.off('unhandledRejection', onUnhandled));
 
-/** The sync interval of these servers: a cached session is trusted for two of them without the store. */
+/** The sync interval of these servers. */
 const SYNC_MS = 200;
+/** Their staleness bound (`maxStaleness`): a cached session is trusted this long after the last poll. */
+const STALE_MS = 2 * SYNC_MS;
 
 interface Outage {
   database: SessionControllerOptions['database'];
@@ -67,6 +69,7 @@ test.serial("failMode 'closed': governed requests get SESSION_STORE_UNAVAILABLE 
     database: outage.database,
     failMode: 'closed',
     syncInterval: SYNC_MS,
+    maxStaleness: STALE_MS,
     user: { maxSessions: 1 },
     onStoreError: (e) => errors.push(e),
   });
@@ -105,6 +108,7 @@ test.serial("failMode 'open': governed requests pass ungoverned while the databa
     database: outage.database,
     failMode: 'open',
     syncInterval: SYNC_MS,
+    maxStaleness: STALE_MS,
     user: { maxSessions: 1 },
     onStoreError: (e) => errors.push(e),
   });
@@ -131,7 +135,7 @@ if (onPostgres) {
     const db = await ownDatabase(t);
     const proxy = await TcpProxy.to(db.url!);
     t.teardown(() => proxy.close());
-    const options = { failMode: 'closed' as const, syncInterval: SYNC_MS, onStoreError: () => {} };
+    const options = { failMode: 'closed' as const, syncInterval: SYNC_MS, maxStaleness: STALE_MS, onStoreError: () => {} };
     const cutOff = await serve(t, { ...options, database: proxy.urlFor(db.url!) });
     const other = await serve(t, { ...options, database: db.url! });
     const id = (await whoami(cutOff, 'alice', 'a1'))!.split(':')[1];
@@ -192,7 +196,7 @@ if (onPostgres) {
     const db = await ownDatabase(t);
     const proxy = await TcpProxy.to(db.url!);
     t.teardown(() => proxy.close());
-    const s = await serve(t, { database: proxy.urlFor(db.url!), syncInterval: SYNC_MS, onStoreError: () => {} });
+    const s = await serve(t, { database: proxy.urlFor(db.url!), syncInterval: SYNC_MS, maxStaleness: STALE_MS, onStoreError: () => {} });
     await whoami(s, 'alice', 'a1');
     // Cut the open connections, then accept new ones and swallow them: a black hole.
     await proxy.close();

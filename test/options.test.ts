@@ -31,6 +31,8 @@ test('works by default: every default applied, durations in milliseconds', (t) =
   t.is(resolved.touchIntervalMs, 30_000);
   t.is(resolved.cacheSize, 10_000);
   t.is(resolved.syncIntervalMs, 500);
+  t.is(resolved.maxStalenessMs, 2_000);
+  t.deepEqual(resolved.api, { maxCallsPerRequest: 10, maxConcurrentQueries: 3 });
   t.is(resolved.pruneIntervalMs, 3_600_000);
   for (const hook of [resolved.onAdmit, resolved.onReject, resolved.onRevoke, resolved.onStoreError]) {
     t.is(typeof hook, 'function');
@@ -71,6 +73,12 @@ test('accepts every documented form of each option', (t) => {
   t.is(resolved.touchIntervalMs, 250);
   t.is(resolved.cacheSize, 1);
   t.is(resolved.syncIntervalMs, 2_000);
+  t.is(resolved.maxStalenessMs, 8_000, 'a long syncInterval moves the default staleness bound to 4 polls');
+  t.is(resolveOptions({ identify, maxStaleness: '5s' }).maxStalenessMs, 5_000);
+  t.deepEqual(resolveOptions({ identify, api: { maxCallsPerRequest: 50, maxConcurrentQueries: 1 } }).api, {
+    maxCallsPerRequest: 50,
+    maxConcurrentQueries: 1,
+  });
   t.is(resolved.pruneIntervalMs, 600_000);
   t.is(resolved.onAdmit, onAdmit);
 
@@ -118,6 +126,10 @@ const mistakes: Array<[title: string, options: Record<string, unknown>, option: 
   ['a kill switch that is not a boolean', { identify, enabled: 'no' }, 'enabled', /true or false/],
   ['a migrate flag that is not a boolean', { identify, migrate: 1 }, 'migrate', /true or false/],
   ['a zero cache size', { identify, cacheSize: 0 }, 'cacheSize', /whole number >= 1/],
+  ['a staleness bound no longer than the sync interval', { identify, syncInterval: '1s', maxStaleness: '1s' }, 'maxStaleness', /longer than syncInterval \(1000 ms\)/],
+  ['api bounds given as a bare number', { identify, api: 10 }, 'api', /an object/],
+  ['a zero API call bound', { identify, api: { maxCallsPerRequest: 0 } }, 'api.maxCallsPerRequest', /whole number >= 1/],
+  ['a fractional API concurrency', { identify, api: { maxConcurrentQueries: 1.5 } }, 'api.maxConcurrentQueries', /whole number >= 1/],
   ['a fractional cache size', { identify, cacheSize: 2.5 }, 'cacheSize', /whole number >= 1/],
   ['a database URL of another kind', { identify, database: 'mysql://db/app' }, 'database', /postgres:\/\/ URL/],
   ['a database of the wrong type', { identify, database: 5432 }, 'database', /postgres:\/\/ URL, a MikroORM instance or \{ embedded/],

@@ -4,7 +4,8 @@
  * operation: who is calling (UNAUTHENTICATED), admin-only operations (FORBIDDEN), arguments
  * (BAD_USER_INPUT), then the store — so nothing malformed ever reaches SQL.
  */
-import { forbidden, notFound, unauthenticated } from '../errors.js';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { costLimitExceeded, forbidden, notFound, unauthenticated } from '../errors.js';
 import { hashSessionKey, type Identity } from '../identity.js';
 import { getRequestSession } from '../request-session.js';
 import type { LimitRules, SessionDirectory, SessionRuntime } from '../runtime/contracts.js';
@@ -26,6 +27,8 @@ export interface SessionApiHost {
   readonly sessions: SessionRuntime;
   readonly directory: SessionDirectory;
   readonly rules: LimitRules;
+  /** The `api` option: calls per request, store queries at once. */
+  readonly limits: { maxCallsPerRequest: number; maxConcurrentQueries: number };
 }
 
 /** The caller of an API operation. */
@@ -49,11 +52,34 @@ export class SessionApi {
   private readonly sessions: SessionRuntime;
   private readonly directory: SessionDirectory;
   private readonly rules: LimitRules;
+  /** Calls made per request (its context object), for the bound the plugin also checks up front. */
+  private readonly callsByRequest = new WeakMap<object, number>();
+  private readonly maxCallsPerRequest: number;
+  /** The API's share of the pool: its queries wait here, not in the pool's queue before logins. */
+  private readonly queries: LimitFunction;
 
   constructor(host: SessionApiHost) {
     this.sessions = host.sessions;
     this.directory = host.directory;
     this.rules = host.rules;
+    this.maxCallsPerRequest = host.limits.maxCallsPerRequest;
+    this.queries = pLimit(host.limits.maxConcurrentQueries);
+  }
+
+  /** Every store call of the API: within the API's share of the pool, under the fail-mode guard. */
+  private store<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    return this.sessions.guard(operation, () => this.queries(run));
+  }
+
+  /**
+   * Counts a call against the request's bound: the plugin refuses a request over it before it
+   * executes; this holds the bound where the plugin is not installed, before the call's SQL.
+   */
+  private charge(contextValue: unknown): void {
+    if (typeof contextValue !== 'object' || contextValue === null) return;
+    const calls = (this.callsByRequest.get(contextValue) ?? 0) + 1;
+    this.callsByRequest.set(contextValue, calls);
+    if (calls > this.maxCallsPerRequest) throw costLimitExceeded(this.maxCallsPerRequest, calls);
   }
 
   async activeSessions(contextValue: unknown, input: ActiveSessionsArgs): Promise<UserSessionConnectionView> {
@@ -63,7 +89,7 @@ export class SessionApi {
     const after = args.cursor('after', input.after);
     const access = accessTo(caller.userId, userId, userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
     if (access === 'NONE') throw forbidden("Only an administrator may list another user's sessions.");
-    const page = await this.sessions.guard('api.activeSessions', () => this.directory.listActive({ userId, first, after }));
+    const page = await this.store('api.activeSessions', () => this.directory.listActive({ userId, first, after }));
     const edges = page.sessions.map(({ session, position }) => ({
       cursor: encodeCursor(position),
       // Listed because the database found it active; its clock decided, not this instance's.
@@ -78,13 +104,13 @@ export class SessionApi {
 
   async sessionStats(contextValue: unknown): Promise<SessionStatsView> {
     await this.requireAdmin(contextValue);
-    const counts = await this.sessions.guard('api.sessionStats', () => this.directory.countActive());
+    const counts = await this.store('api.sessionStats', () => this.directory.countActive());
     return { ...counts, ...this.sessions.limits };
   }
 
   async sessionLimitRules(contextValue: unknown): Promise<SessionLimitRuleView[]> {
     await this.requireAdmin(contextValue);
-    const rules = await this.sessions.guard('api.sessionLimitRules', () => this.rules.list());
+    const rules = await this.store('api.sessionLimitRules', () => this.rules.list());
     return rules.map(toRuleView);
   }
 
@@ -92,19 +118,19 @@ export class SessionApi {
     const caller = await this.caller(contextValue);
     const id = args.sessionId('id', input.id);
     const note = args.reason('reason', input.reason);
-    const found = await this.sessions.guard('api.revokeSession', () => this.directory.find(id));
+    const found = await this.store('api.revokeSession', () => this.directory.find(id));
     // Unknown and foreign look the same to a non-admin: no existence leak.
     if (!found) throw notFound();
     const access = accessTo(caller.userId, found.userId, found.userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
     if (access === 'NONE') throw notFound();
-    const revoked = await this.sessions.guard('api.revokeSession', () => this.sessions.revoke(id, revokeReasonFor(access), note));
+    const revoked = await this.store('api.revokeSession', () => this.sessions.revoke(id, revokeReasonFor(access), note));
     if (!revoked) throw notFound(); // pruned in between
     return this.view(revoked, caller);
   }
 
   async revokeOtherSessions(contextValue: unknown): Promise<number> {
     const caller = await this.caller(contextValue);
-    const revoked = await this.sessions.guard('api.revokeOtherSessions', () =>
+    const revoked = await this.store('api.revokeOtherSessions', () =>
       this.sessions.revokeUser(caller.userId, 'REVOKED', null, caller.sessionId ?? undefined),
     );
     return revoked.length;
@@ -115,7 +141,7 @@ export class SessionApi {
     const userId = args.userId('userId', input.userId);
     const note = args.reason('reason', input.reason);
     const reason = revokeReasonFor(accessTo(caller.userId, userId, true) as 'OWN' | 'ADMIN');
-    const revoked = await this.sessions.guard('api.revokeUserSessions', () => this.sessions.revokeUser(userId, reason, note));
+    const revoked = await this.store('api.revokeUserSessions', () => this.sessions.revokeUser(userId, reason, note));
     return revoked.length;
   }
 
@@ -129,14 +155,14 @@ export class SessionApi {
       subject: args.subject('subject', input.subject),
       maxSessions: args.maxSessions('maxSessions', input.maxSessions),
     };
-    return toRuleView(await this.sessions.guard('api.setSessionLimit', () => this.rules.set(rule)));
+    return toRuleView(await this.store('api.setSessionLimit', () => this.rules.set(rule)));
   }
 
   async removeSessionLimit(contextValue: unknown, input: { subjectType: string; subject: string }): Promise<boolean> {
     await this.requireAdmin(contextValue);
     const subjectType = args.subjectType('subjectType', input.subjectType);
     const subject = args.subject('subject', input.subject);
-    return this.sessions.guard('api.removeSessionLimit', () => this.rules.remove(subjectType, subject));
+    return this.store('api.removeSessionLimit', () => this.rules.remove(subjectType, subject));
   }
 
   /**
@@ -144,12 +170,13 @@ export class SessionApi {
    * the host's `identify` still decides who is calling, and the store which session is theirs.
    */
   private async caller(contextValue: unknown): Promise<Caller> {
+    this.charge(contextValue);
     const recorded = getRequestSession(contextValue);
     const identity = recorded ? recorded.identity : await this.sessions.identify(contextValue);
     if (!identity) throw unauthenticated();
     let sessionId = recorded?.session?.id ?? null;
     if (!sessionId) {
-      const own = await this.sessions.guard('api.caller', () => this.directory.ownerOfKey(hashSessionKey(identity.sessionKey)));
+      const own = await this.store('api.caller', () => this.directory.ownerOfKey(hashSessionKey(identity.sessionKey)));
       sessionId = own && own.userId === identity.userId ? own.id : null;
     }
     return { identity, userId: identity.userId, sessionId };

@@ -33,6 +33,8 @@ export class ChangeFeed {
   constructor(
     private readonly log: ChangeLog,
     private readonly syncIntervalMs: number,
+    /** `maxStaleness`: memory may answer only this long after the last completed poll. */
+    private readonly maxStalenessMs: number,
     private readonly apply: (notice: RevokedNotice) => void,
     private readonly onError: (operation: string, error: Error) => void,
   ) {}
@@ -107,12 +109,12 @@ export class ChangeFeed {
 
   /**
    * Whether this instance's cache cannot be missing a revocation made elsewhere for longer than
-   * promised: its LISTEN connection is up (every revocation is pushed to it), or a poll succeeded
-   * recently (one missed poll tolerated). A poll that is merely late on a busy event loop must not
-   * send every request to the database while notifications still arrive.
+   * promised: a poll that started at most `maxStaleness` ago completed. An open LISTEN connection
+   * proves nothing by itself: a stalled link or a frozen database keeps it open while nothing
+   * arrives, so only a completed round trip counts.
    */
   isFresh(now = Date.now()): boolean {
-    return this.listener !== undefined || now - this.syncedAt <= 2 * this.syncIntervalMs;
+    return now - this.syncedAt <= this.maxStalenessMs;
   }
 
   /** Reads recently revoked sessions; overlapping windows make a late commit harmless to miss once. */

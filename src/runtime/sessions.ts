@@ -15,6 +15,15 @@ import { GraphQLError } from 'graphql';
 
 /** Touches are written at least this often, whatever `touchInterval` is, so shutdown loses little. */
 const MAX_FLUSH_EVERY_MS = 1_000;
+/**
+ * How long a session that memory knows, but can no longer vouch for (`maxStaleness` passed), may
+ * wait on the store before `failMode` decides: a stalled link must not hold requests for the
+ * driver's 10 s timeout.
+ */
+const STALE_CHECK_DEADLINE_MS = 1_000;
+
+/** Memory knows the session as active but is out of sync with the store. */
+const STALE = Symbol('stale');
 
 /** The caps and hooks a runtime enforces; behind the kill switch, none (decided by the controller). */
 export interface Governance {
@@ -82,12 +91,13 @@ export class Sessions implements SessionRuntime {
   private governIdentity(identity: Identity | null): Governed | Promise<Governed> {
     if (!identity) return { identity: null, session: null };
     const keyHash = hashSessionKey(identity.sessionKey);
-    const remembered = this.serveFromMemory(identity, keyHash);
-    if (remembered) return { identity, session: remembered };
-    return this.guard('request', () => this.serveFromStore(identity, keyHash), () => null).then((session) => ({
-      identity,
-      session,
-    }));
+    const remembered = this.fromMemory(identity, keyHash);
+    if (remembered && remembered !== STALE) return { identity, session: remembered };
+    const fromStore =
+      remembered === STALE
+        ? () => withDeadline(this.serveFromStore(identity, keyHash), STALE_CHECK_DEADLINE_MS)
+        : () => this.serveFromStore(identity, keyHash);
+    return this.guard('request', fromStore, () => null).then((session) => ({ identity, session }));
   }
 
   async openSession(identity: Identity): Promise<SessionInfo> {
@@ -97,7 +107,10 @@ export class Sessions implements SessionRuntime {
     // A login brings a new key: straight to admission, which finds an existing row itself.
     const session = await this.guard(
       'openSession',
-      async () => this.serveFromMemory(checked, keyHash) ?? this.serveFromStore(checked, keyHash, { expectNew: true }),
+      async () => {
+        const remembered = this.fromMemory(checked, keyHash);
+        return remembered && remembered !== STALE ? remembered : this.serveFromStore(checked, keyHash, { expectNew: true });
+      },
     );
     return toSessionInfo(session);
   }
@@ -114,18 +127,19 @@ export class Sessions implements SessionRuntime {
   }
 
   /**
-   * The session from memory, if memory may answer: known, active by this instance's view, and
-   * the change feed in sync. Past that (the store unreachable from here), a revocation made
-   * elsewhere could be missing, so the store decides, and `failMode` if it cannot. A session
-   * memory knows to be revoked is refused at once. Serving records the use (a batched touch).
+   * What memory can answer for a key: the session, if known, active by this instance's view, and
+   * the change feed in sync (serving it records the use, a batched touch); `STALE` if known and
+   * active but the feed is out of sync (a revocation made elsewhere could be missing, so the
+   * store decides, quickly, and `failMode` if it cannot); nothing otherwise. A session memory
+   * knows to be revoked is refused at once.
    */
-  private serveFromMemory(identity: Identity, keyHash: string): StoredSession | undefined {
+  private fromMemory(identity: Identity, keyHash: string): StoredSession | typeof STALE | undefined {
     const cached = this.cache.get(keyHash);
     if (!cached || cached.userId !== identity.userId) return undefined;
     const state = sessionState(cached, this.dbNow(), this.timeouts);
     if (state.status === 'REVOKED') throw sessionRevoked(state.reason);
-    if (state.status !== 'ACTIVE' || !this.feed?.isFresh()) return undefined;
-    return this.recordUse(cached);
+    if (state.status !== 'ACTIVE') return undefined;
+    return this.feed?.isFresh() ? this.recordUse(cached) : STALE;
   }
 
   /**
@@ -208,20 +222,25 @@ export class Sessions implements SessionRuntime {
     return touched;
   }
 
-  async revoke(sessionId: string, reason: RevokeReason, note: string | null): Promise<SessionInfo | null> {
-    const changed = await this.store.revokeById(sessionId, reason, note);
-    if (changed.length) {
-      this.revoked(changed, reason, note);
-      return toSessionInfo(changed[0]);
-    }
-    const existing = await this.store.findById(sessionId);
-    return existing ? toSessionInfo(existing) : null;
+  /** Revokes one session, under the fail-mode guard like every store call a request can reach. */
+  revoke(sessionId: string, reason: RevokeReason, note: string | null): Promise<SessionInfo | null> {
+    return this.guard('revoke', async () => {
+      const changed = await this.store.revokeById(sessionId, reason, note);
+      if (changed.length) {
+        this.revoked(changed, reason, note);
+        return toSessionInfo(changed[0]);
+      }
+      const existing = await this.store.findById(sessionId);
+      return existing ? toSessionInfo(existing) : null;
+    });
   }
 
-  async revokeUser(userId: string, reason: RevokeReason, note: string | null, exceptSessionId?: string): Promise<SessionInfo[]> {
-    const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId);
-    if (changed.length) this.revoked(changed, reason, note);
-    return changed.map(toSessionInfo);
+  revokeUser(userId: string, reason: RevokeReason, note: string | null, exceptSessionId?: string): Promise<SessionInfo[]> {
+    return this.guard('revoke', async () => {
+      const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId);
+      if (changed.length) this.revoked(changed, reason, note);
+      return changed.map(toSessionInfo);
+    });
   }
 
   async isAdmin(identity: Identity): Promise<boolean> {
@@ -258,4 +277,14 @@ export class Sessions implements SessionRuntime {
   get cachedSessions(): number {
     return this.cache.size;
   }
+}
+
+/** Rejects when `work` has not settled within `ms` (the work itself goes on, unobserved). */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the session store did not answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -70,10 +70,34 @@ function knexRunner(knex: () => Knex): SqlRunner {
 /** A PostgreSQL connection as node-postgres gives it (the pool under MikroORM's knex). */
 interface PgConnection {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  /** Set to make knex's pool destroy the connection instead of lending it again. */
+  __knex__disposed?: unknown;
+  connection?: { stream?: { destroy(): void } };
+}
+
+/** How long a rollback may take before the connection is given up instead. */
+const ROLLBACK_DEADLINE_MS = 1_000;
+
+/**
+ * Whether the server answered the statement: a SQL error carries its SQLSTATE `code`. Anything
+ * else (node-postgres' client-side `query_timeout`, a broken socket) leaves the protocol state
+ * unknown: the statement may still run, and its answer would be read as the next statement's.
+ */
+function serverAnswered(error: unknown): boolean {
+  return typeof (error as { code?: unknown } | null)?.code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code);
+}
+
+/**
+ * Takes a connection out of service: the pool destroys it instead of lending it again, and its
+ * socket is closed now, so the server ends whatever transaction it held (never left idle in it).
+ */
+function discard(connection: PgConnection, reason: unknown): void {
+  connection.__knex__disposed = reason instanceof Error ? reason.message : String(reason);
+  connection.connection?.stream?.destroy();
 }
 
 function poolRunner(knex: () => Knex): SqlRunner {
-  /** Borrows a connection and always gives it back. */
+  /** Borrows a connection and always gives it back, or discards it when its state is unknown. */
   const withConnection = async <T>(use: (connection: PgConnection) => Promise<T>): Promise<T> => {
     const client = knex().client as unknown as {
       acquireConnection(): Promise<PgConnection>;
@@ -82,6 +106,9 @@ function poolRunner(knex: () => Knex): SqlRunner {
     const connection = await client.acquireConnection();
     try {
       return await use(connection);
+    } catch (error) {
+      if (!serverAnswered(error)) discard(connection, error);
+      throw error;
     } finally {
       await client.releaseConnection(connection);
     }
@@ -94,18 +121,32 @@ function poolRunner(knex: () => Knex): SqlRunner {
     one: (text, params) => pool.one(text, params),
     transaction: (work) =>
       withConnection(async (connection) => {
-        await connection.query('begin');
         try {
+          await connection.query('begin');
           const result = await work(on(connection));
           await connection.query('commit');
           return result;
         } catch (error) {
-          // A dead connection cannot roll back; the pool discards it, and the server ends the transaction.
-          await connection.query('rollback').catch(() => {});
+          // A statement the server refused leaves a transaction to roll back; anything else (a
+          // timeout, a broken link) leaves the connection in an unknown state: withConnection
+          // discards it. A rollback that does not come back quickly gets the same treatment.
+          if (serverAnswered(error) && !(await rolledBack(connection))) discard(connection, error);
           throw error;
         }
       }),
   };
+}
+
+async function rolledBack(connection: PgConnection): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ROLLBACK_DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([connection.query('rollback').then(() => true as const, () => false as const), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -5,11 +5,15 @@ import { SessionApi } from './api/session-api.js';
 import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
+import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
 import { HookRunner } from './hooks.js';
 import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
 import { ChangeFeed } from './runtime/change-feed.js';
+import { ConnectionRegistry } from './runtime/connections.js';
+import { ChangeFanOut } from './runtime/fan-out.js';
+import { SessionEventHub } from './runtime/session-events.js';
 import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
@@ -32,6 +36,8 @@ export class SessionController<TContext = any> {
   private readonly leases: Leases;
   private readonly feed: ChangeFeed;
   private readonly pruner: Pruner;
+  private readonly connections: ConnectionRegistry;
+  private readonly events: SessionEventHub;
   private sessionApi?: SessionApi;
   private closed = false;
 
@@ -46,14 +52,23 @@ export class SessionController<TContext = any> {
       : NO_CAPS;
     this.sessions = new Sessions(options, governance, store.sessions, hooks);
     this.leases = new Leases(options, store.leases, this.sessions, hooks);
+    this.connections = new ConnectionRegistry(this.sessions, options.touchIntervalMs);
+    this.events = new SessionEventHub(
+      store.queries,
+      store.changes,
+      { timeouts: options.timeouts, syncIntervalMs: options.syncIntervalMs, dbNow: () => this.sessions.dbNow() },
+      (operation, error) => hooks.storeFailed(operation, error),
+    );
+    const fanOut = new ChangeFanOut([this.sessions, this.connections, this.events]);
     this.feed = new ChangeFeed(
       store.changes,
       options.syncIntervalMs,
       options.maxStalenessMs,
-      (notice) => this.sessions.forgetRevoked(notice),
+      (notice) => fanOut.apply(notice),
       (operation, error) => hooks.storeFailed(operation, error),
     );
-    this.sessions.attachFeed(this.feed);
+    fanOut.publishTo(this.feed);
+    this.sessions.attachFeed(this.feed, fanOut);
     this.pruner = new Pruner(store.pruning, (error) => hooks.storeFailed('prune', error));
   }
 
@@ -105,6 +120,7 @@ export class SessionController<TContext = any> {
       directory: this.store.queries,
       rules: this.store.rules,
       limits: this.options.api,
+      events: this.events,
     }));
   }
 
@@ -125,6 +141,32 @@ export class SessionController<TContext = any> {
    */
   transformSchema(schema: GraphQLSchema): GraphQLSchema {
     return uniqueSessionTransformer(schema);
+  }
+
+  /**
+   * What `useServer` of graphql-ws needs to serve subscriptions (and any operation) over
+   * WebSocket governed like HTTP requests: the session is checked on connect and on every
+   * subscribe, its sockets close when it is revoked (on any instance) or times out, and
+   * `@uniqueSession` subscription fields hold their seat while they live:
+   * `useServer(sessions.websocket({ schema, context: ({ connectionParams, request }) => … }), wsServer)`.
+   */
+  websocket(options: GovernedWebSocketOptions<TContext>): GovernedServerOptions {
+    return governedWebSocket(
+      {
+        sessions: this.sessions,
+        leases: this.leases,
+        connections: this.connections,
+        maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
+        leaseTtlMs: this.options.leaseTtlMs,
+        governs: this.options.enabled,
+      },
+      options,
+    );
+  }
+
+  /** Open governed WebSocket connections on this instance. */
+  get openConnections(): number {
+    return this.connections.size;
   }
 
   /**
@@ -180,6 +222,8 @@ export class SessionController<TContext = any> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.connections.stop();
+    this.events.stop();
     await this.sessions.stop();
     await this.pruner.stop();
     await this.feed.stop();

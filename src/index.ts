@@ -12,7 +12,8 @@ export type { LeaseInfo } from './store/lease-store.js';
 export type { PruneResult } from './runtime/pruner.js';
 export type { UniqueSessionOptions } from './directive/config.js';
 export { uniqueSessionTypeDefs } from './directive/type-defs.js';
-export type { UserSessionView } from './api/views.js';
+export type { SessionEventView, UserSessionView } from './api/views.js';
+export type { GovernedServerOptions, GovernedWebSocketOptions, WebSocketConnection } from './websocket.js';
 export type { SessionApi } from './api/session-api.js';
 export type { SessionResolverMap } from './api/resolver-map.js';
 export {

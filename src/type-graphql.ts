@@ -6,6 +6,7 @@ export { sessionResolvers } from './api/resolvers.js';
 export { SessionPageInfo, UserSessionConnection, UserSessionEdge } from './api/types/connection.js';
 export { LimitSubject, SessionStatus } from './api/types/enums.js';
 export { SessionLimitRule } from './api/types/session-limit-rule.js';
+export { SessionEvent, SessionEventType } from './api/types/session-event.js';
 export { SessionStats } from './api/types/session-stats.js';
 export { UserSession } from './api/types/user-session.js';
 export { UniqueSession } from './directive/decorator.js';

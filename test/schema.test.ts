@@ -71,6 +71,13 @@ const CONTRACT_SURFACE = /* GraphQL */ `
     setSessionLimit(subjectType: LimitSubject!, subject: String!, maxSessions: Int): SessionLimitRule!
     removeSessionLimit(subjectType: LimitSubject!, subject: String!): Boolean!
   }
+
+  enum SessionEventType { ADMITTED REVOKED EXPIRED }
+  type SessionEvent { type: SessionEventType!  session: UserSession!  reason: String }
+
+  type Subscription {
+    sessionEvents(userId: ID): SessionEvent!
+  }
 `;
 
 /** The surface alone: no descriptions, no @specifiedBy, types and fields in alphabetical order. */
@@ -123,11 +130,15 @@ test('a type-graphql host gets the same surface, whatever its nullableByDefault,
       return { name: 'x' };
     }
   }
-  const resolvers = createSessionResolvers(() => {
-    throw new Error('not called');
-  });
+  const resolvers = createSessionResolvers(
+    () => {
+      throw new Error('not called');
+    },
+    { subscriptions: true },
+  );
+  const pubSub = { publish: () => {}, subscribe: () => (async function* () {})() };
   for (const nullableByDefault of [false, true]) {
-    const schema = await buildSchema({ resolvers: [HostResolver, ...resolvers], nullableByDefault, validate: false });
+    const schema = await buildSchema({ resolvers: [HostResolver, ...resolvers], nullableByDefault, validate: false, pubSub });
     const printed = parse(printSchema(schema));
     // Drop the host's own field and type; what remains is the session API.
     const apiOnly = visit(printed, {

@@ -10,6 +10,7 @@ export const SESSION_API_FIELDS: ReadonlySet<string> = new Set([
   'revokeUserSessions',
   'setSessionLimit',
   'removeSessionLimit',
+  'sessionEvents',
 ]);
 
 /**

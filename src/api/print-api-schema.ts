@@ -11,9 +11,14 @@ import { createSessionResolvers } from './resolvers.js';
 export function printApiSchemaFromClasses(): string {
   return printSchema(
     buildSchemaSync({
-      resolvers: createSessionResolvers(() => {
-        throw new Error('this schema is for printing only');
-      }),
+      resolvers: createSessionResolvers(
+        () => {
+          throw new Error('this schema is for printing only');
+        },
+        { subscriptions: true },
+      ),
+      // type-graphql wants one for any subscription; sessionEvents brings its own stream.
+      pubSub: { publish: () => {}, subscribe: () => (async function* () {})() },
       // Whatever a host sets globally, the printed surface is the one docs/contract.md §5 describes.
       nullableByDefault: false,
       validate: false,

@@ -15,6 +15,12 @@ export function createSessionResolverMap(api: SessionApi) {
       sessionStats: (_: unknown, __: Args, ctx: unknown) => api.sessionStats(ctx),
       sessionLimitRules: (_: unknown, __: Args, ctx: unknown) => api.sessionLimitRules(ctx),
     },
+    Subscription: {
+      sessionEvents: {
+        subscribe: (_: unknown, a: Args, ctx: unknown) => api.sessionEvents(ctx, { userId: a.userId }),
+        resolve: (event: unknown) => event,
+      },
+    },
     Mutation: {
       revokeSession: (_: unknown, a: Args, ctx: unknown) => api.revokeSession(ctx, { id: a.id, reason: a.reason }),
       revokeOtherSessions: (_: unknown, __: Args, ctx: unknown) => api.revokeOtherSessions(ctx),

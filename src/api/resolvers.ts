@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Args, Ctx, Int, Mutation, Query, Resolver, type NonEmptyArray } from 'type-graphql';
+import { Args, Ctx, Int, Mutation, Query, Resolver, Root, Subscription, type NonEmptyArray } from 'type-graphql';
 import type { SessionApi } from './session-api.js';
 import {
   ActiveSessionsArgs,
@@ -11,8 +11,15 @@ import {
 import { UserSessionConnection } from './types/connection.js';
 import { SessionLimitRule } from './types/session-limit-rule.js';
 import { SessionStats } from './types/session-stats.js';
+import { SessionEvent, SessionEventsArgs } from './types/session-event.js';
 import { UserSession } from './types/user-session.js';
-import type { SessionLimitRuleView, SessionStatsView, UserSessionConnectionView, UserSessionView } from './views.js';
+import type {
+  SessionEventView,
+  SessionLimitRuleView,
+  SessionStatsView,
+  UserSessionConnectionView,
+  UserSessionView,
+} from './views.js';
 
 /**
  * The session API as type-graphql resolver classes bound to one controller's API. The methods
@@ -20,7 +27,10 @@ import type { SessionLimitRuleView, SessionStatsView, UserSessionConnectionView,
  *
  * `api` is a function so that the schema can be printed without a running controller.
  */
-export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Function> {
+export function createSessionResolvers(
+  api: () => SessionApi,
+  { subscriptions = false }: SessionResolverOptions = {},
+): NonEmptyArray<Function> {
   @Resolver()
   class SessionQueryResolver {
     @Query(() => UserSessionConnection, {
@@ -77,13 +87,40 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
     }
   }
 
-  return [SessionQueryResolver, SessionMutationResolver];
+  @Resolver()
+  class SessionSubscriptionResolver {
+    @Subscription(() => SessionEvent, {
+      nullable: false,
+      description:
+        "Sign-ins, revocations and expiry of the caller's sessions (or, for admins, userId's), from every server instance, as they happen.",
+      subscribe: ({ args, context }) => api().sessionEvents(context, args as SessionEventsArgs),
+    })
+    sessionEvents(@Root() event: SessionEventView, @Args(() => SessionEventsArgs) _args: SessionEventsArgs): SessionEventView {
+      return event;
+    }
+  }
+
+  return subscriptions
+    ? [SessionQueryResolver, SessionMutationResolver, SessionSubscriptionResolver]
+    : [SessionQueryResolver, SessionMutationResolver];
+}
+
+export interface SessionResolverOptions {
+  /**
+   * Include the `sessionEvents` subscription. type-graphql refuses any subscription unless
+   * `buildSchema` is given a `pubSub` (ours does not use it: any PubSub will do), so it is
+   * opt-in. Default: `false`.
+   */
+  subscriptions?: boolean;
 }
 
 /**
  * The session API's resolver classes for type-graphql:
  * `buildSchema({ resolvers: [...yours, ...sessionResolvers(sessions)] })`.
  */
-export function sessionResolvers(controller: { readonly api: SessionApi }): NonEmptyArray<Function> {
-  return createSessionResolvers(() => controller.api);
+export function sessionResolvers(
+  controller: { readonly api: SessionApi },
+  options?: SessionResolverOptions,
+): NonEmptyArray<Function> {
+  return createSessionResolvers(() => controller.api, options);
 }

@@ -9,12 +9,14 @@ import { costLimitExceeded, forbidden, notFound, unauthenticated } from '../erro
 import { hashSessionKey, type Identity } from '../identity.js';
 import { getRequestSession } from '../request-session.js';
 import type { LimitRules, SessionDirectory, SessionRuntime } from '../runtime/contracts.js';
+import type { SessionEvent } from '../runtime/session-events.js';
 import type { LimitRule } from '../store/limit-rule-store.js';
 import type { SessionInfo, SessionStatus } from '../vocabulary.js';
 import * as args from './arguments.js';
 import { accessTo, revokeReasonFor } from './authorization.js';
 import { encodeCursor } from './cursor.js';
 import {
+  type SessionEventView,
   type SessionLimitRuleView,
   type SessionStatsView,
   type UserSessionConnectionView,
@@ -29,6 +31,13 @@ export interface SessionApiHost {
   readonly rules: LimitRules;
   /** The `api` option: calls per request, store queries at once. */
   readonly limits: { maxCallsPerRequest: number; maxConcurrentQueries: number };
+  /** The instance's `sessionEvents` streams. */
+  readonly events: SessionEventSource;
+}
+
+/** Where `sessionEvents` come from: the change feed's fan-out on this instance. */
+export interface SessionEventSource {
+  subscribe(userId: string): AsyncGenerator<SessionEvent>;
 }
 
 /** The caller of an API operation. */
@@ -52,6 +61,7 @@ export class SessionApi {
   private readonly sessions: SessionRuntime;
   private readonly directory: SessionDirectory;
   private readonly rules: LimitRules;
+  private readonly events: SessionEventSource;
   /** Calls made per request (its context object), for the bound the plugin also checks up front. */
   private readonly callsByRequest = new WeakMap<object, number>();
   private readonly maxCallsPerRequest: number;
@@ -62,6 +72,7 @@ export class SessionApi {
     this.sessions = host.sessions;
     this.directory = host.directory;
     this.rules = host.rules;
+    this.events = host.events;
     this.maxCallsPerRequest = host.limits.maxCallsPerRequest;
     this.queries = pLimit(host.limits.maxConcurrentQueries);
   }
@@ -112,6 +123,26 @@ export class SessionApi {
     await this.requireAdmin(contextValue);
     const rules = await this.store('api.sessionLimitRules', () => this.rules.list());
     return rules.map(toRuleView);
+  }
+
+  /**
+   * Events about the caller's own sessions (or, for admins, `userId`'s), from every instance, as
+   * they happen. Checked like a query before the first event: who calls, and may they see them.
+   */
+  async sessionEvents(contextValue: unknown, input: { userId?: string | null }): Promise<AsyncGenerator<SessionEventView>> {
+    const caller = await this.caller(contextValue);
+    const userId = input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
+    const access = accessTo(caller.userId, userId, userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
+    if (access === 'NONE') throw forbidden("Only an administrator may follow another user's sessions.");
+    const events = this.events.subscribe(userId);
+    const view = (session: SessionInfo) => this.view(session, caller);
+    return (async function* () {
+      try {
+        for await (const event of events) yield { type: event.type, reason: event.reason, session: view(event.session) };
+      } finally {
+        await events.return(undefined);
+      }
+    })();
   }
 
   async revokeSession(contextValue: unknown, input: { id: string; reason?: string | null }): Promise<UserSessionView> {

@@ -28,6 +28,12 @@ export interface UserSessionConnectionView {
   totalCount: number;
 }
 
+export interface SessionEventView {
+  type: 'ADMITTED' | 'REVOKED' | 'EXPIRED';
+  session: UserSessionView;
+  reason: string | null;
+}
+
 export interface SessionStatsView {
   activeSessions: number;
   activeUsers: number;

@@ -48,6 +48,9 @@ export function checkUniqueSession(
   // The store was unreachable and failMode 'open' let the request through: so does the field.
   if (!session) return undefined;
 
+  // A subscription's events share one request: each event is a use of the field, checked anew
+  // (the holder's memory answers most of them).
+  if (info.operation.operation === 'subscription') return request.leases.acquire(field, config, identity, session);
   let checked = checkedByRequest.get(request);
   if (!checked) checkedByRequest.set(request, (checked = new Map()));
   let pending = checked.get(field);

@@ -1,16 +1,23 @@
-import type { ChangeListener, ChangeLog, RevokedNotice } from '../store/change-log.js';
+import type { AdmittedNotice, ChangeListener, ChangeLog, ChangeNotice, RevokedNotice } from '../store/change-log.js';
 import type { RevokeReason } from '../vocabulary.js';
 
-/** NOTIFY payloads must stay under 8000 bytes; 64-hex digests plus JSON fit about 100 a message. */
-const DIGESTS_PER_MESSAGE = 100;
+/** NOTIFY payloads must stay under 8000 bytes: messages are filled up to this many characters. */
+const MAX_MESSAGE_CHARS = 7_000;
 /** Polls look back this far so a revocation whose transaction committed late is not skipped. */
 const POLL_OVERLAP_MS = 5_000;
 const RECONNECT_DELAY_MS = 1_000;
+/**
+ * Admissions are told in batches at most this late: a NOTIFY per admission would add a round
+ * trip and a commit-time lock to every login, for events that `sessionEvents` may show later.
+ */
+const ADMISSION_BATCH_MS = 50;
 
-interface Message {
-  r: RevokeReason;
-  k: string[];
-}
+/**
+ * On the wire: revocations as `{ r, k, s }` (reason, key digests, and for each the session id and
+ * user id), admissions as `{ a }` ([session id, user id] pairs). `r` and `k` keep the format of
+ * earlier versions, so instances of both can share a fleet during an upgrade.
+ */
+type Message = { r: RevokeReason; k: string[]; s?: Array<[string, string]> } | { a: Array<[string, string]> };
 
 /**
  * Spreads revocations across instances: a NOTIFY after the revoking transaction commits (never
@@ -25,6 +32,8 @@ export class ChangeFeed {
   private pollCursor: Date | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
+  private admissions: ChangeNotice[] = [];
+  private admissionTimer: NodeJS.Timeout | undefined;
   /** Database clock minus local clock, refreshed by every poll. */
   clockOffsetMs = 0;
   /** Local time when the last successful poll started: revocations before it are applied here. */
@@ -35,7 +44,7 @@ export class ChangeFeed {
     private readonly syncIntervalMs: number,
     /** `maxStaleness`: memory may answer only this long after the last completed poll. */
     private readonly maxStalenessMs: number,
-    private readonly apply: (notice: RevokedNotice) => void,
+    private readonly apply: (notice: ChangeNotice) => void,
     private readonly onError: (operation: string, error: Error) => void,
   ) {}
 
@@ -46,20 +55,25 @@ export class ChangeFeed {
     if (this.log.pushes) await this.listen();
   }
 
-  /** Tells the other instances; failures are left to their poll. */
-  async publish(revoked: ReadonlyArray<{ keyHash: string; revokedReason: RevokeReason | null }>): Promise<void> {
-    if (!this.log.pushes || !revoked.length) return;
-    const byReason = new Map<RevokeReason, string[]>();
-    for (const s of revoked) {
-      const reason = s.revokedReason ?? 'REVOKED';
-      byReason.set(reason, [...(byReason.get(reason) ?? []), s.keyHash]);
+  /** Tells the other instances (after the change committed); failures are left to their poll. */
+  async publish(notices: readonly ChangeNotice[]): Promise<void> {
+    if (!this.log.pushes || !notices.length) return;
+    const now = notices.filter((n) => n.kind !== 'ADMITTED');
+    const later = notices.filter((n) => n.kind === 'ADMITTED');
+    if (later.length) {
+      this.admissions.push(...later);
+      this.admissionTimer ??= setTimeout(() => {
+        this.admissionTimer = undefined;
+        const batch = this.admissions;
+        this.admissions = [];
+        void this.notify(batch);
+      }, ADMISSION_BATCH_MS);
     }
-    const payloads: string[] = [];
-    for (const [reason, digests] of byReason) {
-      for (let i = 0; i < digests.length; i += DIGESTS_PER_MESSAGE) {
-        payloads.push(JSON.stringify({ r: reason, k: digests.slice(i, i + DIGESTS_PER_MESSAGE) } satisfies Message));
-      }
-    }
+    if (now.length) await this.notify(now);
+  }
+
+  private async notify(notices: readonly ChangeNotice[]): Promise<void> {
+    const payloads = messagesFor(notices);
     try {
       await this.log.notify(payloads);
     } catch (error) {
@@ -86,9 +100,16 @@ export class ChangeFeed {
 
   private received(payload: string): void {
     try {
-      const { r, k } = JSON.parse(payload) as Message;
+      const message = JSON.parse(payload) as Message;
+      if ('a' in message) {
+        for (const [sessionId, userId] of message.a) this.apply({ kind: 'ADMITTED', sessionId, userId });
+        return;
+      }
       const now = new Date(Date.now() + this.clockOffsetMs);
-      for (const keyHash of k) this.apply({ keyHash, revokedAt: now, reason: r });
+      message.k.forEach((keyHash, i) => {
+        const [sessionId, userId] = message.s?.[i] ?? [];
+        this.apply({ kind: 'REVOKED', keyHash, sessionId, userId, revokedAt: now, reason: message.r });
+      });
     } catch (error) {
       this.onError('notification', error as Error);
     }
@@ -142,10 +163,55 @@ export class ChangeFeed {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
+    clearTimeout(this.admissionTimer);
+    if (this.admissions.length) await this.notify(this.admissions.splice(0));
     clearTimeout(this.reconnectTimer);
     await this.polling;
     const listener = this.listener;
     this.listener = undefined;
     if (listener) await listener.close();
   }
+}
+
+/** Packs notices into NOTIFY payloads: revocations by reason, then admissions, each under the size limit. */
+function messagesFor(notices: readonly ChangeNotice[]): string[] {
+  const payloads: string[] = [];
+  const byReason = new Map<RevokeReason, RevokedNotice[]>();
+  const admitted: AdmittedNotice[] = [];
+  for (const notice of notices) {
+    if (notice.kind === 'REVOKED') byReason.set(notice.reason, [...(byReason.get(notice.reason) ?? []), notice]);
+    else if (notice.kind === 'ADMITTED') admitted.push(notice);
+  }
+  for (const [reason, revoked] of byReason) {
+    let message = { r: reason, k: [] as string[], s: [] as Array<[string, string]> };
+    let size = 0;
+    for (const notice of revoked) {
+      const entry: [string, string] = [notice.sessionId ?? '', notice.userId ?? ''];
+      const cost = notice.keyHash.length + JSON.stringify(entry).length + 4;
+      if (size + cost > MAX_MESSAGE_CHARS && message.k.length) {
+        payloads.push(JSON.stringify(message));
+        message = { r: reason, k: [], s: [] };
+        size = 0;
+      }
+      message.k.push(notice.keyHash);
+      message.s.push(entry);
+      size += cost;
+    }
+    if (message.k.length) payloads.push(JSON.stringify(message));
+  }
+  let pairs: Array<[string, string]> = [];
+  let size = 0;
+  for (const notice of admitted) {
+    const entry: [string, string] = [notice.sessionId, notice.userId];
+    const cost = JSON.stringify(entry).length + 1;
+    if (size + cost > MAX_MESSAGE_CHARS && pairs.length) {
+      payloads.push(JSON.stringify({ a: pairs }));
+      pairs = [];
+      size = 0;
+    }
+    pairs.push(entry);
+    size += cost;
+  }
+  if (pairs.length) payloads.push(JSON.stringify({ a: pairs }));
+  return payloads;
 }

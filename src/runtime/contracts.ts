@@ -45,6 +45,8 @@ export interface SessionRuntime {
 export interface LeaseRuntime {
   /** Resolves when the session holds a seat on `field`; rejects with the field's error. */
   acquire(field: string, config: UniqueSessionConfig, identity: Identity, session: StoredSession): Promise<void>;
+  /** Gives the seat up (a subscription that holds it completed). */
+  release(field: string, config: UniqueSessionConfig, session: StoredSession): Promise<void>;
 }
 
 /** What the session API reads and writes besides revocations. */

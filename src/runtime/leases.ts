@@ -59,6 +59,13 @@ export class Leases implements LeaseRuntime {
     if (result.overLimit) this.hooks.rejected({ ...event, allowed: true });
   }
 
+  /** Gives up the session's seat on `field` (a subscription that completed), here and in the store. */
+  async release(field: string, config: UniqueSessionConfig, session: StoredSession): Promise<void> {
+    const scopeKey = leaseScopeKey(config.scope, session.userId);
+    this.memory.forget(field, scopeKey, [session.id]);
+    await this.sessions.guard('lease', () => this.store.release(field, scopeKey, session.id), () => false);
+  }
+
   /** The live leases on a field in one scope (`leaseScopeKey`), most recently used first. */
   holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
     return this.store.holders(field, scopeKey);

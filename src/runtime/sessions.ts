@@ -3,7 +3,7 @@ import { type HookRunner, isThenable } from '../hooks.js';
 import { checkIdentity, hashSessionKey, publicIdentity, type Identity } from '../identity.js';
 import type { ResolvedOptions } from '../options.js';
 import { sessionState } from '../policy/admission.js';
-import type { RevokedNotice } from '../store/change-log.js';
+import type { ChangeNotice } from '../store/change-log.js';
 import { toSessionInfo, type StoredSession } from '../store/rows.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { Limit, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
@@ -24,6 +24,11 @@ const STALE_CHECK_DEADLINE_MS = 1_000;
 
 /** Memory knows the session as active but is out of sync with the store. */
 const STALE = Symbol('stale');
+
+/** Where this instance's committed changes go: applied here at once, and told to the fleet. */
+export interface ChangeSink {
+  changed(notices: ChangeNotice[]): void;
+}
 
 /** The caps and hooks a runtime enforces; behind the kill switch, none (decided by the controller). */
 export interface Governance {
@@ -49,6 +54,7 @@ export class Sessions implements SessionRuntime {
   /** Concurrent requests with one key on one instance share a single database look-up. */
   private readonly inFlight = new Map<string, Promise<StoredSession>>();
   private feed: ChangeFeed | undefined;
+  private changes: ChangeSink | undefined;
 
   constructor(
     private readonly options: RuntimeOptions,
@@ -66,9 +72,13 @@ export class Sessions implements SessionRuntime {
     );
   }
 
-  /** Connects the change feed: memory may answer only while the feed is fresh. */
-  attachFeed(feed: ChangeFeed): void {
+  /**
+   * Connects the change feed (memory may answer only while it is fresh; it gives the database
+   * clock) and where this instance's own changes go once committed (`sink`).
+   */
+  attachFeed(feed: ChangeFeed, sink: ChangeSink): void {
     this.feed = feed;
+    this.changes = sink;
   }
 
   startBackground(): void {
@@ -203,6 +213,7 @@ export class Sessions implements SessionRuntime {
       const { level, limit } = result.overLimit;
       this.hooks.rejected({ identity: who, level, limit, allowed: true });
     }
+    this.changes?.changed([{ kind: 'ADMITTED', sessionId: result.session.id, userId: result.session.userId }]);
     this.hooks.admitted({
       session: toSessionInfo(result.session),
       identity: who,
@@ -247,16 +258,29 @@ export class Sessions implements SessionRuntime {
     return (await this.options.isAdmin(identity)) === true;
   }
 
-  /** After a revoking transaction commits: update this instance, tell the others, call the hook. */
+  /** After a revoking transaction commits: this instance and the others learn it, then the hook. */
   private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null): void {
-    for (const s of sessions) this.forgetRevoked({ keyHash: s.keyHash, revokedAt: s.revokedAt ?? new Date(), reason });
-    void this.feed?.publish(sessions);
+    this.changes?.changed(
+      sessions.map((s) => ({
+        kind: 'REVOKED',
+        keyHash: s.keyHash,
+        sessionId: s.id,
+        userId: s.userId,
+        revokedAt: s.revokedAt ?? new Date(),
+        reason,
+      })),
+    );
     this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note });
   }
 
-  /** A revocation learned from the change feed or made here: memory must not serve the session again. */
-  forgetRevoked(notice: RevokedNotice): void {
-    this.cache.markRevoked(notice.keyHash, notice.revokedAt, notice.reason);
+  /** A change made here or learned from the change feed: memory must not serve a revoked session again. */
+  apply(notice: ChangeNotice): void {
+    if (notice.kind === 'REVOKED') this.cache.markRevoked(notice.keyHash, notice.revokedAt, notice.reason);
+  }
+
+  /** An open connection's session is in use: the same batched touch as a request's. */
+  keepAlive(session: StoredSession): StoredSession {
+    return this.recordUse(session);
   }
 
   /** Milliseconds on the database clock, estimated locally from the last measured offset. */

@@ -1,17 +1,38 @@
 import pg from 'pg';
-import type { RevokeReason } from '../vocabulary.js';
+import type { RevokeReason, Timeouts } from '../vocabulary.js';
+import { MILLISECONDS } from './conditions.js';
 import type { Database } from './database.js';
 import type { Sql } from './sql.js';
 
 /** The NOTIFY channel that carries revocations between instances. */
 export const CHANGE_CHANNEL = 'gsc_changes';
 
-/** A revocation as the change feed spreads it: the key's digest, never the key. */
+/** A revocation as the change feed spreads it: the key's digest (never the key), the session and its user. */
 export interface RevokedNotice {
+  kind: 'REVOKED';
   keyHash: string;
+  /** Absent in notices from instances of an older version. */
+  sessionId?: string;
+  userId?: string;
   revokedAt: Date;
   reason: RevokeReason;
 }
+
+/** A new session, for `sessionEvents` subscribers on other instances. */
+export interface AdmittedNotice {
+  kind: 'ADMITTED';
+  sessionId: string;
+  userId: string;
+}
+
+/** A session that passed its idle or absolute timeout (no statement writes that: it is found). */
+export interface ExpiredNotice {
+  kind: 'EXPIRED';
+  sessionId: string;
+  userId: string;
+}
+
+export type ChangeNotice = RevokedNotice | AdmittedNotice | ExpiredNotice;
 
 /** A dedicated LISTEN connection; `close` ends it. */
 export interface ChangeListener {
@@ -47,15 +68,65 @@ export class ChangeLog {
    * `since`, only the clock: a new instance has nothing cached to correct.
    */
   async revokedSince(since: Date | undefined): Promise<{ dbNow: Date; revoked: RevokedNotice[] }> {
-    const row = await this.sql.one<{ db_now: Date | string; revoked: Array<{ k: string; at: string; r: RevokeReason }> }>(
+    const row = await this.sql.one<{
+      db_now: Date | string;
+      revoked: Array<{ k: string; i: string; u: string; at: string; r: RevokeReason }>;
+    }>(
       `select now() as db_now,
-        (select coalesce(json_agg(json_build_object('k', s.key_hash, 'at', s.revoked_at, 'r', s.revoked_reason)), '[]'::json)
+        (select coalesce(json_agg(json_build_object('k', s.key_hash, 'i', s.id, 'u', s.user_id, 'at', s.revoked_at,
+                                                    'r', s.revoked_reason)), '[]'::json)
            from gsc_session s where ? and s.revoked_at >= ?) as revoked`,
       [since !== undefined, since ?? new Date(0)],
     );
     return {
       dbNow: new Date(row!.db_now),
-      revoked: row!.revoked.map((r) => ({ keyHash: r.k, revokedAt: new Date(r.at), reason: r.r })),
+      revoked: row!.revoked.map((r) => ({
+        kind: 'REVOKED',
+        keyHash: r.k,
+        sessionId: r.i,
+        userId: r.u,
+        revokedAt: new Date(r.at),
+        reason: r.r,
+      })),
+    };
+  }
+
+  /**
+   * For `sessionEvents` subscribers of these users: their sessions admitted since `since`, and
+   * those that expired between `since` and now (by the database clock, which decides status),
+   * with the clock to pass as the next `since`. One statement for every subscribed user, on the
+   * user index.
+   */
+  async userChangesSince(
+    userIds: readonly string[],
+    since: Date,
+    timeouts: Timeouts,
+  ): Promise<{ dbNow: Date; admitted: AdmittedNotice[]; expired: ExpiredNotice[] }> {
+    const idle = timeouts.idleTimeoutMs;
+    const absolute = timeouts.absoluteTimeoutMs;
+    const row = await this.sql.one<{
+      db_now: Date | string;
+      admitted: Array<{ i: string; u: string }>;
+      expired: Array<{ i: string; u: string }>;
+    }>(
+      `with mine as (
+         select s.id, s.user_id, s.created_at, s.last_seen_at from gsc_session s
+          where s.user_id in (select jsonb_array_elements_text(?::jsonb)) and s.revoked_at is null)
+       select now() as db_now,
+        (select coalesce(json_agg(json_build_object('i', m.id, 'u', m.user_id)), '[]'::json)
+           from mine m where m.created_at >= ?) as admitted,
+        (select coalesce(json_agg(json_build_object('i', m.id, 'u', m.user_id)), '[]'::json)
+           from mine m
+          where (?::double precision is not null
+                 and m.last_seen_at + ${MILLISECONDS} > ? and m.last_seen_at + ${MILLISECONDS} <= now())
+             or (?::double precision is not null
+                 and m.created_at + ${MILLISECONDS} > ? and m.created_at + ${MILLISECONDS} <= now())) as expired`,
+      [JSON.stringify(userIds), since, idle, idle, since, idle, absolute, absolute, since, absolute],
+    );
+    return {
+      dbNow: new Date(row!.db_now),
+      admitted: row!.admitted.map((r) => ({ kind: 'ADMITTED', sessionId: r.i, userId: r.u })),
+      expired: row!.expired.map((r) => ({ kind: 'EXPIRED', sessionId: r.i, userId: r.u })),
     };
   }
 

@@ -107,6 +107,15 @@ export class LeaseStore {
     return rows.map((r) => ({ sessionId: r.session_id, lastUsedAt: new Date(r.last_used_at) }));
   }
 
+  /** Ends one session's lease on a field (its subscription completed, or it gave the seat up). */
+  async release(field: string, scopeKey: string, sessionId: string): Promise<boolean> {
+    const rows = await this.sql.all(
+      'delete from gsc_lease l where l.field = ? and l.scope_key = ? and l.session_id = ? returning 1',
+      [field, scopeKey, sessionId],
+    );
+    return rows.length > 0;
+  }
+
   /** The live leases on a field in one scope, most recently used first. Reads only. */
   async holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
     const alive = aliveCondition(this.timeouts);

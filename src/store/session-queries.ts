@@ -90,6 +90,16 @@ export class SessionQueries {
    * The id and owner of the session with this key digest. Bound, not spliced: a failing query's
    * message then shows `$1`, never the digest, wherever the error is logged.
    */
+  /** Sessions by id, revoked or not, in no particular order; unknown ids are left out. */
+  async findMany(ids: readonly string[]): Promise<SessionInfo[]> {
+    if (!ids.length) return [];
+    const rows = await this.sql.all<PublicSessionRow>(
+      `select ${PUBLIC_SESSION_COLUMNS} from gsc_session s where s.id in (select jsonb_array_elements_text(?::jsonb)::uuid)`,
+      [JSON.stringify(ids)],
+    );
+    return rows.map(toPublicSession);
+  }
+
   async ownerOfKey(keyHash: string): Promise<{ id: string; userId: string } | null> {
     const row = await this.sql.one<{ id: string; user_id: string }>(
       'select s.id, s.user_id from gsc_session s where s.key_hash = ?',

@@ -1,0 +1,146 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { SessionController } from '../../src/controller.js';
+import type { TestContext } from './server.js';
+
+/** connectionParams of the test clients: who, which session key; `token: 'garbage'` is refused by the host. */
+export interface TestParams {
+  user?: string;
+  key?: string;
+  groups?: string[];
+  token?: string;
+}
+
+/** A graphql-ws server for a controller's schema, on a port of its own; closed in teardown. */
+export async function startWsServer(
+  t: { teardown(fn: () => unknown): void },
+  controller: SessionController<TestContext>,
+  schema: GraphQLSchema,
+): Promise<{ url: string; wss: WebSocketServer }> {
+  const http: Server = createServer();
+  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  const serverCleanup = useServer(
+    controller.websocket({
+      schema,
+      context: ({ connectionParams, request }) => {
+        const params = (connectionParams ?? {}) as TestParams;
+        // A host's context refuses a token it cannot read, as the demo's does.
+        if (params.token === 'garbage') throw new GraphQLError('Invalid token.', { extensions: { code: 'UNAUTHENTICATED' } });
+        if (!params.user || !params.key) return { identity: null };
+        return {
+          identity: {
+            userId: params.user,
+            sessionKey: params.key,
+            groups: params.groups ?? [],
+            ip: request.socket.remoteAddress ?? null,
+            userAgent: String(request.headers['user-agent'] ?? 'ws-test'),
+          },
+        };
+      },
+    }),
+    wss,
+  );
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    await serverCleanup.dispose();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  });
+  return { url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`, wss };
+}
+
+export interface Closed {
+  code: number;
+  reason: string;
+  at: number;
+}
+
+/** A connected client: its close event, if any, and what it received. */
+export interface TestClient {
+  client: Client;
+  closed: Promise<Closed>;
+  /** Resolves once the server acknowledged the connection (rejects if it closed first). */
+  connected: Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export function connect(url: string, params: TestParams): TestClient {
+  let onClosed!: (closed: Closed) => void;
+  const closed = new Promise<Closed>((resolve) => {
+    onClosed = resolve;
+  });
+  let onConnected!: () => void;
+  let onRefused!: (error: Error) => void;
+  const connected = new Promise<void>((resolve, reject) => {
+    onConnected = resolve;
+    onRefused = reject;
+  });
+  connected.catch(() => {});
+  const client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    connectionParams: params as Record<string, unknown>,
+    lazy: false,
+    retryAttempts: 0,
+    shouldRetry: () => false,
+    onNonLazyError: () => {},
+    on: {
+      connected: () => onConnected(),
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        onClosed({ code, reason: String(reason), at: performance.now() });
+        onRefused(new Error(`closed ${code} ${reason}`));
+      },
+    },
+  });
+  return { client, closed, connected, dispose: () => client.dispose() as Promise<void> };
+}
+
+/** Subscribes and collects results; `next()` waits for the next one. */
+export function subscribe<T = Record<string, unknown>>(client: Client, query: string, variables?: Record<string, unknown>) {
+  const results: Array<{ data?: T | null; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> }> = [];
+  const waiters: Array<() => void> = [];
+  let error: unknown;
+  let done = false;
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => {
+        results.push(value as never);
+        waiters.splice(0).forEach((w) => w());
+      },
+      error: (e) => {
+        error = e;
+        done = true;
+        waiters.splice(0).forEach((w) => w());
+      },
+      complete: () => {
+        done = true;
+        waiters.splice(0).forEach((w) => w());
+      },
+    },
+  );
+  return {
+    results,
+    get error() {
+      return error;
+    },
+    get done() {
+      return done;
+    },
+    unsubscribe,
+    /** Waits until there are at least `n` results, or the stream ends, or `timeoutMs` passes. */
+    async waitFor(n: number, timeoutMs = 5_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (results.length < n && !done && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 50);
+        });
+      }
+    },
+  };
+}

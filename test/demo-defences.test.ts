@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { getIntrospectionQuery } from 'graphql';
 import { createTestDatabase } from './helpers/database.js';
+import { formatDemoError } from '../demo/defences.js';
 import { login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
 
 /*
@@ -55,9 +56,12 @@ async function startDemo(t: ExecutionContext, env: Record<string, string | undef
 
 const LOGIN_FIELDS = (user: string) => `login(username: "${user}", password: "${user}-password") { token }`;
 
-/** How many active sessions a user has, asked as the admin (one admin session is added). */
+const adminTokens = new WeakMap<DemoProcess, Promise<string>>();
+
+/** How many active sessions a user has, asked as the admin (signed in once per demo). */
 async function sessionsOf(demo: DemoProcess, userId: string): Promise<number> {
-  const admin = (await login(demo.url, 'admin')).login.token;
+  if (!adminTokens.has(demo)) adminTokens.set(demo, login(demo.url, 'admin').then((r) => r.login.token));
+  const admin = await adminTokens.get(demo)!;
   const answer = await post(
     demo,
     { query: 'query ($u: ID) { activeSessions(userId: $u) { totalCount } }', variables: { u: userId } },
@@ -104,7 +108,12 @@ test.serial('no stack trace nor absolute path in the demo\'s 401s and Apollo\'s 
   // A body that is not JSON is refused before GraphQL: no trace either.
   const garbage = await post(demo, '{"query": ', { raw: true });
   t.is(garbage.status, 400);
-  t.false(garbage.text.includes(process.cwd()) || /\n\s+at /.test(garbage.text), `malformed JSON: ${garbage.text.slice(0, 300)}`);
+  t.false(garbage.text.includes(process.cwd()) || /\sat /.test(garbage.text), `malformed JSON: ${garbage.text.slice(0, 300)}`);
+  // Production answers, but still the demo: Apollo Sandbox in a browser, and introspection.
+  const page = await fetch(demo.url, { headers: { accept: 'text/html' } });
+  t.regex(await page.text(), /embeddable-sandbox/, 'the landing page is Apollo Sandbox');
+  const schema = await post(demo, { query: '{ __schema { queryType { name } } }' });
+  t.deepEqual(schema.body?.data, { __schema: { queryType: { name: 'Query' } } }, 'introspection stays on');
 });
 
 test.serial('DEMO_DEBUG=1 shows stack traces again, for debugging; a bad DEMO_DEBUG stops the demo naming it', async (t) => {
@@ -202,8 +211,10 @@ test.serial('100,000 aliases of me in one anonymous request are refused fast, an
 
   t.is(answer.status, 400, 'refused as a bad request');
   t.falsy(answer.body?.data, 'nothing executed');
+  // Bounds with room for a busy shared machine; unprotected, the same request took 2.5-5.5 s and
+  // held a cheap one for as long.
   t.true(attackMs < 1_500, `refused fast: ${attackMs.toFixed(0)} ms`);
-  t.true(worst < Math.max(300, 10 * typical), `the event loop was not blocked: a cheap request took ${worst.toFixed(0)} ms (typical ${typical.toFixed(1)} ms)`);
+  t.true(worst < Math.max(750, 20 * typical), `the event loop was not blocked: a cheap request took ${worst.toFixed(0)} ms (typical ${typical.toFixed(1)} ms)`);
 });
 
 test.serial('the limits: aliases, tokens, depth, directives and cost are refused with 400; the demo\'s and Sandbox\'s queries pass', async (t) => {
@@ -239,4 +250,24 @@ test.serial('the limits: aliases, tokens, depth, directives and cost are refused
     t.is(answer.status, 200, `${what}: served (${answer.text.slice(0, 200)})`);
     t.falsy(answer.body?.errors, `${what}: no error`);
   }
+});
+
+test('unexpected errors reach the client without their message unless DEMO_DEBUG asks; expected ones keep theirs', (t) => {
+  const internal = new Error('connect ECONNREFUSED 10.0.0.7:5432 at /srv/app/node_modules/pg/lib/client.js');
+  const formatted = { message: internal.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  const original = console.error;
+  const logged: string[] = [];
+  console.error = (...parts: unknown[]) => void logged.push(parts.map(String).join(' '));
+  try {
+    t.deepEqual(formatDemoError(false)(formatted, { originalError: internal }), {
+      message: 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  } finally {
+    console.error = original;
+  }
+  t.true(logged.some((line) => line.includes('ECONNREFUSED')), 'the server logs what the client is not told');
+  t.deepEqual(formatDemoError(true)(formatted, { originalError: internal }), formatted, 'DEMO_DEBUG=1 shows it');
+  const refusal = { message: 'This session has been revoked (LOGOUT).', extensions: { code: 'SESSION_REVOKED', reason: 'LOGOUT' } };
+  t.deepEqual(formatDemoError(false)(refusal, {}), refusal, 'expected errors are untouched');
 });

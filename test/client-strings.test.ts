@@ -160,3 +160,14 @@ test('a note within 200 characters but over 200 UTF-16 units is stored whole, no
     .catch((error: Error) => t.fail(`revoke failed: ${error.message}`));
   t.is(revoked ? revoked.revokedNote : undefined, note);
 });
+
+test('a NUL character in userAgent or ip (PostgreSQL text cannot hold one) does not fail the login: it is dropped', async (t) => {
+  const session = await api()
+    .controller.openSession({ userId: 'login-nul', sessionKey: newKey('login-nul'), userAgent: 'Mozilla\u0000/5.0', ip: '10.0.0.1\u0000' })
+    .catch((error: Error & { extensions?: { code?: string } }) => {
+      t.fail(`openSession failed: ${error.extensions?.code ?? ''} ${error.message}`);
+      return undefined;
+    });
+  t.is(session?.userAgent, 'Mozilla/5.0');
+  t.is(session?.ipAddress, '10.0.0.1');
+});

@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { join } from 'node:path';
 import { GraphQLError } from 'graphql';
 import { SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
+import { armor, formatDemoError, oneLoginPerOperation } from './defences.js';
 import { buildDemoSchema, type DemoContext } from './schema.js';
 import { DemoTokens, loadSecret } from './tokens.js';
 import { findUser } from './users.js';
@@ -30,9 +32,18 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
   });
   let server: ApolloServer<DemoContext> | undefined;
   try {
+    const limits = armor();
     server = new ApolloServer<DemoContext>({
       schema: await buildDemoSchema(controller, tokens),
-      plugins: [controller.plugin()],
+      // The defences run before the session plugin's check and before any resolver (defences.ts).
+      // Apollo Sandbox and introspection whatever NODE_ENV is: exploring the API is the demo's point.
+      plugins: [...limits.plugins, oneLoginPerOperation(), controller.plugin(), ApolloServerPluginLandingPageLocalDefault()],
+      introspection: true,
+      validationRules: limits.validationRules,
+      parseOptions: limits.parseOptions,
+      // Answer as production would whatever NODE_ENV is; DEMO_DEBUG=1 shows stack traces.
+      includeStacktraceInErrorResponses: config.debug,
+      formatError: formatDemoError(config.debug),
       // demo/server.ts stops the server and then the controller on SIGINT/SIGTERM, in that order.
       stopOnTerminationSignals: false,
     });

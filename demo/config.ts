@@ -11,6 +11,8 @@ export interface DemoConfig {
   idleTimeoutSeconds: number;
   secret: string | undefined;
   sessionControl: boolean;
+  /** DEMO_DEBUG: stack traces and unexpected errors' messages in responses (off: answers as production would). */
+  debug: boolean;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -21,6 +23,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new Error(`Invalid ${name}=${JSON.stringify(raw)}: expected a whole number >= ${min}.`);
   }
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'off') return false;
+  if (raw === '1' || raw === 'true' || raw === 'on') return true;
+  throw new Error(`Invalid ${name}=${JSON.stringify(env[name])}: expected 1 or 0 (true/false, on/off).`);
 }
 
 export function demoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
@@ -43,5 +52,6 @@ export function demoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
     idleTimeoutSeconds: integer(env, 'SESSION_IDLE_TIMEOUT', 1800, 1),
     secret: env.DEMO_SECRET || undefined,
     sessionControl: control === 'on',
+    debug: flag(env, 'DEMO_DEBUG'),
   };
 }

@@ -3,6 +3,10 @@ import { startDemo } from './app.js';
 import { demoConfig } from './config.js';
 
 const config = demoConfig();
+// Answer as production would unless DEMO_DEBUG=1 asks otherwise. Apollo's own answers are set in
+// app.ts; NODE_ENV also decides whether the HTTP layer under Apollo's standalone server (its
+// body parser's error page, e.g. for a body that is not JSON) shows a stack trace.
+if (!config.debug && !process.env.NODE_ENV) process.env.NODE_ENV = 'production';
 const demo = await startDemo(config);
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.dataDir}/pglite`;
 console.log(`graphql-session-controller demo at ${new URL('graphql', demo.url)} on ${where}; session control ${config.sessionControl ? 'on' : 'off'}`);

@@ -86,8 +86,11 @@ export class Recorder {
 
 export interface ApiServer extends RunningServer {
   recorder: Recorder;
-  /** A client presenting this identity; the key is remembered for the secrets scan. */
-  as(userId?: string, sessionKey?: string, groups?: string[]): GraphQLClient;
+  /**
+   * A client presenting this identity; the key is remembered for the secrets scan. `headers` adds
+   * request headers (e.g. `user-agent`, or `x-ip` for the client address the host records).
+   */
+  as(userId?: string, sessionKey?: string, groups?: string[], headers?: Record<string, string>): GraphQLClient;
 }
 
 /** A server with the session API on a database of its own (unless `database` is given); stopped and dropped in teardown. */
@@ -108,11 +111,12 @@ export async function startApiServer(
   return {
     ...server,
     recorder,
-    as(userId, sessionKey, groups) {
+    as(userId, sessionKey, groups, headers = {}) {
       if (sessionKey) recorder.remember(sessionKey);
       return new GraphQLClient(server.url, {
         fetch: recorder.fetch,
         headers: {
+          ...headers,
           ...(userId ? { 'x-user': userId } : {}),
           ...(sessionKey ? { 'x-session': sessionKey } : {}),
           ...(groups ? { 'x-groups': groups.join(',') } : {}),

@@ -7,7 +7,7 @@ import { migrateDatabase, embeddedOrm as storeOrmOn } from '../../src/store/data
 import { sqlRunner } from '../../src/store/sql.js';
 import { internalsOf } from '../../src/controller.js';
 import { createTestDatabase, onPostgres } from './database.js';
-import { startTestServer, type RunningServer, type TestContext } from './server.js';
+import { startTestServer, type ApolloSettings, type RunningServer, type TestContext } from './server.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 type ServerOptions = Parameters<typeof startTestServer>[0];
@@ -73,16 +73,26 @@ async function embeddedOrm(t: ExecutionContext): Promise<MikroORM> {
 }
 
 /** Starts a test server that teardown stops. */
-export async function serve(t: ExecutionContext, options: ServerOptions, schema?: SchemaFactory): Promise<RunningServer> {
-  const server = await startTestServer(options, schema);
+export async function serve(
+  t: ExecutionContext,
+  options: ServerOptions,
+  schema?: SchemaFactory,
+  apollo?: ApolloSettings,
+): Promise<RunningServer> {
+  const server = await startTestServer(options, schema, apollo);
   t.teardown(() => server.stop());
   return server;
 }
 
 /** A server on a database of its own: the usual start of an end-to-end test. */
-export async function serveAlone(t: ExecutionContext, options: Omit<ServerOptions, 'database'>, schema?: SchemaFactory) {
+export async function serveAlone(
+  t: ExecutionContext,
+  options: Omit<ServerOptions, 'database'>,
+  schema?: SchemaFactory,
+  apollo?: ApolloSettings,
+) {
   const db = await ownDatabase(t);
-  return serve(t, { ...options, database: db.option() }, schema);
+  return serve(t, { ...options, database: db.option() }, schema, apollo);
 }
 
 /**
@@ -102,6 +112,30 @@ export async function sharedDatabase(t: ExecutionContext, { latencyMs = 0 } = {}
   // On the embedded database a second process cannot attach to an in-memory PGlite: the
   // instances share the one host-owned MikroORM.
   return db.option();
+}
+
+/** A database a test can take away from a running controller and give back. */
+export interface Outage {
+  database: DatabaseOption;
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
+
+/**
+ * PostgreSQL: reached through a TCP proxy; `down` refuses new connections and cuts the open ones
+ * (pool and LISTEN), as a network outage or a database restart does. Embedded: an in-process
+ * PGlite cannot become unreachable, so the host-owned MikroORM the controller runs on is closed
+ * and later reconnected. (The same as test/core-outage.test.ts does.)
+ */
+export async function interruptibleDatabase(t: ExecutionContext): Promise<Outage> {
+  if (onPostgres) {
+    const db = await ownDatabase(t);
+    const proxy = await TcpProxy.to(db.url!);
+    t.teardown(() => proxy.close());
+    return { database: proxy.urlFor(db.url!), down: () => proxy.close(), up: () => proxy.open() };
+  }
+  const orm = (await sharedDatabase(t)) as MikroORM;
+  return { database: orm, down: () => orm.close(true), up: () => orm.connect().then(() => {}) };
 }
 
 /** Raw SQL against the store a controller uses: the test reads the rows themselves. */

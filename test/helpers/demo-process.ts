@@ -8,22 +8,32 @@ export interface DemoProcess {
   url: string;
   process: ChildProcess;
   output(): string;
+  /** What the process wrote to stderr alone. */
+  stderr(): string;
   /** Sends SIGTERM and waits for a clean exit; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
-/** Starts `demo/server.ts` as `npm start` does, on a free port, and waits until it serves. */
-export async function startDemoProcess(env: Record<string, string>): Promise<DemoProcess> {
+/**
+ * Starts `demo/server.ts` as `npm start` does, on a free port, and waits until it serves. A
+ * variable given as `undefined` is removed from the inherited environment (e.g. `NODE_ENV`,
+ * which ava sets to `test`, to start the demo as a user's shell would).
+ */
+export async function startDemoProcess(env: Record<string, string | undefined>): Promise<DemoProcess> {
   const dataDir = env.DEMO_DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'gsc-demo-')));
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
     env: { ...process.env, PORT: '0', DEMO_SECRET: 'test-secret', DEMO_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stderr = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+    stderr += chunk;
+  });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start in 90s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`demo did not start in 90s:\n${output}`)), 90_000);
     child.stdout!.on('data', () => {
       const match = /demo at (http:\/\/\S+)/.exec(output);
       if (match) {
@@ -40,6 +50,7 @@ export async function startDemoProcess(env: Record<string, string>): Promise<Dem
     url,
     process: child,
     output: () => output,
+    stderr: () => stderr,
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,4 +1,4 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptions } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
@@ -35,14 +35,21 @@ export function plainSchema(): GraphQLSchema {
   });
 }
 
-/** Identity travels in test headers: who, which session key, which groups. */
+/**
+ * Identity travels in test headers: who, which session key, which groups; `x-ip` stands for the
+ * client address the host would record (default 127.0.0.1).
+ */
 export function identityFromHeaders(headers: Record<string, string | string[] | undefined>): Identity | null {
   const userId = headers['x-user'];
   const sessionKey = headers['x-session'];
   if (typeof userId !== 'string' || typeof sessionKey !== 'string') return null;
   const groups = typeof headers['x-groups'] === 'string' ? headers['x-groups'].split(',').filter(Boolean) : [];
-  return { userId, sessionKey, groups, ip: '127.0.0.1', userAgent: String(headers['user-agent'] ?? '') };
+  const ip = typeof headers['x-ip'] === 'string' ? headers['x-ip'] : '127.0.0.1';
+  return { userId, sessionKey, groups, ip, userAgent: String(headers['user-agent'] ?? '') };
 }
+
+/** Apollo Server settings a test may set: its logger, and stack traces as a development server shows them. */
+export type ApolloSettings = Pick<ApolloServerOptions<TestContext>, 'logger' | 'includeStacktraceInErrorResponses'>;
 
 export interface RunningServer {
   url: string;
@@ -56,6 +63,7 @@ export interface RunningServer {
 export async function startTestServer(
   options: Omit<SessionControllerOptions<TestContext>, 'identify'> & Partial<Pick<SessionControllerOptions<TestContext>, 'identify'>>,
   schema: (controller: SessionController<TestContext>) => GraphQLSchema | Promise<GraphQLSchema> = plainSchema,
+  apollo: ApolloSettings = {},
 ): Promise<RunningServer> {
   const controller = await SessionController.create<TestContext>({
     identify: (ctx) => ctx.identity,
@@ -63,7 +71,7 @@ export async function startTestServer(
   });
   let server: ApolloServer<TestContext> | undefined;
   try {
-    server = new ApolloServer<TestContext>({ schema: await schema(controller), plugins: [controller.plugin()] });
+    server = new ApolloServer<TestContext>({ schema: await schema(controller), plugins: [controller.plugin()], ...apollo });
     const { url } = await startStandaloneServer(server, {
       listen: { port: 0, host: '127.0.0.1' },
       context: async ({ req }) => ({ identity: identityFromHeaders(req.headers) }),

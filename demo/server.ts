@@ -20,7 +20,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     demo.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error('failed to stop cleanly:', error);
+        // e.g. "2 last-seen touch(es) lost: …" when the store stayed away through the deadline.
+        console.error(`failed to stop cleanly: ${error instanceof Error ? error.message : String(error)}`);
         process.exit(1);
       },
     );

@@ -6,7 +6,9 @@ import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
+import { SessionShutdownError } from './errors.js';
 import { HookRunner } from './hooks.js';
+import { Log } from './logger.js';
 import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
@@ -23,6 +25,9 @@ import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
 import type { RevokeReason, SessionInfo } from './vocabulary.js';
 
+/** How long `close()` keeps retrying to write pending touches while the store is away. */
+const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;
+
 /** Behind the kill switch explicit admissions are still recorded, but no cap applies. */
 const NO_CAPS: Governance = { limits: { appLimit: null, defaultUserLimit: null }, limitFor: undefined };
 
@@ -38,6 +43,7 @@ export class SessionController<TContext = any> {
   private readonly pruner: Pruner;
   private readonly connections: ConnectionRegistry;
   private readonly events: SessionEventHub;
+  private readonly log: Log;
   private sessionApi?: SessionApi;
   private closed = false;
 
@@ -45,12 +51,13 @@ export class SessionController<TContext = any> {
     private readonly options: ResolvedOptions<TContext>,
     private readonly store: Store,
   ) {
-    const hooks = new HookRunner(options);
+    this.log = new Log(options.logger);
+    const hooks = new HookRunner(options, this.log);
     // The kill switch is decided here, once: caps, the plugin and background work follow from it.
     const governance: Governance = options.enabled
       ? { limits: { appLimit: options.appLimit, defaultUserLimit: options.defaultUserLimit }, limitFor: options.limitFor }
       : NO_CAPS;
-    this.sessions = new Sessions(options, governance, store.sessions, hooks);
+    this.sessions = new Sessions(options, governance, store.sessions, hooks, this.log);
     this.leases = new Leases(options, store.leases, this.sessions, hooks);
     this.connections = new ConnectionRegistry(this.sessions, options.touchIntervalMs);
     this.events = new SessionEventHub(
@@ -109,6 +116,7 @@ export class SessionController<TContext = any> {
       sessions: this.sessions,
       leases: this.leases,
       flush: () => this.flush(),
+      adoptLogger: (logger) => this.log.adopt(logger),
       maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
     });
   }
@@ -218,16 +226,22 @@ export class SessionController<TContext = any> {
     return this.sessions.flush();
   }
 
-  /** Flushes, stops background work and closes the store if this controller opened it. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Flushes pending last-seen touches (retrying for up to `flushDeadline` ms while the store is
+   * away), stops background work and closes the store if this controller opened it. Rejects with
+   * a `SessionShutdownError` saying how many touches were lost if the store never came back.
+   * Idempotent.
+   */
+  async close({ flushDeadline = SHUTDOWN_FLUSH_DEADLINE_MS }: { flushDeadline?: number } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.connections.stop();
     this.events.stop();
-    await this.sessions.stop();
+    const lost = await this.sessions.stop(flushDeadline);
     await this.pruner.stop();
     await this.feed.stop();
     await this.store.close();
+    if (lost) throw new SessionShutdownError(lost, flushDeadline);
   }
 
   /** How many sessions this instance keeps in memory (bounded by `cacheSize`). */

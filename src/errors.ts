@@ -12,6 +12,7 @@ export enum SessionErrorCode {
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   SESSION_STORE_UNAVAILABLE = 'SESSION_STORE_UNAVAILABLE',
   COST_LIMIT_EXCEEDED = 'COST_LIMIT_EXCEEDED',
+  SESSION_HOST_ERROR = 'SESSION_HOST_ERROR',
 }
 
 function sessionError(
@@ -82,6 +83,33 @@ export function costLimitExceeded(limit: number, cost: number): GraphQLError {
     400,
     { limit, cost },
   );
+}
+
+/**
+ * A function of the host (`identify`, `limitFor`, `isExempt`, `isAdmin`) failed: a bug of the
+ * application, not of the store nor of the caller. The message names the function, never the
+ * host's error (which is logged), so nothing of the server leaks to the client.
+ */
+export function hostError(fn: string): GraphQLError {
+  return sessionError(
+    `The application's ${fn} function failed; the server log has the details.`,
+    SessionErrorCode.SESSION_HOST_ERROR,
+    500,
+    { function: fn },
+  );
+}
+
+/** `close()` could not write every pending last-seen touch before its deadline: they are lost. */
+export class SessionShutdownError extends Error {
+  override name = 'SessionShutdownError';
+  constructor(
+    readonly lostTouches: number,
+    deadlineMs: number,
+  ) {
+    super(
+      `${lostTouches} last-seen touch(es) lost: the session store could not be reached within the ${deadlineMs} ms shutdown deadline.`,
+    );
+  }
 }
 
 /** A configuration mistake found when the controller or the schema is set up. */

@@ -1,4 +1,5 @@
 import type { PublicIdentity } from './identity.js';
+import { type Log, messageOf } from './logger.js';
 import type { LimitLevel, RevokeReason, SessionInfo, SessionLimitLevel } from './vocabulary.js';
 
 export interface AdmitEvent {
@@ -36,7 +37,8 @@ export interface SessionHooks {
   onAdmit(event: AdmitEvent): unknown;
   onReject(event: RejectEvent): unknown;
   onRevoke(event: RevokeEvent): unknown;
-  onStoreError(event: StoreErrorEvent): unknown;
+  /** `undefined`: log a warning (operation and message, never a secret). */
+  onStoreError: ((event: StoreErrorEvent) => unknown) | undefined;
 }
 
 /**
@@ -44,7 +46,10 @@ export interface SessionHooks {
  * not fail the request (or field) it observes, nor crash the process with an unhandled rejection.
  */
 export class HookRunner {
-  constructor(private readonly hooks: SessionHooks) {}
+  constructor(
+    private readonly hooks: SessionHooks,
+    private readonly log: Log,
+  ) {}
 
   admitted(event: AdmitEvent): void {
     this.call('onAdmit', () => this.hooks.onAdmit(event));
@@ -59,21 +64,26 @@ export class HookRunner {
   }
 
   storeFailed(operation: string, error: Error): void {
-    this.call('onStoreError', () => this.hooks.onStoreError({ operation, error }));
+    const hook = this.hooks.onStoreError;
+    if (!hook) {
+      this.log.warn(`store error during ${operation}: ${error.message}`);
+      return;
+    }
+    this.call('onStoreError', () => hook({ operation, error }));
   }
 
   private call(name: string, run: () => unknown): void {
     try {
       const result = run();
-      if (isThenable(result)) result.then(undefined, (error: unknown) => hookFailed(name, error));
+      if (isThenable(result)) result.then(undefined, (error: unknown) => this.failed(name, error));
     } catch (error) {
-      hookFailed(name, error);
+      this.failed(name, error);
     }
   }
-}
 
-function hookFailed(name: string, error: unknown): void {
-  console.error(`[graphql-session-controller] the ${name} hook threw:`, (error as Error)?.message ?? String(error));
+  private failed(name: string, error: unknown): void {
+    this.log.error(`the ${name} hook failed: ${messageOf(error)}`);
+  }
 }
 
 export function isThenable<T>(value: unknown): value is PromiseLike<T> {

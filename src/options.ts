@@ -3,6 +3,7 @@ import ms from 'ms';
 import { SessionConfigError } from './errors.js';
 import type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
+import type { Logger } from './logger.js';
 import { LIMIT_POLICIES, type Limit, type LimitPolicy, type Timeouts } from './vocabulary.js';
 
 /** A duration: milliseconds as a number, or a string such as `'30s'`, `'30m'`, `'12h'`, `'30d'`. */
@@ -103,6 +104,11 @@ export interface SessionControllerOptions<TContext = any> {
   onRevoke?: (event: RevokeEvent) => unknown;
   /** Called when the store fails; the default logs a warning without secrets. */
   onStoreError?: (event: StoreErrorEvent) => unknown;
+  /**
+   * Where the library logs (a failing hook, a failing host function, a store error by default).
+   * Default: the logger Apollo Server was given, once the plugin starts; the console before.
+   */
+  logger?: Logger;
 }
 
 /** Options after defaults and validation: durations in milliseconds, `null` = off/unlimited. */
@@ -135,14 +141,13 @@ export interface ResolvedOptions<TContext = any> {
   onAdmit: (event: AdmitEvent) => unknown;
   onReject: (event: RejectEvent) => unknown;
   onRevoke: (event: RevokeEvent) => unknown;
-  onStoreError: (event: StoreErrorEvent) => unknown;
+  /** `undefined`: the default store error handler, which logs through the library's logger. */
+  onStoreError: ((event: StoreErrorEvent) => unknown) | undefined;
+  logger: Logger | undefined;
 }
 
 const noop = () => {};
 
-export const defaultStoreErrorHandler = (event: StoreErrorEvent): void => {
-  console.warn(`[graphql-session-controller] store error during ${event.operation}: ${event.error.message}`);
-};
 
 function fail(option: string, accepted: string, got: unknown): never {
   const shown = typeof got === 'string' ? JSON.stringify(got) : String(got);
@@ -267,7 +272,8 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     onAdmit: fn('onAdmit', options.onAdmit, noop),
     onReject: fn('onReject', options.onReject, noop),
     onRevoke: fn('onRevoke', options.onRevoke, noop),
-    onStoreError: fn('onStoreError', options.onStoreError, defaultStoreErrorHandler),
+    onStoreError: fn('onStoreError', options.onStoreError, undefined),
+    logger: logger(options.logger),
   };
 }
 
@@ -304,6 +310,15 @@ function wholeNumber(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(option, 'a whole number >= 1', value);
   return value;
+}
+
+function logger(value: unknown): Logger | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<Logger> | null;
+  if (typeof candidate?.warn !== 'function' || typeof candidate.error !== 'function') {
+    fail('logger', 'an object with warn() and error() methods (e.g. Apollo Server\'s logger)', typeof value);
+  }
+  return value as Logger;
 }
 
 function booleanOption(option: string, value: unknown): boolean {

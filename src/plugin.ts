@@ -4,6 +4,7 @@ import { sessionApiCost } from './api/cost.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
 import { costLimitExceeded, SessionErrorCode } from './errors.js';
 import { isThenable } from './hooks.js';
+import type { Logger } from './logger.js';
 import { setRequestSession } from './request-session.js';
 import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
 
@@ -14,6 +15,8 @@ export interface PluginRuntimes {
   flush(): Promise<void>;
   /** `api.maxCallsPerRequest`. */
   maxApiCallsPerRequest: number;
+  /** Apollo's logger becomes the library's, unless the `logger` option gave one. */
+  adoptLogger(logger: Logger): void;
 }
 
 /**
@@ -21,7 +24,7 @@ export interface PluginRuntimes {
  * checked after its operation is resolved and before it executes, so a refusal costs no
  * resolver work and its HTTP status (401/403/503) reaches the client.
  */
-export function sessionPlugin({ sessions, leases, flush, maxApiCallsPerRequest }: PluginRuntimes): ApolloServerPlugin<any> {
+export function sessionPlugin({ sessions, leases, flush, maxApiCallsPerRequest, adoptLogger }: PluginRuntimes): ApolloServerPlugin<any> {
   const record = (contextValue: object, governed: Governed) =>
     setRequestSession(contextValue, { identity: governed.identity, session: governed.session, leases });
   // One listener for every request: it keeps no per-request state (that lives in
@@ -44,7 +47,8 @@ export function sessionPlugin({ sessions, leases, flush, maxApiCallsPerRequest }
     },
   };
   return {
-    async serverWillStart({ schema }) {
+    async serverWillStart({ schema, logger }) {
+      adoptLogger(logger);
       // A @uniqueSession field nobody enforces is refused now, not discovered in production.
       assertUniqueSessionEnforced(schema);
       return {

@@ -51,6 +51,23 @@ export const MAX_NOTE_LENGTH = 200;
 /** The longest user id (`user_id varchar(255)`) and limit-rule subject. */
 export const MAX_USER_ID_LENGTH = 255;
 
+/** The longest client strings the store keeps (`ip_address varchar(64)`, `user_agent varchar(512)`). */
+export const MAX_IP_LENGTH = 64;
+export const MAX_USER_AGENT_LENGTH = 512;
+
+/**
+ * A client-supplied string as a column can hold it: at most `max` characters (PostgreSQL counts
+ * code points, so a character outside the Basic Multilingual Plane is never cut in half), without
+ * NUL (PostgreSQL text cannot hold one). Longer input is cut, never refused: a long User-Agent is
+ * no reason to fail a login.
+ */
+export function clipped(value: string | null | undefined, max: number): string | null {
+  if (value === null || value === undefined) return null;
+  const clean = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+  if (clean.length <= max) return clean;
+  return Array.from(clean).slice(0, max).join('');
+}
+
 /** A session's public id: a UUID, any case. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

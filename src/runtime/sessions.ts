@@ -1,12 +1,28 @@
-import { sessionExpired, sessionLimitExceeded, sessionRevoked, storeUnavailable, unauthenticated } from '../errors.js';
+import {
+  hostError,
+  sessionExpired,
+  sessionLimitExceeded,
+  sessionRevoked,
+  storeUnavailable,
+  unauthenticated,
+} from '../errors.js';
 import { type HookRunner, isThenable } from '../hooks.js';
 import { checkIdentity, hashSessionKey, publicIdentity, type Identity } from '../identity.js';
+import { type Log, messageOf } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import { sessionState } from '../policy/admission.js';
 import type { ChangeNotice } from '../store/change-log.js';
 import { toSessionInfo, type StoredSession } from '../store/rows.js';
 import type { SessionStore } from '../store/session-store.js';
-import type { Limit, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
+import {
+  clipped,
+  type Limit,
+  MAX_IP_LENGTH,
+  MAX_USER_AGENT_LENGTH,
+  type RevokeReason,
+  type SessionInfo,
+  type Timeouts,
+} from '../vocabulary.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Governed, SessionRuntime } from './contracts.js';
 import { SessionCache } from './session-cache.js';
@@ -61,6 +77,7 @@ export class Sessions implements SessionRuntime {
     private readonly governance: Governance,
     private readonly store: SessionStore,
     private readonly hooks: HookRunner,
+    private readonly log: Log,
   ) {
     this.timeouts = options.timeouts;
     this.limits = governance.limits;
@@ -86,16 +103,41 @@ export class Sessions implements SessionRuntime {
   }
 
   identify(contextValue: unknown): Identity | null | Promise<Identity | null> {
-    const identified = this.options.identify(contextValue);
+    const identified = this.callHost('identify', () => this.options.identify(contextValue));
     return isThenable<Identity | null | undefined>(identified)
       ? Promise.resolve(identified).then(checkIdentity)
       : checkIdentity(identified);
   }
 
   govern(contextValue: unknown): Governed | Promise<Governed> {
-    const identified = this.options.identify(contextValue);
-    if (isThenable(identified)) return Promise.resolve(identified).then((value) => this.governIdentity(checkIdentity(value)));
-    return this.governIdentity(checkIdentity(identified));
+    const identified = this.identify(contextValue);
+    if (isThenable<Identity | null>(identified)) return Promise.resolve(identified).then((identity) => this.governIdentity(identity));
+    return this.governIdentity(identified);
+  }
+
+  /**
+   * Runs a function of the host. Its failure, thrown or rejected, is the application's bug: logged
+   * with its message, answered as `SESSION_HOST_ERROR` (never a store outage, whatever `failMode`).
+   * A synchronous function stays synchronous (the hot path).
+   */
+  private callHost<T>(fn: string, run: () => T): T {
+    let result: T;
+    try {
+      result = run();
+    } catch (error) {
+      throw this.hostFailed(fn, error);
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).catch((error: unknown) => {
+        throw this.hostFailed(fn, error);
+      }) as T;
+    }
+    return result;
+  }
+
+  private hostFailed(fn: string, error: unknown): GraphQLError {
+    this.log.error(`the application's ${fn} function failed: ${messageOf(error)}`);
+    return hostError(fn);
   }
 
   private governIdentity(identity: Identity | null): Governed | Promise<Governed> {
@@ -186,16 +228,17 @@ export class Sessions implements SessionRuntime {
   }
 
   private async admit(keyHash: string, identity: Identity): Promise<StoredSession> {
-    const exempt = this.options.isExempt(identity);
+    const exempt = this.callHost('isExempt', () => this.options.isExempt(identity));
     const { limitFor } = this.governance;
     // `null` is an answer (unlimited), not "no opinion": only `undefined` falls through to the rules.
-    const limitFromOption: Limit | undefined = exempt || !limitFor ? undefined : await limitFor(identity);
+    const limitFromOption: Limit | undefined =
+      exempt || !limitFor ? undefined : await this.callHost('limitFor', () => limitFor(identity));
     const result = await this.store.admit({
       keyHash,
       userId: identity.userId,
       groups: identity.groups ?? [],
-      ipAddress: identity.ip ?? null,
-      userAgent: identity.userAgent ?? null,
+      ipAddress: clipped(identity.ip, MAX_IP_LENGTH),
+      userAgent: clipped(identity.userAgent, MAX_USER_AGENT_LENGTH),
       exempt,
       limitFromOption,
       defaultUserLimit: this.limits.defaultUserLimit,
@@ -255,7 +298,7 @@ export class Sessions implements SessionRuntime {
   }
 
   async isAdmin(identity: Identity): Promise<boolean> {
-    return (await this.options.isAdmin(identity)) === true;
+    return (await this.callHost('isAdmin', () => this.options.isAdmin(identity))) === true;
   }
 
   /** After a revoking transaction commits: this instance and the others learn it, then the hook. */
@@ -293,8 +336,9 @@ export class Sessions implements SessionRuntime {
     return this.touches.flush();
   }
 
-  stop(): Promise<void> {
-    return this.touches.stop();
+  /** Writes what is pending within `deadlineMs`; returns how many touches could not be written. */
+  stop(deadlineMs: number): Promise<number> {
+    return this.touches.stop(deadlineMs);
   }
 
   /** How many sessions this instance keeps in memory (bounded by `cacheSize`). */

@@ -44,8 +44,19 @@ export class TouchBatcher {
     await this.flushing;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the timer and writes what is pending, retrying until `deadlineMs` (a store that is
+   * briefly away at shutdown loses nothing). Returns how many touches could not be written.
+   */
+  async stop(deadlineMs = 0): Promise<number> {
     clearInterval(this.timer);
-    await this.flush();
+    const deadline = Date.now() + deadlineMs;
+    for (;;) {
+      await this.flush();
+      if (!this.pending.size || Date.now() >= deadline) return this.pending.size;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(STOP_RETRY_MS, Math.max(0, deadline - Date.now()))));
+    }
   }
 }
+
+const STOP_RETRY_MS = 250;

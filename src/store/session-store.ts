@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../policy/admission.js';
 import {
+  clipped,
   MAX_NOTE_LENGTH,
   type Limit,
   type LimitPolicy,
@@ -177,7 +178,7 @@ export class SessionStore {
       `update gsc_session s set revoked_at = clock_timestamp(), revoked_reason = ?, revoked_note = ?
         where s.revoked_at is null and ${condition}
         returning ${SESSION_COLUMNS}`,
-      [reason, note === null ? null : note.slice(0, MAX_NOTE_LENGTH), ...params],
+      [reason, clipped(note, MAX_NOTE_LENGTH), ...params],
     );
     if (rows.length) {
       await sql.all('delete from gsc_lease where session_id in (select jsonb_array_elements_text(?::jsonb)::uuid)', [

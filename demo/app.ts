@@ -1,8 +1,14 @@
 import 'reflect-metadata';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { startStandaloneServer } from '@apollo/server/standalone';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { useServer } from 'graphql-ws/use/ws';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
 import { GraphQLError } from 'graphql';
 import { SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
@@ -31,13 +37,37 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     enabled: config.sessionControl,
   });
   let server: ApolloServer<DemoContext> | undefined;
+  const app = express();
+  const httpServer = createServer(app);
   try {
     const limits = armor();
+    const schema = await buildDemoSchema(controller, tokens);
+    // Subscriptions on the same port and path as HTTP, governed by the same controller.
+    const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+    const subscriptions = useServer(
+      controller.websocket({
+        schema,
+        context: async ({ connectionParams, request }) => {
+          const client = clientOf(request);
+          const authorization = connectionParams?.authorization;
+          return { client, identity: await identityOf(typeof authorization === 'string' ? authorization : undefined, tokens, client) };
+        },
+      }),
+      wsServer,
+    );
     server = new ApolloServer<DemoContext>({
-      schema: await buildDemoSchema(controller, tokens),
+      schema,
       // The defences run before the session plugin's check and before any resolver (defences.ts).
       // Apollo Sandbox and introspection whatever NODE_ENV is: exploring the API is the demo's point.
-      plugins: [...limits.plugins, oneLoginPerOperation(), controller.plugin(), ApolloServerPluginLandingPageLocalDefault()],
+      plugins: [
+        ...limits.plugins,
+        oneLoginPerOperation(),
+        controller.plugin(),
+        ApolloServerPluginLandingPageLocalDefault(),
+        ApolloServerPluginDrainHttpServer({ httpServer }),
+        // Open sockets close before the server stops, so the controller closes last.
+        { serverWillStart: async () => ({ drainServer: async () => subscriptions.dispose() }) },
+      ],
       introspection: true,
       validationRules: limits.validationRules,
       parseOptions: limits.parseOptions,
@@ -47,14 +77,23 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
       // demo/server.ts stops the server and then the controller on SIGINT/SIGTERM, in that order.
       stopOnTerminationSignals: false,
     });
-    const { url } = await startStandaloneServer(server, {
-      listen: { port: config.port },
-      context: async ({ req }) => {
-        const userAgent = req.headers['user-agent'];
-        const client = { ip: req.socket.remoteAddress ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
-        return { client, identity: await identityOf(req.headers.authorization, tokens, client) };
-      },
+    await server.start();
+    app.use(
+      '/graphql',
+      // Apollo's standalone server takes bodies up to 50 MB; no operation of the demo needs 100 kB.
+      express.json({ limit: '100kb' }),
+      expressMiddleware(server, {
+        context: async ({ req }) => {
+          const client = clientOf(req);
+          return { client, identity: await identityOf(req.headers.authorization, tokens, client) };
+        },
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, () => resolve());
     });
+    const url = `http://localhost:${(httpServer.address() as AddressInfo).port}/`;
     const running = server;
     return {
       url,
@@ -66,9 +105,16 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     };
   } catch (error) {
     await server?.stop().catch(() => {});
+    httpServer.close();
     await controller.close();
     throw error;
   }
+}
+
+/** Where a request or a WebSocket upgrade came from: recorded on the session at login or connect. */
+function clientOf(request: IncomingMessage): DemoContext['client'] {
+  const userAgent = request.headers['user-agent'];
+  return { ip: request.socket.remoteAddress ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
 }
 
 async function identityOf(

@@ -1,5 +1,18 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { Args, ArgsType, Ctx, Field, Mutation, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
+import {
+  Args,
+  ArgsType,
+  Ctx,
+  Field,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  buildSchema,
+} from 'type-graphql';
 import { SessionErrorCode, currentSession, type Identity, type SessionController, type UserSessionView } from '../src/index.js';
 import { UniqueSession, UserSession, sessionResolvers } from '../src/type-graphql.js';
 import type { DemoTokens } from './tokens.js';
@@ -69,6 +82,15 @@ export async function buildDemoSchema(controller: SessionController<DemoContext>
       return `Seat taken by ${signedIn(ctx).userId}`;
     }
 
+    @Subscription(() => Int, {
+      description: 'Seconds left in the exam, one tick a second; one session per user at a time (over WebSocket).',
+      subscribe: () => examClock(EXAM_SECONDS),
+    })
+    @UniqueSession({ max: 1 })
+    examTimer(@Root() secondsLeft: number): number {
+      return secondsLeft;
+    }
+
     @Mutation(() => LoginPayload, { description: 'Admits a session: may fail with SESSION_LIMIT_EXCEEDED.' })
     async login(@Args(() => LoginArgs) { username, password }: LoginArgs, @Ctx() ctx: DemoContext): Promise<LoginPayload> {
       const user = checkPassword(username, password);
@@ -96,7 +118,20 @@ export async function buildDemoSchema(controller: SessionController<DemoContext>
   }
 
   return buildSchema({
-    resolvers: [DemoResolver, ...sessionResolvers(controller)],
+    resolvers: [DemoResolver, ...sessionResolvers(controller, { subscriptions: true })],
     validate: false,
+    // type-graphql insists on a PubSub for any subscription; these bring their own streams.
+    pubSub: { publish: () => {}, subscribe: () => (async function* () {})() },
   });
+}
+
+/** The demo exam lasts an hour. */
+const EXAM_SECONDS = 3_600;
+
+/** Seconds left, once a second, until zero. Ends when the subscriber goes (its seat with it). */
+async function* examClock(seconds: number): AsyncGenerator<number> {
+  for (let left = seconds; left >= 0; left--) {
+    yield left;
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
 }

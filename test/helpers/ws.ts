@@ -13,6 +13,8 @@ export interface TestParams {
   key?: string;
   groups?: string[];
   token?: string;
+  /** As a real client sends it: `Bearer <token>` (the demo reads it). */
+  authorization?: string;
 }
 
 /** A graphql-ws server for a controller's schema, on a port of its own; closed in teardown. */

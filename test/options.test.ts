@@ -34,9 +34,11 @@ test('works by default: every default applied, durations in milliseconds', (t) =
   t.is(resolved.maxStalenessMs, 2_000);
   t.deepEqual(resolved.api, { maxCallsPerRequest: 10, maxConcurrentQueries: 3 });
   t.is(resolved.pruneIntervalMs, 3_600_000);
-  for (const hook of [resolved.onAdmit, resolved.onReject, resolved.onRevoke, resolved.onStoreError]) {
+  for (const hook of [resolved.onAdmit, resolved.onReject, resolved.onRevoke]) {
     t.is(typeof hook, 'function');
   }
+  t.is(resolved.onStoreError, undefined, 'no onStoreError: store errors are logged as warnings through the logger');
+  t.is(resolved.logger, undefined, "no logger: Apollo Server's, once the plugin starts");
 });
 
 test('accepts every documented form of each option', (t) => {
@@ -126,6 +128,7 @@ const mistakes: Array<[title: string, options: Record<string, unknown>, option: 
   ['a kill switch that is not a boolean', { identify, enabled: 'no' }, 'enabled', /true or false/],
   ['a migrate flag that is not a boolean', { identify, migrate: 1 }, 'migrate', /true or false/],
   ['a zero cache size', { identify, cacheSize: 0 }, 'cacheSize', /whole number >= 1/],
+  ['a logger without error()', { identify, logger: { warn: () => {} } }, 'logger', /warn\(\) and error\(\)/],
   ['a staleness bound no longer than the sync interval', { identify, syncInterval: '1s', maxStaleness: '1s' }, 'maxStaleness', /longer than syncInterval \(1000 ms\)/],
   ['api bounds given as a bare number', { identify, api: 10 }, 'api', /an object/],
   ['a zero API call bound', { identify, api: { maxCallsPerRequest: 0 } }, 'api.maxCallsPerRequest', /whole number >= 1/],

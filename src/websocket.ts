@@ -13,12 +13,13 @@ import {
   isObjectType,
   Kind,
   parse,
+  type SelectionNode,
   validate,
 } from 'graphql';
 import { sessionApiCost } from './api/cost.js';
 import type { UniqueSessionConfig } from './directive/config.js';
 import { UNIQUE_SESSION_EXTENSION } from './directive/enforce.js';
-import { costLimitExceeded, SessionErrorCode } from './errors.js';
+import { costLimitExceeded, SessionErrorCode, unauthenticated } from './errors.js';
 import { setRequestSession } from './request-session.js';
 import { CLOSE_CODES, type ConnectionRegistry } from './runtime/connections.js';
 import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
@@ -207,7 +208,7 @@ export function governedWebSocket<TContext>(
       // held while it lives; a refusal ends this subscription only.
       const seats = operation.operation === 'subscription' ? governedRootFields(schema, operation.selectionSet.selections) : [];
       if (seats.length) {
-        if (!governed.identity) return [new GraphQLError('A signed-in session is required.', { extensions: { code: 'UNAUTHENTICATED' } })];
+        if (!governed.identity) return [unauthenticated('This subscription requires a signed-in session.', false)];
         if (governed.session) {
           const session = governed.session;
           try {
@@ -250,7 +251,7 @@ export function governedWebSocket<TContext>(
 /** The subscription's root fields that carry `@uniqueSession`, with their coordinates. */
 function governedRootFields(
   schema: GraphQLSchema,
-  selections: readonly import('graphql').SelectionNode[],
+  selections: readonly SelectionNode[],
 ): Array<{ field: string; config: UniqueSessionConfig }> {
   const type = schema.getSubscriptionType();
   if (!type || !isObjectType(type)) return [];

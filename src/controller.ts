@@ -5,6 +5,7 @@ import { SessionApi } from './api/session-api.js';
 import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
+import { SessionConfigError } from './errors.js';
 import { HookRunner } from './hooks.js';
 import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
@@ -13,7 +14,7 @@ import { ChangeFeed } from './runtime/change-feed.js';
 import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
-import { openDatabase } from './store/database.js';
+import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
@@ -59,7 +60,13 @@ export class SessionController<TContext = any> {
   /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
   static async create<TContext = any>(options: SessionControllerOptions<TContext>): Promise<SessionController<TContext>> {
     const resolved = resolveOptions(options);
-    const db = await openDatabase(resolved.database).catch((error: Error) => {
+    const db = await openDatabase(resolved.database, { createDatabase: resolved.createDatabase }).catch((error: Error) => {
+      if (error instanceof MissingDatabaseError) {
+        throw new SessionConfigError(
+          `Invalid option "database": the PostgreSQL database "${error.database}" does not exist. ` +
+            'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
+        );
+      }
       // Name the option to look at; the driver's message (never the URL's password) says why.
       throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
     });

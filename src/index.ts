@@ -6,7 +6,7 @@ export type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './ho
 export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';
 export type { DatabaseOption, Duration, SessionControllerOptions } from './options.js';
 export { currentSession, requireSession, type CurrentSession } from './request-session.js';
-export { sessionOrmOptions } from './store/database.js';
+export { sessionOrmOptions } from './store/orm-options.js';
 export { sessionEntities } from './store/entities/index.js';
 export type { LeaseInfo } from './store/lease-store.js';
 export type { PruneResult } from './runtime/pruner.js';

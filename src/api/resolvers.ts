@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Args, Ctx, Int, Mutation, Query, Resolver, type NonEmptyArray } from 'type-graphql';
+import { Args, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { SessionApi } from './session-api.js';
 import {
   ActiveSessionsArgs,
@@ -15,12 +15,19 @@ import { UserSession } from './types/user-session.js';
 import type { SessionLimitRuleView, SessionStatsView, UserSessionConnectionView, UserSessionView } from './views.js';
 
 /**
+ * Resolver classes, at least one: what type-graphql's `buildSchema({ resolvers })` takes. Spelled
+ * out rather than imported so that the package's declarations do not load type-graphql's, which
+ * import class-validator (docs: README, "Use it in your server").
+ */
+export type ResolverClasses = [Function, ...Function[]];
+
+/**
  * The session API as type-graphql resolver classes bound to one controller's API. The methods
  * use no instance state, so whatever container type-graphql is given may instantiate them.
  *
  * `api` is a function so that the schema can be printed without a running controller.
  */
-export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Function> {
+export function createSessionResolvers(api: () => SessionApi): ResolverClasses {
   @Resolver()
   class SessionQueryResolver {
     @Query(() => UserSessionConnection, {
@@ -84,6 +91,6 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
  * The session API's resolver classes for type-graphql:
  * `buildSchema({ resolvers: [...yours, ...sessionResolvers(sessions)] })`.
  */
-export function sessionResolvers(controller: { readonly api: SessionApi }): NonEmptyArray<Function> {
+export function sessionResolvers(controller: { readonly api: SessionApi }): ResolverClasses {
   return createSessionResolvers(() => controller.api);
 }

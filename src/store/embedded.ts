@@ -1,7 +1,9 @@
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
 import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
+import { migrationsList } from '../../migrations/index.js';
 import { sessionOrmOptions } from './orm-options.js';
 
 // The embedded database (PGlite). Loaded by `openDatabase` only when it is used, so a server on
@@ -20,12 +22,54 @@ export function embeddedOrm(pglite: PGlite): Promise<MikroORM> {
   });
 }
 
-/** Opens the embedded database: in memory, or kept in `dataDir`. Closing the ORM closes PGlite too. */
+/**
+ * The file name of a migrated, empty embedded database, named after the migrations it holds.
+ * `npm run build` dumps one next to the compiled code (scripts/embedded-snapshot.ts).
+ */
+export function snapshotFileName(): string {
+  const migrations = createHash('sha256').update(migrationsList.map((m) => m.name).join('\n')).digest('hex');
+  return `embedded-${migrations.slice(0, 16)}.tar.gz`;
+}
+
+/** Where the package keeps the snapshot: `dist/embedded/` (absent when running from sources). */
+export const snapshotDirectory = new URL('../../embedded/', import.meta.url);
+
+async function snapshot(): Promise<Blob | undefined> {
+  try {
+    return new Blob([await readFile(new URL(snapshotFileName(), snapshotDirectory))]);
+  } catch {
+    return undefined;
+  }
+}
+
+async function start(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<PGlite> {
+  // One options object: PGlite ignores its second argument when the first is not a string.
+  const pglite = new PGlite({ ...(dataDir ? { dataDir } : {}), ...(loadDataDir ? { loadDataDir } : {}) });
+  try {
+    await pglite.waitReady;
+    return pglite;
+  } catch (error) {
+    await pglite.close().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Opens the embedded database: in memory, or kept in `dataDir`. In memory, it starts from the
+ * packaged snapshot when there is one: PGlite then skips initdb, about a third of a cold start
+ * (bench/cold-start.ts), and the migrations find nothing to do. Without it, or if it does not
+ * load, PGlite initializes a fresh cluster. A `dataDir` is initialized once and then resumed.
+ */
 export async function openEmbedded(dataDir: string | undefined): Promise<{ orm: MikroORM; close(): Promise<void> }> {
-  // PGlite creates its own directory but not the parents; a fresh checkout has neither.
-  if (dataDir) await mkdir(dataDir, { recursive: true });
-  const pglite = new PGlite(dataDir);
-  await pglite.waitReady;
+  let pglite: PGlite;
+  if (dataDir) {
+    // PGlite creates its own directory but not the parents; a fresh checkout has neither.
+    await mkdir(dataDir, { recursive: true });
+    pglite = await start(dataDir, undefined);
+  } else {
+    const seed = await snapshot();
+    pglite = seed ? await start(undefined, seed).catch(() => start(undefined, undefined)) : await start(undefined, undefined);
+  }
   const orm = await embeddedOrm(pglite);
   return {
     orm,

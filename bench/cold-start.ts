@@ -121,8 +121,11 @@ async function main(): Promise<void> {
   console.log('\n');
 
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  const range = (values: number[]) => `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
-  console.log('| variant | create ms, median (min–max) | CPU ms in create | RSS after create, MB | peak RSS, MB | import ms |');
+  const range = (values: number[]) =>
+    `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
+  console.log(
+    '| variant | create ms, median (min–max) | CPU ms in create | RSS after create, MB | peak RSS, MB | import ms |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const row of rows) {
     const pick = (k: keyof Run) => row.runs.map((r) => r[k]);
@@ -144,7 +147,9 @@ async function main(): Promise<void> {
     ] as const) {
       const pass = value <= goal;
       failed ||= !pass;
-      console.log(`| ${what}, ${row.variant} | ≤ ${fmt(goal)} ${unit} | ${fmt(value)} ${unit} | ${pass ? 'PASS' : 'FAIL'} |`);
+      console.log(
+        `| ${what}, ${row.variant} | ≤ ${fmt(goal)} ${unit} | ${fmt(value)} ${unit} | ${pass ? 'PASS' : 'FAIL'} |`,
+      );
     }
   }
   process.exitCode = failed ? 1 : 0;

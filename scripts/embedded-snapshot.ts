@@ -21,7 +21,9 @@ try {
   await mkdir(target, { recursive: true });
   const file = new URL(snapshotFileName(), target);
   await writeFile(file, Buffer.from(await tarball.arrayBuffer()));
-  console.log(`embedded snapshot: ${file.pathname.replace(/.*\/dist\//, 'dist/')} (${Math.round(tarball.size / 1024)} kB)`);
+  console.log(
+    `embedded snapshot: ${file.pathname.replace(/.*\/dist\//, 'dist/')} (${Math.round(tarball.size / 1024)} kB)`,
+  );
 } finally {
   await pglite.close();
 }

@@ -27,7 +27,9 @@ export function embeddedOrm(pglite: PGlite): Promise<MikroORM> {
  * `npm run build` dumps one next to the compiled code (scripts/embedded-snapshot.ts).
  */
 export function snapshotFileName(): string {
-  const migrations = createHash('sha256').update(migrationsList.map((m) => m.name).join('\n')).digest('hex');
+  const migrations = createHash('sha256')
+    .update(migrationsList.map((m) => m.name).join('\n'))
+    .digest('hex');
   return `embedded-${migrations.slice(0, 16)}.tar.gz`;
 }
 
@@ -68,7 +70,9 @@ export async function openEmbedded(dataDir: string | undefined): Promise<{ orm: 
     pglite = await start(dataDir, undefined);
   } else {
     const seed = await snapshot();
-    pglite = seed ? await start(undefined, seed).catch(() => start(undefined, undefined)) : await start(undefined, undefined);
+    pglite = seed
+      ? await start(undefined, seed).catch(() => start(undefined, undefined))
+      : await start(undefined, undefined);
   }
   const orm = await embeddedOrm(pglite);
   return {

@@ -74,6 +74,9 @@ for example in type-graphql-standalone schema-first-express; do
 $warnings$engines"; }
   installed=$(cd "$APP" && node -p "require('graphql-session-controller/package.json').version")
   echo "installed graphql-session-controller $installed"
+  # CommonJS callers load the ESM-only package through require(esm) (Node ^20.19 || >=22.12).
+  (cd "$APP" && node -e "const m = require('graphql-session-controller'); if (typeof m.SessionController !== 'function' || typeof m.requireSession !== 'function') process.exit(1)") ||
+    fail "require('graphql-session-controller') from CommonJS failed in examples/$example"
 
   echo "-- tsc --noEmit (strict, NodeNext, no skipLibCheck)"
   (cd "$APP" && npx --no-install tsc --noEmit) || fail "examples/$example does not type-check against the installed package"

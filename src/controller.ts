@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
 import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
 import { SessionApi } from './api/session-api.js';
@@ -19,6 +18,19 @@ import type { LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
 import type { RevokeReason, SessionInfo } from './vocabulary.js';
+
+/**
+ * What `plugin()` returns: an Apollo Server plugin, typed by its shape rather than as Apollo's
+ * `ApolloServerPlugin`, so that it fits `new ApolloServer({ plugins })` whichever of Apollo's
+ * declarations the host's code sees. A CommonJS TypeScript app sees Apollo's CommonJS ones, whose
+ * classes are other types than the ESM ones this package is compiled against.
+ */
+export interface SessionPlugin {
+  // biome-ignore lint/suspicious/noExplicitAny: Apollo's own parameter types are what must not be named here.
+  serverWillStart?(service: any): Promise<any>;
+  // biome-ignore lint/suspicious/noExplicitAny: as above.
+  requestDidStart?(requestContext: any): Promise<any>;
+}
 
 /** Behind the kill switch explicit admissions are still recorded, but no cap applies. */
 const NO_CAPS: Governance = { limits: { appLimit: null, defaultUserLimit: null }, limitFor: undefined };
@@ -94,7 +106,7 @@ export class SessionController<TContext = any> {
   }
 
   /** The Apollo Server plugin that enforces the app- and user-level caps. */
-  plugin(): ApolloServerPlugin<any> {
+  plugin(): SessionPlugin {
     if (!this.options.enabled) return inertPlugin();
     return sessionPlugin({ sessions: this.sessions, leases: this.leases, flush: () => this.flush() });
   }

@@ -1,6 +1,6 @@
 // The package's main entry: re-exports only. It loads neither type-graphql nor graphql-scalars,
 // so a schema-first server needs neither; type-graphql support is `graphql-session-controller/type-graphql`.
-export { SessionController } from './controller.js';
+export { SessionController, type SessionPlugin } from './controller.js';
 export { SessionConfigError, SessionErrorCode } from './errors.js';
 export type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';

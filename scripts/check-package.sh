@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # npm run check:package (issue 10): the package as a user gets it.
+#  0. Checks that the README's code blocks taken from examples/ match them.
 #  1. Builds and packs the working tree into a temporary directory.
 #  2. Checks the tarball's file list: what must be there is, and no tests, benchmark, demo,
 #     sources, tsconfigs or source maps.
@@ -26,6 +27,9 @@ fail() {
   echo "check-package: FAIL: $*" >&2
   exit 1
 }
+
+echo "== README code = examples/ code"
+npx --no-install tsx scripts/check-package/readme.ts || fail "README.md and examples/ disagree: update one to match the other"
 
 echo "== npm pack (prepack builds)"
 npm pack --pack-destination "$WORK" >"$WORK/pack.log" 2>&1 || { cat "$WORK/pack.log"; fail "npm pack failed"; }

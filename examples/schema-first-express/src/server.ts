@@ -1,8 +1,6 @@
-// graphql-session-controller schema-first (no type-graphql), on Express 5, in a schema that has
-// its own `PageInfo` type (the library's is `SessionPageInfo`, so the two never clash).
+// examples/schema-first-express/src/server.ts: schema-first (no type-graphql) on Express 5, in a
+// schema with its own `PageInfo` type (the library's is `SessionPageInfo`: the two never clash).
 // Run: npm install && npm run build && npm start   (PORT, DATABASE_URL optional)
-// From this repository, before a release: `npm pack` at the root, then `npm install <the .tgz>`
-// here (what `npm run check:package` does, in a copy of this directory).
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';

@@ -1,7 +1,5 @@
-// graphql-session-controller with type-graphql and Apollo's standalone server.
+// examples/type-graphql-standalone/src/server.ts: type-graphql with Apollo's standalone server.
 // Run: npm install && npm run build && npm start   (PORT, DATABASE_URL optional)
-// From this repository, before a release: `npm pack` at the root, then `npm install <the .tgz>`
-// here (what `npm run check:package` does, in a copy of this directory).
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';

@@ -4,7 +4,7 @@ export { SessionController, type SessionPlugin } from './controller.js';
 export { SessionConfigError, SessionErrorCode } from './errors.js';
 export type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';
-export type { DatabaseOption, Duration, SessionControllerOptions } from './options.js';
+export type { DatabaseOption, Duration, HostOrm, SessionControllerOptions } from './options.js';
 export { currentSession, requireSession, type CurrentSession } from './request-session.js';
 export { sessionOrmOptions } from './store/orm-options.js';
 export { sessionEntities } from './store/entities/index.js';

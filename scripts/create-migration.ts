@@ -7,7 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
 import { PGliteDriver } from 'mikro-orm-pglite';
 import { fileURLToPath } from 'node:url';
-import { sessionOrmOptions } from '../src/store/database.js';
+import { sessionOrmOptions } from '../src/store/orm-options.js';
 
 const pglite = new PGlite();
 const base = sessionOrmOptions();

@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
 import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
 import { SessionApi } from './api/session-api.js';
@@ -6,7 +5,7 @@ import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
-import { SessionShutdownError } from './errors.js';
+import { SessionConfigError, SessionShutdownError } from './errors.js';
 import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
 import type { Identity } from './identity.js';
@@ -19,7 +18,7 @@ import { SessionEventHub } from './runtime/session-events.js';
 import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
-import { openDatabase } from './store/database.js';
+import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
@@ -27,6 +26,19 @@ import type { RevokeReason, SessionInfo } from './vocabulary.js';
 
 /** How long `close()` keeps retrying to write pending touches while the store is away. */
 const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;
+
+/**
+ * What `plugin()` returns: an Apollo Server plugin, typed by its shape rather than as Apollo's
+ * `ApolloServerPlugin`, so that it fits `new ApolloServer({ plugins })` whichever of Apollo's
+ * declarations the host's code sees. A CommonJS TypeScript app sees Apollo's CommonJS ones, whose
+ * classes are other types than the ESM ones this package is compiled against.
+ */
+export interface SessionPlugin {
+  // biome-ignore lint/suspicious/noExplicitAny: Apollo's own parameter types are what must not be named here.
+  serverWillStart?(service: any): Promise<any>;
+  // biome-ignore lint/suspicious/noExplicitAny: as above.
+  requestDidStart?(requestContext: any): Promise<any>;
+}
 
 /** Behind the kill switch explicit admissions are still recorded, but no cap applies. */
 const NO_CAPS: Governance = { limits: { appLimit: null, defaultUserLimit: null }, limitFor: undefined };
@@ -82,7 +94,13 @@ export class SessionController<TContext = any> {
   /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
   static async create<TContext = any>(options: SessionControllerOptions<TContext>): Promise<SessionController<TContext>> {
     const resolved = resolveOptions(options);
-    const db = await openDatabase(resolved.database).catch((error: Error) => {
+    const db = await openDatabase(resolved.database, { createDatabase: resolved.createDatabase }).catch((error: Error) => {
+      if (error instanceof MissingDatabaseError) {
+        throw new SessionConfigError(
+          `Invalid option "database": the PostgreSQL database "${error.database}" does not exist. ` +
+            'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
+        );
+      }
       // Name the option to look at; the driver's message (never the URL's password) says why.
       throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
     });
@@ -110,7 +128,7 @@ export class SessionController<TContext = any> {
   }
 
   /** The Apollo Server plugin that enforces the app- and user-level caps. */
-  plugin(): ApolloServerPlugin<any> {
+  plugin(): SessionPlugin {
     if (!this.options.enabled) return inertPlugin();
     return sessionPlugin({
       sessions: this.sessions,

@@ -1,12 +1,12 @@
 // The package's main entry: re-exports only. It loads neither type-graphql nor graphql-scalars,
 // so a schema-first server needs neither; type-graphql support is `graphql-session-controller/type-graphql`.
-export { SessionController } from './controller.js';
+export { SessionController, type SessionPlugin } from './controller.js';
 export { SessionConfigError, SessionErrorCode, SessionShutdownError } from './errors.js';
 export type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';
-export type { DatabaseOption, Duration, SessionControllerOptions } from './options.js';
+export type { DatabaseOption, Duration, HostOrm, SessionControllerOptions } from './options.js';
 export { currentSession, requireSession, type CurrentSession } from './request-session.js';
-export { sessionOrmOptions } from './store/database.js';
+export { sessionOrmOptions } from './store/orm-options.js';
 export { sessionEntities } from './store/entities/index.js';
 export type { LeaseInfo } from './store/lease-store.js';
 export type { PruneResult } from './runtime/pruner.js';

@@ -1,4 +1,3 @@
-import type { MikroORM } from '@mikro-orm/core';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
 import type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
@@ -11,12 +10,23 @@ export type Duration = number | string;
 
 type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * A MikroORM 6 instance the host already runs (`await MikroORM.init(...)`, on PostgreSQL or
+ * mikro-orm-pglite) with the entities and migrations of `sessionOrmOptions()` registered. The host
+ * owns its lifecycle. Typed by shape, so that this package's declarations do not depend on
+ * MikroORM's (and a host's own copy of MikroORM fits); `create` checks it.
+ */
+export interface HostOrm {
+  readonly config: object;
+  readonly em: object;
+}
+
 /** Where sessions are stored. */
 export type DatabaseOption =
   /** A PostgreSQL connection string, e.g. `postgres://user@host:5432/app`. */
   | string
   /** An ORM the host already runs; register `sessionEntities` in it. The host owns its lifecycle. */
-  | MikroORM
+  | HostOrm
   /** Embedded PostgreSQL (PGlite) kept in a directory; without `dataDir`, in memory. */
   | { embedded: { dataDir?: string } };
 
@@ -26,6 +36,12 @@ export interface SessionControllerOptions<TContext = any> {
    * ends; pass `{ embedded: { dataDir } }` to keep them, or a PostgreSQL URL in production).
    */
   database?: DatabaseOption;
+  /**
+   * When the database a PostgreSQL URL names does not exist: `false` fails `create` with a
+   * `SessionConfigError` naming it (a typo in the URL does not go unnoticed); `true` creates it
+   * (through the server's `postgres` database; the URL's user needs `CREATEDB`). Default: `false`.
+   */
+  createDatabase?: boolean;
   /** Apply pending migrations when the controller is created. Default: `true`. */
   migrate?: boolean;
   /** Turns a request's context into its session identity, or `null` for an anonymous request. Required. */
@@ -114,6 +130,7 @@ export interface SessionControllerOptions<TContext = any> {
 /** Options after defaults and validation: durations in milliseconds, `null` = off/unlimited. */
 export interface ResolvedOptions<TContext = any> {
   database: DatabaseOption;
+  createDatabase: boolean;
   migrate: boolean;
   identify: (contextValue: TContext) => MaybePromise<Identity | null | undefined>;
   /** `app.maxSessions`. */
@@ -191,7 +208,8 @@ function oneOf<T extends string>(option: string, value: unknown, allowed: readon
 }
 
 function database(value: unknown): DatabaseOption {
-  if (value === undefined) return { embedded: {} };
+  // An empty `DATABASE_URL` (set but blank) means "not set", as for most tools that read one.
+  if (value === undefined || (typeof value === 'string' && value.trim() === '')) return { embedded: {} };
   if (typeof value === 'string') {
     if (!/^postgres(ql)?:\/\//.test(value)) fail('database', 'a postgres:// URL', redactUrl(value));
     return value;
@@ -204,7 +222,8 @@ function database(value: unknown): DatabaseOption {
       }
       return value as DatabaseOption;
     }
-    if (typeof (value as { em?: unknown }).em === 'object') return value as MikroORM;
+    const orm = value as { config?: { get?: unknown }; em?: unknown };
+    if (typeof orm.em === 'object' && typeof orm.config?.get === 'function') return value as HostOrm;
   }
   return fail('database', 'a postgres:// URL, a MikroORM instance or { embedded: { dataDir? } }', typeof value);
 }
@@ -239,6 +258,8 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
   });
   return {
     database: database(options.database),
+    createDatabase:
+      options.createDatabase === undefined ? false : booleanOption('createDatabase', options.createDatabase),
     migrate: options.migrate === undefined ? true : booleanOption('migrate', options.migrate),
     identify: options.identify,
     appLimit: cap('app.maxSessions', options.app?.maxSessions),

@@ -2,7 +2,8 @@ import { PGlite } from '@electric-sql/pglite';
 import test from 'ava';
 import { SessionController } from '../src/controller.js';
 import { migrationsList } from '../migrations/index.js';
-import { migrateDatabase, openDatabase, embeddedOrm } from '../src/store/database.js';
+import { migrateDatabase, openDatabase } from '../src/store/database.js';
+import { embeddedOrm } from '../src/store/embedded.js';
 import { createTestDatabase } from './helpers/database.js';
 
 test('migrations apply once, then find nothing to do, and leave the tables exactly as the entities describe', async (t) => {

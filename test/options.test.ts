@@ -62,6 +62,7 @@ test('accepts every documented form of each option', (t) => {
     onAdmit,
   });
   t.is(resolved.database, 'postgresql://app@db.internal:5432/app');
+  t.is(resolved.createDatabase, false, 'a missing database is an error unless createDatabase says otherwise');
   t.is(resolved.migrate, false);
   t.is(resolved.appLimit, 0, 'a cap of 0 is a real cap (nobody), not "off"');
   t.is(resolved.defaultUserLimit, null, 'Infinity means unlimited');
@@ -89,6 +90,7 @@ test('accepts every documented form of each option', (t) => {
   t.deepEqual(resolveOptions({ identify, database: { embedded: { dataDir: '/tmp/x' } } }).database, {
     embedded: { dataDir: '/tmp/x' },
   });
+  t.true(resolveOptions({ identify, database: 'postgres://db/app', createDatabase: true }).createDatabase);
   for (const policy of ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'] as const) {
     t.is(resolveOptions({ identify, user: { onLimit: policy } }).onLimit, policy);
   }
@@ -136,6 +138,7 @@ const mistakes: Array<[title: string, options: Record<string, unknown>, option: 
   ['a fractional cache size', { identify, cacheSize: 2.5 }, 'cacheSize', /whole number >= 1/],
   ['a database URL of another kind', { identify, database: 'mysql://db/app' }, 'database', /postgres:\/\/ URL/],
   ['a database of the wrong type', { identify, database: 5432 }, 'database', /postgres:\/\/ URL, a MikroORM instance or \{ embedded/],
+  ['a createDatabase flag that is not a boolean', { identify, database: 'postgres://db/app', createDatabase: 'yes' }, 'createDatabase', /true or false/],
   ['an empty data directory', { identify, database: { embedded: { dataDir: '' } } }, 'database.embedded.dataDir', /a directory path/],
   ['a limitFor that is a number', { identify, limitFor: 3 }, 'limitFor', /a function/],
   ['an isExempt that is a list', { identify, isExempt: ['staff'] }, 'isExempt', /a function/],
@@ -167,6 +170,12 @@ test('rejects options that are not an object', (t) => {
     const error = t.throws(() => resolveOptions(value as never), { instanceOf: SessionConfigError });
     t.regex(error!.message, /"options".*an object/);
   }
+});
+
+test('an empty database URL (DATABASE_URL set but blank) counts as unset: the embedded database', (t) => {
+  t.deepEqual(resolveOptions({ identify, database: '' }).database, { embedded: {} });
+  t.deepEqual(resolveOptions({ identify, database: '  ' }).database, { embedded: {} });
+  t.deepEqual(resolveOptions({ identify, database: process.env.GSC_TEST_NEVER_SET_VARIABLE }).database, { embedded: {} });
 });
 
 test('echoes the value that was wrong', (t) => {

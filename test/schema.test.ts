@@ -13,6 +13,7 @@ import {
   visit,
   type ASTNode,
   type DocumentNode,
+  type GraphQLObjectType,
   type GraphQLSchema,
 } from 'graphql';
 import { Field, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
@@ -158,4 +159,34 @@ test("a schema-first host merges the library's type definitions with its own Que
   t.deepEqual(fields, ['activeSessions', 'hello', 'sessionLimitRules', 'sessionStats']);
   t.true('login' in schema.getMutationType()!.getFields());
   t.truthy(schema.getDirective('uniqueSession'));
+});
+
+test("a host schema with its own PageInfo builds in both styles: the library's page type is SessionPageInfo", async (t) => {
+  // Issue 10 item 5: type-graphql refused "multiple types named PageInfo"; schema-first merged them silently.
+  @ObjectType('PageInfo')
+  class HostPageInfo {
+    @Field(() => Boolean)
+    hasPreviousPage!: boolean;
+  }
+  @Resolver()
+  class HostPagedResolver {
+    @Query(() => HostPageInfo)
+    hostPage(): HostPageInfo {
+      return { hasPreviousPage: false };
+    }
+  }
+  const resolvers = createSessionResolvers(() => {
+    throw new Error('not called');
+  });
+  const codeFirst = await buildSchema({ resolvers: [HostPagedResolver, ...resolvers], validate: false });
+  const sdlFirst = makeExecutableSchema({
+    typeDefs: [sessionTypeDefs(), 'type PageInfo { hasPreviousPage: Boolean! }  type Query { hostPage: PageInfo! }'],
+    resolvers: {},
+  });
+  for (const [style, schema] of [['type-graphql', codeFirst], ['schema-first', sdlFirst]] as const) {
+    const hostPage = schema.getType('PageInfo') as GraphQLObjectType;
+    t.deepEqual(Object.keys(hostPage.getFields()), ['hasPreviousPage'], `${style}: the host's PageInfo is untouched`);
+    const connection = schema.getType('UserSessionConnection') as GraphQLObjectType;
+    t.is(String(connection.getFields().pageInfo.type), 'SessionPageInfo!', `${style}: the API pages with its own type`);
+  }
 });

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Args, Ctx, Int, Mutation, Query, Resolver, Root, Subscription, type NonEmptyArray } from 'type-graphql';
+import { Args, Ctx, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { SessionApi } from './session-api.js';
 import {
   ActiveSessionsArgs,
@@ -22,6 +22,13 @@ import type {
 } from './views.js';
 
 /**
+ * Resolver classes, at least one: what type-graphql's `buildSchema({ resolvers })` takes. Spelled
+ * out rather than imported so that the package's declarations do not load type-graphql's, which
+ * import class-validator (docs: README, "Use it in your server").
+ */
+export type ResolverClasses = [Function, ...Function[]];
+
+/**
  * The session API as type-graphql resolver classes bound to one controller's API. The methods
  * use no instance state, so whatever container type-graphql is given may instantiate them.
  *
@@ -30,7 +37,7 @@ import type {
 export function createSessionResolvers(
   api: () => SessionApi,
   { subscriptions = false }: SessionResolverOptions = {},
-): NonEmptyArray<Function> {
+): ResolverClasses {
   @Resolver()
   class SessionQueryResolver {
     @Query(() => UserSessionConnection, {
@@ -121,6 +128,6 @@ export interface SessionResolverOptions {
 export function sessionResolvers(
   controller: { readonly api: SessionApi },
   options?: SessionResolverOptions,
-): NonEmptyArray<Function> {
+): ResolverClasses {
   return createSessionResolvers(() => controller.api, options);
 }

@@ -1,13 +1,9 @@
-import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
-import { MikroORM, type Options } from '@mikro-orm/core';
-import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
-import { migrationsList } from '../../migrations/index.js';
+import pg from 'pg';
 import type { DatabaseOption } from '../options.js';
-import { sessionEntities } from './entities/index.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
+import { sessionOrmOptions } from './orm-options.js';
 import { knexStatements, sqlRunner, type SqlRunner } from './sql.js';
 import type { Knex } from '@mikro-orm/postgresql';
 
@@ -30,68 +26,88 @@ function database(orm: MikroORM, kind: Database['kind'], close: () => Promise<vo
 const CONNECT_TIMEOUT_MS = 3_000;
 const QUERY_TIMEOUT_MS = 10_000;
 
-/** The ORM options of the store; hosts that bring their own ORM register `sessionEntities` and these migrations. */
-export function sessionOrmOptions(): Partial<Options> {
-  return {
-    entities: sessionEntities,
-    extensions: [Migrator],
-    migrations: {
-      tableName: 'gsc_migrations',
-      migrationsList,
-      transactional: true,
-      allOrNothing: true,
-      snapshot: false,
-      silent: true,
-    },
-    // Each unit of work forks its own EntityManager; the global one must never collect state.
-    allowGlobalContext: false,
-    discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
-  };
-}
-
-/**
- * The store's ORM on a PGlite instance the caller owns (and closes): the way for several
- * controllers in one process to share one embedded database (pass the ORM as `database`).
- */
-export function embeddedOrm(pglite: PGlite): Promise<MikroORM> {
-  return MikroORM.init({
-    ...sessionOrmOptions(),
-    driver: PGliteDriver,
-    dbName: 'postgres',
-    driverOptions: { connection: { pglite: () => pglite } satisfies PGliteConnectionConfig },
-  });
-}
-
-export async function openDatabase(option: DatabaseOption): Promise<Database> {
-  if (option instanceof MikroORM) {
-    if (option.config.get('driver') === PGliteDriver) {
-      // A host-owned embedded database: one process, one connection, nothing to listen to.
-      return database(option, 'embedded', async () => {});
-    }
-    return database(option, 'postgresql', async () => {}, option.config.getClientUrl() || undefined);
+/** The database a PostgreSQL URL names does not exist (and creating it was not asked for). */
+export class MissingDatabaseError extends Error {
+  constructor(readonly database: string) {
+    super(`PostgreSQL database "${database}" does not exist`);
+    this.name = 'MissingDatabaseError';
   }
-  if (typeof option === 'string') {
-    const orm = await MikroORM.init({
+}
+
+/** PostgreSQL's SQLSTATE for a connection to a database that does not exist. */
+const INVALID_CATALOG_NAME = '3D000';
+const DUPLICATE_DATABASE = '42P04';
+
+function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** Creates the database a URL names, through the server's `postgres` database; one already there is fine. */
+async function createPostgresDatabase(url: string): Promise<void> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  await client.connect();
+  try {
+    await client.query(`create database ${client.escapeIdentifier(databaseName(url))}`);
+  } catch (error) {
+    // Several instances started at once with `createDatabase: true`: one of them creates it.
+    if ((error as { code?: string }).code !== DUPLICATE_DATABASE) throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface OpenOptions {
+  /** Create the database a PostgreSQL URL names when it does not exist (option `createDatabase`). */
+  createDatabase?: boolean;
+}
+
+export async function openDatabase(option: DatabaseOption, { createDatabase = false }: OpenOptions = {}): Promise<Database> {
+  if (typeof option === 'string') return openPostgres(option, createDatabase);
+  if ('embedded' in option) {
+    // PGlite is loaded only here: a server on PostgreSQL never loads it.
+    const { openEmbedded } = await import('./embedded.js');
+    const { orm, close } = await openEmbedded(option.embedded.dataDir);
+    return database(orm, 'embedded', close);
+  }
+  const orm = option as unknown as MikroORM;
+  const { isEmbeddedOrm } = await import('./embedded.js');
+  if (isEmbeddedOrm(orm)) {
+    // A host-owned embedded database: one process, one connection, nothing to listen to.
+    return database(orm, 'embedded', async () => {});
+  }
+  return database(orm, 'postgresql', async () => {}, orm.config.getClientUrl() || undefined);
+}
+
+async function openPostgres(url: string, createDatabase: boolean): Promise<Database> {
+  const init = () =>
+    MikroORM.init({
       ...sessionOrmOptions(),
       driver: PostgreSqlDriver,
-      clientUrl: option,
+      clientUrl: url,
+      // MikroORM would otherwise create a missing database silently: a typo in the URL would go unnoticed.
+      ensureDatabase: false,
       pool: { min: 0, max: 10, acquireTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 10_000 },
       driverOptions: {
         connection: { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS },
       },
     });
-    return database(orm, 'postgresql', () => orm.close(true), option);
-  }
-  if (!('embedded' in option)) throw new TypeError('unsupported database option');
-  // PGlite creates its own directory but not the parents; a fresh checkout has neither.
-  if (option.embedded.dataDir) await mkdir(option.embedded.dataDir, { recursive: true });
-  const pglite = new PGlite(option.embedded.dataDir);
-  await pglite.waitReady;
-  const orm = await embeddedOrm(pglite);
-  return database(orm, 'embedded', async () => {
+  let orm = await init();
+  let check = await orm.checkConnection();
+  if (!check.ok && (check.error as { code?: string } | undefined)?.code === INVALID_CATALOG_NAME) {
     await orm.close(true);
-    await pglite.close();
-  });
+    if (!createDatabase) throw new MissingDatabaseError(databaseName(url));
+    await createPostgresDatabase(url);
+    orm = await init();
+    check = await orm.checkConnection();
+  }
+  if (!check.ok) {
+    await orm.close(true).catch(() => {});
+    throw check.error ?? new Error(check.reason);
+  }
+  const opened = orm;
+  return database(opened, 'postgresql', () => opened.close(true), url);
 }
 
 const embeddedMigrations = new WeakMap<MikroORM, Promise<string[]>>();

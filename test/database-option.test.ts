@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import test from 'ava';
+import pg from 'pg';
+import { SessionController } from '../src/controller.js';
+import { SessionConfigError } from '../src/errors.js';
+import { onPostgres, POSTGRES_URL } from './helpers/database.js';
+
+// The `database` option's edges: a PostgreSQL URL naming a database that does not exist is an
+// error naming it, and creating it is an explicit opt-in (`createDatabase`); an empty URL means
+// the embedded database. The PostgreSQL cases run when TEST_DATABASE_URL is set.
+
+const identify = () => null;
+
+function urlFor(name: string): string {
+  const url = new URL(POSTGRES_URL!);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const exists = (name: string) =>
+  admin(async (c) => (await c.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1);
+
+if (onPostgres) {
+  test('a database that does not exist fails create with a SessionConfigError naming it and the option; nothing is created', async (t) => {
+    const name = `gsc_typo_${randomBytes(4).toString('hex')}`;
+    t.teardown(() => admin((c) => c.query(`drop database if exists ${name} with (force)`)));
+    const error = await t.throwsAsync(SessionController.create({ database: urlFor(name), identify }), {
+      instanceOf: SessionConfigError,
+    });
+    t.regex(error!.message, new RegExp(`"database".*"${name}" does not exist.*createDatabase: true`));
+    t.false(await exists(name), 'a typo in the URL must not create a database');
+  });
+
+  test('createDatabase: true creates the missing database, migrates it and serves', async (t) => {
+    const name = `gsc_created_${randomBytes(4).toString('hex')}`;
+    t.teardown(() => admin((c) => c.query(`drop database if exists ${name} with (force)`)));
+    const sessions = await SessionController.create({ database: urlFor(name), createDatabase: true, identify });
+    t.teardown(() => sessions.close());
+    t.true(await exists(name));
+    const opened = await sessions.openSession({ userId: 'u1', sessionKey: 'k1' });
+    t.is(opened.userId, 'u1');
+  });
+
+  test('createDatabase: true on a database that exists changes nothing', async (t) => {
+    const name = `gsc_present_${randomBytes(4).toString('hex')}`;
+    await admin((c) => c.query(`create database ${name}`));
+    t.teardown(() => admin((c) => c.query(`drop database if exists ${name} with (force)`)));
+    const sessions = await SessionController.create({ database: urlFor(name), createDatabase: true, identify });
+    t.teardown(() => sessions.close());
+    t.is((await sessions.openSession({ userId: 'u1', sessionKey: 'k1' })).userId, 'u1');
+  });
+} else {
+  test('database: "" (an empty DATABASE_URL) starts the embedded database', async (t) => {
+    const sessions = await SessionController.create({ database: '', identify });
+    t.teardown(() => sessions.close());
+    t.is((await sessions.openSession({ userId: 'u1', sessionKey: 'k1' })).userId, 'u1');
+  });
+}

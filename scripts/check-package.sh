@@ -15,8 +15,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=$(mktemp -d -t gsc-check-package-XXXXXX)
 SERVER_PID=
+INSTALLS=()
 
 cleanup() {
+  for pid in "${INSTALLS[@]}"; do kill "$pid" 2>/dev/null || true; done
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill "$SERVER_PID" 2>/dev/null || true; fi
   if [ "${KEEP_WORK:-0}" = 1 ]; then echo "(kept $WORK)"; else rm -rf "$WORK"; fi
 }
@@ -28,15 +30,15 @@ fail() {
   exit 1
 }
 
-echo "== README code = examples/ code"
+echo "== [${SECONDS}s] README code = examples/ code"
 npx --no-install tsx scripts/check-package/readme.ts || fail "README.md and examples/ disagree: update one to match the other"
 
-echo "== npm pack (prepack builds)"
+echo "== [${SECONDS}s] npm pack (prepack builds)"
 npm pack --pack-destination "$WORK" >"$WORK/pack.log" 2>&1 || { cat "$WORK/pack.log"; fail "npm pack failed"; }
 TARBALL=$(ls "$WORK"/graphql-session-controller-*.tgz)
 echo "$(basename "$TARBALL"): $(du -k "$TARBALL" | cut -f1) kB"
 
-echo "== tarball file list"
+echo "== [${SECONDS}s] tarball file list"
 tar -tzf "$TARBALL" | sed 's#^package/##' | sort >"$WORK/files.txt"
 echo "$(wc -l <"$WORK/files.txt") files"
 for required in package.json README.md LICENSE CHANGELOG.md schema.graphql \
@@ -55,19 +57,32 @@ free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-for example in type-graphql-standalone schema-first-express; do
-  echo
-  echo "== examples/$example"
+EXAMPLES="type-graphql-standalone schema-first-express"
+
+# The installs are mostly waiting on the network and the disk: both at once.
+echo "== [${SECONDS}s] npm install <tarball> in a copy of each example"
+for example in $EXAMPLES; do
   APP="$WORK/$example"
   mkdir -p "$APP"
   (cd "$ROOT/examples/$example" && tar --exclude=node_modules --exclude=dist -cf - .) | (cd "$APP" && tar -xf -)
   if grep -q skipLibCheck "$APP/tsconfig.json"; then fail "examples/$example/tsconfig.json must not use skipLibCheck"; fi
-
-  echo "-- npm install <tarball>"
-  (cd "$APP" && npm install --no-audit --no-fund --prefer-offline "$TARBALL") >"$APP/install.log" 2>&1 || {
+  (cd "$APP" && npm install --no-audit --no-fund --prefer-offline "$TARBALL") >"$APP/install.log" 2>&1 &
+  INSTALLS+=("$!")
+done
+i=0
+for example in $EXAMPLES; do
+  APP="$WORK/$example"
+  wait "${INSTALLS[$i]}" || {
     cat "$APP/install.log"
     fail "npm install of the tarball failed in examples/$example"
   }
+  i=$((i + 1))
+done
+
+for example in $EXAMPLES; do
+  echo
+  echo "== [${SECONDS}s] examples/$example"
+  APP="$WORK/$example"
   grep -q 'ERESOLVE' "$APP/install.log" && { cat "$APP/install.log"; fail "npm install hit ERESOLVE in examples/$example"; }
   # The only warning allowed: @apollo/server's own dependency @whatwg-node/promise-helpers 2
   # wants Node >= 22.15 (EBADENGINE on Node 20; harmless, see README), and npm's notice about
@@ -82,11 +97,10 @@ $warnings$engines"; }
   (cd "$APP" && node -e "const m = require('graphql-session-controller'); if (typeof m.SessionController !== 'function' || typeof m.requireSession !== 'function') process.exit(1)") ||
     fail "require('graphql-session-controller') from CommonJS failed in examples/$example"
 
-  echo "-- tsc --noEmit (strict, NodeNext, no skipLibCheck)"
-  (cd "$APP" && npx --no-install tsc --noEmit) || fail "examples/$example does not type-check against the installed package"
-  (cd "$APP" && npx --no-install tsc) || fail "examples/$example does not build"
+  echo "-- [${SECONDS}s] tsc (strict, NodeNext, no skipLibCheck): type-check and build"
+  (cd "$APP" && npx --no-install tsc) || fail "examples/$example does not type-check against the installed package"
 
-  echo "-- start on the embedded database"
+  echo "-- [${SECONDS}s] start on the embedded database"
   PORT=$(free_port)
   (cd "$APP" && exec env -u DATABASE_URL PORT="$PORT" node dist/server.js) >"$APP/server.log" 2>&1 &
   SERVER_PID=$!
@@ -97,7 +111,7 @@ $warnings$engines"; }
   done
   grep -q 'ready at' "$APP/server.log" || { cat "$APP/server.log"; fail "examples/$example was not ready within 120 s"; }
 
-  echo "-- drive it with graphql-request"
+  echo "-- [${SECONDS}s] drive it with graphql-request"
   style=$([ "$example" = schema-first-express ] && echo schema-first || echo type-graphql)
   npx --no-install tsx "$ROOT/scripts/check-package/drive.ts" "http://127.0.0.1:$PORT/graphql" "$style" || {
     cat "$APP/server.log"
@@ -112,4 +126,4 @@ $warnings$engines"; }
 done
 
 echo
-echo "check-package: OK ($(basename "$TARBALL"): file list, and both examples installed, type-checked and driven)"
+echo "check-package: OK in ${SECONDS}s ($(basename "$TARBALL"): file list, and both examples installed, type-checked and driven)"

@@ -14,10 +14,10 @@ import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
 import { openDatabase } from './store/database.js';
-import type { LeaseInfo } from './store/lease-store.js';
+import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
-import type { RevokeReason, SessionInfo } from './vocabulary.js';
+import type { RevokeOptions, RevokeReason, SessionInfo } from './vocabulary.js';
 
 /** Behind the kill switch explicit admissions are still recorded, but no cap applies. */
 const NO_CAPS: Governance = { limits: { appLimit: null, defaultUserLimit: null }, limitFor: undefined };
@@ -104,6 +104,7 @@ export class SessionController<TContext = any> {
       sessions: this.sessions,
       directory: this.store.queries,
       rules: this.store.rules,
+      leases: this.leases,
       limits: this.options.api,
     }));
   }
@@ -140,19 +141,29 @@ export class SessionController<TContext = any> {
     return userSessionView(session, current, this.options.timeouts, this.sessions.dbNow());
   }
 
-  /** Revokes one session. Returns it as stored (unchanged if it was already revoked), or `null` if unknown. */
-  revoke(sessionId: string, reason: RevokeReason = 'REVOKED', note: string | null = null): Promise<SessionInfo | null> {
-    return this.sessions.revoke(sessionId, reason, note);
+  /**
+   * Revokes one session. Returns it as stored (unchanged if it was already revoked), or `null` if
+   * unknown. `by`: the user id of the caller that revokes (shown as `revokedBy`, given to
+   * `onRevoke`), e.g. the session's own user at logout; omitted for code without a caller.
+   */
+  revoke(
+    sessionId: string,
+    reason: RevokeReason = 'REVOKED',
+    note: string | null = null,
+    options: RevokeOptions = {},
+  ): Promise<SessionInfo | null> {
+    return this.sessions.revoke(sessionId, reason, note, options);
   }
 
-  /** Revokes every live session of a user (but `exceptSessionId`); returns those it revoked. */
+  /** Revokes every live session of a user (but `exceptSessionId`); returns those it revoked. `by` as for `revoke`. */
   revokeUser(
     userId: string,
     reason: RevokeReason = 'ADMIN_REVOKED',
     note: string | null = null,
     exceptSessionId?: string,
+    options: RevokeOptions = {},
   ): Promise<SessionInfo[]> {
-    return this.sessions.revokeUser(userId, reason, note, exceptSessionId);
+    return this.sessions.revokeUser(userId, reason, note, exceptSessionId, options);
   }
 
   /**
@@ -161,6 +172,30 @@ export class SessionController<TContext = any> {
    */
   leaseHolders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
     return this.leases.holders(field, scopeKey);
+  }
+
+  /**
+   * Every live seat on a `@uniqueSession` field (`Type.field`), in every scope, with its session:
+   * most recently used first (at most 1,000).
+   */
+  sessionLeases(field: string): Promise<LeaseHolding[]> {
+    return this.leases.holdings(field);
+  }
+
+  /**
+   * A session gives up its seat on a field (e.g. an exam handed in): the seat is free for the
+   * next newcomer at once. Returns whether the session held a live seat there.
+   */
+  releaseLease(field: string, sessionId: string): Promise<boolean> {
+    return this.leases.release(field, sessionId);
+  }
+
+  /**
+   * Ends a session's seat on a field, as an operator: the same as `releaseLease`, named for the
+   * admin's `revokeLease` mutation. The session itself stays signed in.
+   */
+  revokeLease(field: string, sessionId: string): Promise<boolean> {
+    return this.leases.release(field, sessionId);
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
-import type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
+import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
 import { LIMIT_POLICIES, type Limit, type LimitPolicy, type Timeouts } from './vocabulary.js';
 
@@ -103,6 +103,8 @@ export interface SessionControllerOptions<TContext = any> {
   onRevoke?: (event: RevokeEvent) => unknown;
   /** Called when the store fails; the default logs a warning without secrets. */
   onStoreError?: (event: StoreErrorEvent) => unknown;
+  /** Called when `EVICT_OLDEST` on a `@uniqueSession` field takes seats from their holders. */
+  onLeaseEvicted?: (event: LeaseEvictEvent) => unknown;
 }
 
 /** Options after defaults and validation: durations in milliseconds, `null` = off/unlimited. */
@@ -136,6 +138,7 @@ export interface ResolvedOptions<TContext = any> {
   onReject: (event: RejectEvent) => unknown;
   onRevoke: (event: RevokeEvent) => unknown;
   onStoreError: (event: StoreErrorEvent) => unknown;
+  onLeaseEvicted: (event: LeaseEvictEvent) => unknown;
 }
 
 const noop = () => {};
@@ -268,6 +271,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     onReject: fn('onReject', options.onReject, noop),
     onRevoke: fn('onRevoke', options.onRevoke, noop),
     onStoreError: fn('onStoreError', options.onStoreError, defaultStoreErrorHandler),
+    onLeaseEvicted: fn('onLeaseEvicted', options.onLeaseEvicted, noop),
   };
 }
 

@@ -18,6 +18,11 @@ export type SessionLimitLevel = Exclude<LimitLevel, 'VIEW'>;
 export type RevokeReason = 'EVICTED' | 'REVOKED' | 'ADMIN_REVOKED' | 'LOGOUT';
 export const REVOKE_REASONS: readonly RevokeReason[] = ['EVICTED', 'REVOKED', 'ADMIN_REVOKED', 'LOGOUT'];
 
+/** Who revokes, for `revokedBy`: the caller's user id; none for code without a caller. */
+export interface RevokeOptions {
+  by?: string | null;
+}
+
 /** Why a session expired. */
 export type ExpiryReason = 'IDLE' | 'ABSOLUTE';
 
@@ -51,6 +56,16 @@ export const MAX_NOTE_LENGTH = 200;
 /** The longest user id (`user_id varchar(255)`) and limit-rule subject. */
 export const MAX_USER_ID_LENGTH = 255;
 
+/** The longest recorded IP address (`ip_address varchar(64)`). */
+export const MAX_IP_ADDRESS_LENGTH = 64;
+
+/** The longest `@uniqueSession` field coordinate, `Type.field` (`gsc_lease.field varchar(255)`). */
+export const MAX_FIELD_LENGTH = 255;
+
+/** What kind of device a session's user agent names (docs/contract.md §9), as the parser tells. */
+export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot' | 'unknown';
+export const DEVICE_TYPES: readonly DeviceType[] = ['desktop', 'mobile', 'tablet', 'bot', 'unknown'];
+
 /** A session's public id: a UUID, any case. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -63,6 +78,8 @@ export interface SessionInfo {
   revokedAt: Date | null;
   revokedReason: RevokeReason | null;
   revokedNote: string | null;
+  /** The user id of the caller that revoked it; `null` for evictions and revocations without a caller. */
+  revokedBy: string | null;
   ipAddress: string | null;
   userAgent: string | null;
   exempt: boolean;

@@ -10,6 +10,10 @@ export const SESSION_API_FIELDS: ReadonlySet<string> = new Set([
   'revokeUserSessions',
   'setSessionLimit',
   'removeSessionLimit',
+  'sessions',
+  'sessionLeases',
+  'releaseLease',
+  'revokeLease',
 ]);
 
 /**

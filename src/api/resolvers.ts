@@ -3,16 +3,26 @@ import { Args, Ctx, Int, Mutation, Query, Resolver, type NonEmptyArray } from 't
 import type { SessionApi } from './session-api.js';
 import {
   ActiveSessionsArgs,
+  LeaseFieldArgs,
   RemoveSessionLimitArgs,
+  RevokeLeaseArgs,
   RevokeSessionArgs,
   RevokeUserSessionsArgs,
+  SessionsArgs,
   SetSessionLimitArgs,
 } from './types/args.js';
 import { UserSessionConnection } from './types/connection.js';
+import { SessionLease } from './types/session-lease.js';
 import { SessionLimitRule } from './types/session-limit-rule.js';
 import { SessionStats } from './types/session-stats.js';
 import { UserSession } from './types/user-session.js';
-import type { SessionLimitRuleView, SessionStatsView, UserSessionConnectionView, UserSessionView } from './views.js';
+import type {
+  SessionLeaseView,
+  SessionLimitRuleView,
+  SessionStatsView,
+  UserSessionConnectionView,
+  UserSessionView,
+} from './views.js';
 
 /**
  * The session API as type-graphql resolver classes bound to one controller's API. The methods
@@ -31,6 +41,15 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
       return api().activeSessions(contextValue, args);
     }
 
+    @Query(() => UserSessionConnection, {
+      nullable: false,
+      description:
+        "Sessions in every status within retention, newest first: the caller's own; admins: every user's, or the filter's.",
+    })
+    sessions(@Args(() => SessionsArgs) args: SessionsArgs, @Ctx() contextValue: unknown): Promise<UserSessionConnectionView> {
+      return api().sessions(contextValue, args);
+    }
+
     @Query(() => SessionStats, { nullable: false, description: 'Counts of active sessions and the configured caps. Admins only.' })
     sessionStats(@Ctx() contextValue: unknown): Promise<SessionStatsView> {
       return api().sessionStats(contextValue);
@@ -39,6 +58,14 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
     @Query(() => [SessionLimitRule], { nullable: false, description: 'The stored per-user and per-group limits. Admins only.' })
     sessionLimitRules(@Ctx() contextValue: unknown): Promise<SessionLimitRuleView[]> {
       return api().sessionLimitRules(contextValue);
+    }
+
+    @Query(() => [SessionLease], {
+      nullable: false,
+      description: 'The live seats on a @uniqueSession field, most recently used first (at most 1,000). Admins only.',
+    })
+    sessionLeases(@Args(() => LeaseFieldArgs) args: LeaseFieldArgs, @Ctx() contextValue: unknown): Promise<SessionLeaseView[]> {
+      return api().sessionLeases(contextValue, args);
     }
   }
 
@@ -74,6 +101,19 @@ export function createSessionResolvers(api: () => SessionApi): NonEmptyArray<Fun
     @Mutation(() => Boolean, { nullable: false, description: 'Removes a stored limit; false if there was none. Admins only.' })
     removeSessionLimit(@Args(() => RemoveSessionLimitArgs) args: RemoveSessionLimitArgs, @Ctx() contextValue: unknown): Promise<boolean> {
       return api().removeSessionLimit(contextValue, args);
+    }
+
+    @Mutation(() => Boolean, {
+      nullable: false,
+      description: "The caller's session gives up its seat on a @uniqueSession field (e.g. an exam handed in); false if it held none.",
+    })
+    releaseLease(@Args(() => LeaseFieldArgs) args: LeaseFieldArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+      return api().releaseLease(contextValue, args);
+    }
+
+    @Mutation(() => Boolean, { nullable: false, description: "Ends a session's seat on a @uniqueSession field; false if it held none. Admins only." })
+    revokeLease(@Args(() => RevokeLeaseArgs) args: RevokeLeaseArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+      return api().revokeLease(contextValue, args);
     }
   }
 

@@ -32,15 +32,23 @@ export class Pruner {
     await this.running?.catch(() => {});
   }
 
-  /** One full pass; concurrent calls on this instance share it. */
-  prune(): Promise<PruneResult> {
-    this.running ??= this.pass().finally(() => {
+  /**
+   * One full pass; concurrent calls on this instance share it. `onBatch` hears the running totals
+   * after every batch (a long pass, e.g. the first after a retention change, shows progress).
+   */
+  prune(onBatch?: (progress: { sessions: number; leases: number }) => void): Promise<PruneResult> {
+    this.running ??= this.pass(onBatch).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async pass(): Promise<PruneResult> {
+  /** What a pass would delete now, without deleting anything. */
+  prunable(): Promise<{ sessions: number; leases: number }> {
+    return this.store.count();
+  }
+
+  private async pass(onBatch?: (progress: { sessions: number; leases: number }) => void): Promise<PruneResult> {
     const total: PruneResult = { sessions: 0, leases: 0, ran: false };
     for (;;) {
       const batch = await this.store.batch();
@@ -48,6 +56,7 @@ export class Pruner {
       total.ran = true;
       total.sessions += batch.sessions;
       total.leases += batch.leases;
+      onBatch?.({ sessions: total.sessions, leases: total.leases });
       if (batch.sessions < PRUNE_BATCH_SIZE && batch.leases < PRUNE_BATCH_SIZE) return total;
     }
   }

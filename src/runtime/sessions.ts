@@ -6,7 +6,7 @@ import { sessionState } from '../policy/admission.js';
 import type { RevokedNotice } from '../store/change-log.js';
 import { toSessionInfo, type StoredSession } from '../store/rows.js';
 import type { SessionStore } from '../store/session-store.js';
-import type { Limit, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
+import type { Limit, RevokeOptions, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Governed, SessionRuntime } from './contracts.js';
 import { SessionCache } from './session-cache.js';
@@ -180,6 +180,7 @@ export class Sessions implements SessionRuntime {
     const { limitFor } = this.governance;
     // `null` is an answer (unlimited), not "no opinion": only `undefined` falls through to the rules.
     const limitFromOption: Limit | undefined = exempt || !limitFor ? undefined : await limitFor(identity);
+    const started = performance.now();
     const result = await this.store.admit({
       keyHash,
       userId: identity.userId,
@@ -192,13 +193,18 @@ export class Sessions implements SessionRuntime {
       appLimit: this.limits.appLimit,
       policy: this.options.onLimit,
     });
+    const seconds = (performance.now() - started) / 1000;
     const who = publicIdentity(identity);
     if (result.kind === 'EXISTING') return result.session;
     if (result.kind === 'REJECTED') {
+      this.hooks.admission('rejected', result.level, seconds);
       this.hooks.rejected({ identity: who, level: result.level, limit: result.limit });
       throw sessionLimitExceeded(result.level, result.limit);
     }
-    if (result.evicted.length) this.revoked(result.evicted, 'EVICTED', null);
+    if (result.evicted.length) this.hooks.admission('evicted', 'USER', seconds);
+    else if (result.overLimit) this.hooks.admission('logged', result.overLimit.level, seconds);
+    else this.hooks.admission('admitted', null, seconds);
+    if (result.evicted.length) this.revoked(result.evicted, 'EVICTED', null, null);
     if (result.overLimit) {
       const { level, limit } = result.overLimit;
       this.hooks.rejected({ identity: who, level, limit, allowed: true });
@@ -223,11 +229,11 @@ export class Sessions implements SessionRuntime {
   }
 
   /** Revokes one session, under the fail-mode guard like every store call a request can reach. */
-  revoke(sessionId: string, reason: RevokeReason, note: string | null): Promise<SessionInfo | null> {
+  revoke(sessionId: string, reason: RevokeReason, note: string | null, { by = null }: RevokeOptions = {}): Promise<SessionInfo | null> {
     return this.guard('revoke', async () => {
-      const changed = await this.store.revokeById(sessionId, reason, note);
+      const changed = await this.store.revokeById(sessionId, reason, note, by);
       if (changed.length) {
-        this.revoked(changed, reason, note);
+        this.revoked(changed, reason, note, by);
         return toSessionInfo(changed[0]);
       }
       const existing = await this.store.findById(sessionId);
@@ -235,10 +241,16 @@ export class Sessions implements SessionRuntime {
     });
   }
 
-  revokeUser(userId: string, reason: RevokeReason, note: string | null, exceptSessionId?: string): Promise<SessionInfo[]> {
+  revokeUser(
+    userId: string,
+    reason: RevokeReason,
+    note: string | null,
+    exceptSessionId?: string,
+    { by = null }: RevokeOptions = {},
+  ): Promise<SessionInfo[]> {
     return this.guard('revoke', async () => {
-      const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId);
-      if (changed.length) this.revoked(changed, reason, note);
+      const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId, by);
+      if (changed.length) this.revoked(changed, reason, note, by);
       return changed.map(toSessionInfo);
     });
   }
@@ -248,10 +260,10 @@ export class Sessions implements SessionRuntime {
   }
 
   /** After a revoking transaction commits: update this instance, tell the others, call the hook. */
-  private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null): void {
+  private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null, revokedBy: string | null): void {
     for (const s of sessions) this.forgetRevoked({ keyHash: s.keyHash, revokedAt: s.revokedAt ?? new Date(), reason });
     void this.feed?.publish(sessions);
-    this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note });
+    this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note, revokedBy });
   }
 
   /** A revocation learned from the change feed or made here: memory must not serve the session again. */

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { ApolloServer } from '@apollo/server';
-import { startStandaloneServer } from '@apollo/server/standalone';
 import { join } from 'node:path';
 import { GraphQLError } from 'graphql';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
+import { type Route, serveHttp } from './http.js';
 import { buildDemoSchema, type DemoContext } from './schema.js';
 import { DemoTokens, loadSecret } from './tokens.js';
 import { findUser } from './users.js';
@@ -36,8 +37,9 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
       // demo/server.ts stops the server and then the controller on SIGINT/SIGTERM, in that order.
       stopOnTerminationSignals: false,
     });
-    const { url } = await startStandaloneServer(server, {
-      listen: { port: config.port },
+    const { url } = await serveHttp(server, {
+      port: config.port,
+      routes: [await metricsRoute(controller)],
       context: async ({ req }) => {
         const userAgent = req.headers['user-agent'];
         const client = { ip: req.socket.remoteAddress ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
@@ -58,6 +60,20 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     await controller.close();
     throw error;
   }
+}
+
+/** `GET /metrics`: the library's metrics (docs/contract.md §9) and the process's, in Prometheus text format. */
+async function metricsRoute(controller: SessionController<DemoContext>): Promise<Route> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  await controller.metrics({ registry });
+  return async (req, res) => {
+    if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://localhost').pathname !== '/metrics') return false;
+    const text = await registry.metrics();
+    res.setHeader('content-type', registry.contentType);
+    res.end(text);
+    return true;
+  };
 }
 
 async function identityOf(

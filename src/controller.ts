@@ -8,7 +8,9 @@ import { uniqueSessionTransformer } from './directive/transformer.js';
 import { HookRunner } from './hooks.js';
 import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
+import { type MetricsOptions, type MetricsRegistry, registerMetrics, type SessionMetrics } from './metrics/prometheus.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
+import type { RuntimeMonitor } from './runtime/contracts.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
@@ -32,14 +34,17 @@ export class SessionController<TContext = any> {
   private readonly leases: Leases;
   private readonly feed: ChangeFeed;
   private readonly pruner: Pruner;
+  private readonly hooks: HookRunner;
   private sessionApi?: SessionApi;
+  /** One set of metrics per registry: asking again returns it. */
+  private readonly registered = new Map<MetricsRegistry | undefined, Promise<SessionMetrics>>();
   private closed = false;
 
   private constructor(
     private readonly options: ResolvedOptions<TContext>,
     private readonly store: Store,
   ) {
-    const hooks = new HookRunner(options);
+    const hooks = (this.hooks = new HookRunner(options));
     // The kill switch is decided here, once: caps, the plugin and background work follow from it.
     const governance: Governance = options.enabled
       ? { limits: { appLimit: options.appLimit, defaultUserLimit: options.defaultUserLimit }, limitFor: options.limitFor }
@@ -206,6 +211,41 @@ export class SessionController<TContext = any> {
     return this.pruner.prune();
   }
 
+  /**
+   * Registers the library's Prometheus metrics (docs/contract.md §9) on `registry`, or on
+   * prom-client's default registry: `gsc_admissions_total{result,level}`,
+   * `gsc_revocations_total{reason}`, `gsc_lease_refusals_total{field}`,
+   * `gsc_store_errors_total{operation}`, `gsc_active_sessions` (read from the store at most once
+   * every 5 s), `gsc_admission_duration_seconds`, `gsc_cache_entries`. Needs the optional peer
+   * `prom-client` (a `SessionConfigError` says so if it is missing). Asking again for the same
+   * registry returns the same metrics; `close()` on them unregisters them.
+   */
+  metrics(options: MetricsOptions = {}): Promise<SessionMetrics> {
+    const key = options.registry;
+    let registered = this.registered.get(key);
+    if (!registered) {
+      registered = registerMetrics(this.monitor(), options).then((metrics) => ({
+        registry: metrics.registry,
+        close: () => {
+          this.registered.delete(key);
+          metrics.close();
+        },
+      }));
+      registered.catch(() => this.registered.delete(key));
+      this.registered.set(key, registered);
+    }
+    return registered;
+  }
+
+  /** What the metrics read: the runtimes' reports, the cache's size, the store's active count. */
+  private monitor(): RuntimeMonitor {
+    return {
+      observe: (observer) => this.hooks.observe(observer),
+      cachedSessions: () => this.sessions.cachedSessions,
+      activeSessions: () => this.sessions.guard('metrics', () => this.store.queries.countActiveSessions()),
+    };
+  }
+
   /** Writes pending last-seen touches now. */
   flush(): Promise<void> {
     return this.sessions.flush();
@@ -215,6 +255,8 @@ export class SessionController<TContext = any> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A scrape after close must not reach a closed store: the metrics leave their registries.
+    await Promise.all([...this.registered.values()].map((m) => m.then((metrics) => metrics.close(), () => {})));
     await this.sessions.stop();
     await this.pruner.stop();
     await this.feed.stop();

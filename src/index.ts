@@ -11,6 +11,7 @@ export { sessionOrmOptions } from './store/database.js';
 export { sessionEntities } from './store/entities/index.js';
 export type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
 export type { PruneResult } from './runtime/pruner.js';
+export type { MetricsOptions, MetricsRegistry, SessionMetrics } from './metrics/prometheus.js';
 export type { UniqueSessionOptions } from './directive/config.js';
 export { uniqueSessionTypeDefs } from './directive/type-defs.js';
 export type { SessionLeaseView, UserSessionView } from './api/views.js';

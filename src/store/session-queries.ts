@@ -218,6 +218,13 @@ export class SessionQueries {
     return row ? { id: row.id, userId: row.user_id } : null;
   }
 
+  /** Active sessions in the whole app (exempt ones included): a count alone, cheaper than `countActive`. */
+  async countActiveSessions(): Promise<number> {
+    const alive = aliveCondition(this.timeouts);
+    const row = await this.sql.one<{ n: number | string }>(`select count(*) as n from gsc_session s where ${alive.sql}`, alive.params);
+    return Number(row!.n);
+  }
+
   async countActive(): Promise<ActiveCounts> {
     const alive = aliveCondition(this.timeouts);
     const row = await this.sql.one<{

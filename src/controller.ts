@@ -10,7 +10,7 @@ import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
 import { type MetricsOptions, type MetricsRegistry, registerMetrics, type SessionMetrics } from './metrics/prometheus.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
-import type { RuntimeMonitor } from './runtime/contracts.js';
+import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
@@ -243,6 +243,24 @@ export class SessionController<TContext = any> {
       observe: (observer) => this.hooks.observe(observer),
       cachedSessions: () => this.sessions.cachedSessions,
       activeSessions: () => this.sessions.guard('metrics', () => this.store.queries.countActiveSessions()),
+    };
+  }
+
+  /**
+   * The operator's view of this controller (docs/contract.md §9): the store's reads, the limit
+   * rules, revocations that reach every running instance like any other, migrations and pruning.
+   * The command line (`graphql-session-controller`) is built on it, on a controller created with
+   * `enabled: false` (no background work).
+   */
+  operations(): Operations {
+    return {
+      sessions: this.sessions,
+      directory: this.store.queries,
+      rules: this.store.rules,
+      migrate: () => this.migrate(),
+      prune: (onBatch) => this.pruner.prune(onBatch),
+      prunable: () => this.pruner.prunable(),
+      close: () => this.close(),
     };
   }
 

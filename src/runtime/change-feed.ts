@@ -25,6 +25,8 @@ export class ChangeFeed {
   private pollCursor: Date | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
+  /** Notifications being sent: a process that revokes and exits (the CLI) must not close the store under them. */
+  private readonly publishing = new Set<Promise<void>>();
   /** Database clock minus local clock, refreshed by every poll. */
   clockOffsetMs = 0;
   /** Local time when the last successful poll started: revocations before it are applied here. */
@@ -46,8 +48,15 @@ export class ChangeFeed {
     if (this.log.pushes) await this.listen();
   }
 
-  /** Tells the other instances; failures are left to their poll. */
-  async publish(revoked: ReadonlyArray<{ keyHash: string; revokedReason: RevokeReason | null }>): Promise<void> {
+  /** Tells the other instances; failures are left to their poll. `stop` waits for what is under way. */
+  publish(revoked: ReadonlyArray<{ keyHash: string; revokedReason: RevokeReason | null }>): Promise<void> {
+    const sending = this.send(revoked);
+    this.publishing.add(sending);
+    void sending.finally(() => this.publishing.delete(sending));
+    return sending;
+  }
+
+  private async send(revoked: ReadonlyArray<{ keyHash: string; revokedReason: RevokeReason | null }>): Promise<void> {
     if (!this.log.pushes || !revoked.length) return;
     const byReason = new Map<RevokeReason, string[]>();
     for (const s of revoked) {
@@ -144,6 +153,7 @@ export class ChangeFeed {
     clearInterval(this.pollTimer);
     clearTimeout(this.reconnectTimer);
     await this.polling;
+    await Promise.all(this.publishing);
     const listener = this.listener;
     this.listener = undefined;
     if (listener) await listener.close();

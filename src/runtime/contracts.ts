@@ -7,6 +7,7 @@
 import type { UniqueSessionConfig } from '../directive/config.js';
 import type { RuntimeObserver } from '../hooks.js';
 import type { Identity } from '../identity.js';
+import type { PruneProgress, PruneResult } from './pruner.js';
 import type { LeaseHolding } from '../store/lease-store.js';
 import type { LimitRuleStore } from '../store/limit-rule-store.js';
 import type { StoredSession } from '../store/rows.js';
@@ -93,15 +94,9 @@ export interface Operations {
   readonly directory: SessionDirectory;
   readonly rules: LimitRules;
   migrate(): Promise<string[]>;
-  /** Deletes what `retention` lets go, batch by batch; `onBatch` hears the running totals. */
-  prune(onBatch?: (progress: PruneProgress) => void): Promise<PruneProgress & { ran: boolean }>;
+  /** Deletes what `retention` lets go, batch by batch; `onBatch` hears the running totals and whether more follow. */
+  prune(onBatch?: (progress: PruneProgress) => void): Promise<PruneResult>;
   /** What `prune` would delete now, without deleting anything. */
-  prunable(): Promise<PruneProgress>;
+  prunable(): Promise<{ sessions: number; leases: number }>;
   close(): Promise<void>;
-}
-
-/** Rows a pruning pass deleted so far (or would delete). */
-export interface PruneProgress {
-  sessions: number;
-  leases: number;
 }

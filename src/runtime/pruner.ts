@@ -1,5 +1,12 @@
 import { PRUNE_BATCH_SIZE, type PruneStore } from '../store/prune-store.js';
 
+/** Rows a pass deleted so far, and whether another batch follows. */
+export interface PruneProgress {
+  sessions: number;
+  leases: number;
+  more: boolean;
+}
+
 export interface PruneResult {
   sessions: number;
   leases: number;
@@ -34,9 +41,10 @@ export class Pruner {
 
   /**
    * One full pass; concurrent calls on this instance share it. `onBatch` hears the running totals
-   * after every batch (a long pass, e.g. the first after a retention change, shows progress).
+   * after every batch, and whether another follows (a long pass, e.g. the first after a retention
+   * change, shows progress).
    */
-  prune(onBatch?: (progress: { sessions: number; leases: number }) => void): Promise<PruneResult> {
+  prune(onBatch?: (progress: PruneProgress) => void): Promise<PruneResult> {
     this.running ??= this.pass(onBatch).finally(() => {
       this.running = undefined;
     });
@@ -48,7 +56,7 @@ export class Pruner {
     return this.store.count();
   }
 
-  private async pass(onBatch?: (progress: { sessions: number; leases: number }) => void): Promise<PruneResult> {
+  private async pass(onBatch?: (progress: PruneProgress) => void): Promise<PruneResult> {
     const total: PruneResult = { sessions: 0, leases: 0, ran: false };
     for (;;) {
       const batch = await this.store.batch();
@@ -56,8 +64,9 @@ export class Pruner {
       total.ran = true;
       total.sessions += batch.sessions;
       total.leases += batch.leases;
-      onBatch?.({ sessions: total.sessions, leases: total.leases });
-      if (batch.sessions < PRUNE_BATCH_SIZE && batch.leases < PRUNE_BATCH_SIZE) return total;
+      const more = batch.sessions >= PRUNE_BATCH_SIZE || batch.leases >= PRUNE_BATCH_SIZE;
+      onBatch?.({ sessions: total.sessions, leases: total.leases, more });
+      if (!more) return total;
     }
   }
 }

@@ -3,7 +3,7 @@
  * the store through here, so no API response can carry it by mistake.
  */
 import type { SessionInfo, SessionStatus, Timeouts } from '../vocabulary.js';
-import { aliveCondition, deadCondition, type Condition } from './conditions.js';
+import { aliveCondition, deadCondition, MILLISECONDS, type Condition } from './conditions.js';
 import { PUBLIC_SESSION_COLUMNS, toPublicSession, type PublicSessionRow } from './rows.js';
 import type { Sql } from './sql.js';
 
@@ -254,8 +254,12 @@ function statusCondition(statuses: readonly SessionStatus[], timeouts: Timeouts)
   }
   if (wanted.has('REVOKED')) parts.push('s.revoked_at is not null');
   if (wanted.has('EXPIRED')) {
-    parts.push(`(s.revoked_at is null and not (${alive.sql}))`);
-    params.push(...alive.params);
+    // An expired session was created at least the shortest timeout ago (last_seen_at never precedes
+    // created_at): the bound lets a walk newest first skip the sessions younger than that.
+    const shortest = Math.min(timeouts.idleTimeoutMs ?? Infinity, timeouts.absoluteTimeoutMs ?? Infinity);
+    const young = Number.isFinite(shortest) ? ` and s.created_at <= now() - ${MILLISECONDS}` : '';
+    parts.push(`(s.revoked_at is null and not (${alive.sql})${young})`);
+    params.push(...alive.params, ...(young ? [shortest] : []));
   }
   return { sql: parts.length ? `(${parts.join(' or ')})` : 'false', params };
 }

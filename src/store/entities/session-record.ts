@@ -35,6 +35,13 @@ import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
   expression:
     'create index "gsc_session_user_created_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc)',
 })
+// Revoked sessions are a minority spread over the whole history: the fleet's REVOKED filter gets
+// its own walk. Inserts never touch it (a new session is not revoked).
+@Index({
+  name: 'gsc_session_revoked_created_idx',
+  expression:
+    'create index "gsc_session_revoked_created_idx" on "gsc_session" ("created_at" desc, "id" desc) where "revoked_at" is not null',
+})
 @Index({
   name: 'gsc_session_ip_created_idx',
   expression:

@@ -2,10 +2,10 @@ import 'reflect-metadata';
 import { ApolloServer } from '@apollo/server';
 import { join } from 'node:path';
 import { GraphQLError } from 'graphql';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
-import { type Route, serveHttp } from './http.js';
+import { serveHttp } from './http.js';
+import { metricsRoute } from './metrics.js';
 import { buildDemoSchema, type DemoContext } from './schema.js';
 import { DemoTokens, loadSecret } from './tokens.js';
 import { findUser } from './users.js';
@@ -60,20 +60,6 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     await controller.close();
     throw error;
   }
-}
-
-/** `GET /metrics`: the library's metrics (docs/contract.md §9) and the process's, in Prometheus text format. */
-async function metricsRoute(controller: SessionController<DemoContext>): Promise<Route> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  await controller.metrics({ registry });
-  return async (req, res) => {
-    if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://localhost').pathname !== '/metrics') return false;
-    const text = await registry.metrics();
-    res.setHeader('content-type', registry.contentType);
-    res.end(text);
-    return true;
-  };
 }
 
 async function identityOf(

@@ -192,7 +192,7 @@ export class SessionController<TContext = any> {
    * next newcomer at once. Returns whether the session held a live seat there.
    */
   releaseLease(field: string, sessionId: string): Promise<boolean> {
-    return this.leases.release(field, sessionId);
+    return this.leases.endSeat(field, sessionId);
   }
 
   /**
@@ -200,7 +200,7 @@ export class SessionController<TContext = any> {
    * admin's `revokeLease` mutation. The session itself stays signed in.
    */
   revokeLease(field: string, sessionId: string): Promise<boolean> {
-    return this.leases.release(field, sessionId);
+    return this.leases.endSeat(field, sessionId);
   }
 
   /**

@@ -175,7 +175,7 @@ export class SessionApi {
     const field = args.field('field', input.field);
     const sessionId = caller.sessionId;
     if (!sessionId) return false;
-    return this.store('api.releaseLease', () => this.leases.release(field, sessionId));
+    return this.store('api.releaseLease', () => this.leases.endSeat(field, sessionId));
   }
 
   /** Ends any session's seat on a field; whether it held one. Admins only. */
@@ -183,7 +183,7 @@ export class SessionApi {
     await this.requireAdmin(contextValue);
     const field = args.field('field', input.field);
     const sessionId = args.sessionId('sessionId', input.sessionId);
-    return this.store('api.revokeLease', () => this.leases.release(field, sessionId));
+    return this.store('api.revokeLease', () => this.leases.endSeat(field, sessionId));
   }
 
   async sessionStats(contextValue: unknown): Promise<SessionStatsView> {

@@ -68,7 +68,7 @@ export interface LeaseDirectory {
   /** Every live lease on a field, in every scope, with its session; most recently used first. */
   holdings(field: string): Promise<LeaseHolding[]>;
   /** Ends a session's lease on a field; whether it held a live one. */
-  release(field: string, sessionId: string): Promise<boolean>;
+  endSeat(field: string, sessionId: string): Promise<boolean>;
 }
 
 /**

@@ -78,8 +78,8 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
    * another instance that served it from memory it may read on for one `leaseRecheckInterval`,
    * as after an `EVICT_OLDEST` there. Returns whether the session held a live lease.
    */
-  async release(field: string, sessionId: string): Promise<boolean> {
-    const scopes = await this.sessions.guard('lease', () => this.store.release(field, sessionId));
+  async endSeat(field: string, sessionId: string): Promise<boolean> {
+    const scopes = await this.sessions.guard('lease', () => this.store.endLeases(field, sessionId));
     for (const scopeKey of scopes) this.memory.forget(field, scopeKey, [sessionId]);
     return scopes.length > 0;
   }

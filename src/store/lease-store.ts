@@ -169,7 +169,7 @@ export class LeaseStore {
    * Ends a session's lease on a field (whatever its scope): the seat is free for the next
    * newcomer at once. Returns the scopes in which a live lease ended (empty: it held none).
    */
-  async release(field: string, sessionId: string): Promise<string[]> {
+  async endLeases(field: string, sessionId: string): Promise<string[]> {
     const rows = await this.sql.all<{ scope_key: string; live: boolean }>(
       `delete from gsc_lease l where l.field = ? and l.session_id = ?
         returning l.scope_key, l.last_used_at > now() - ${MS} as live`,

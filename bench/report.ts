@@ -9,6 +9,10 @@ export interface ScalingPoint {
   activeSessions: Measurement;
   /** Admission with an app-wide cap that is never reached: the app count is part of every admission. */
   admissionAppCap: Measurement | null;
+  /** `sessions` (every status) of one user, with totalCount; absent in results from before issue 12. */
+  sessions?: Measurement;
+  /** `sessions` of the whole fleet by an admin, first page, without totalCount. */
+  sessionsFleet?: Measurement;
 }
 
 /** What the growth table keeps of a run. */
@@ -106,6 +110,8 @@ export function scalingTable(points: ScalingPoint[]): string {
       'activeSessions p95 ms',
       'admission + app cap p50 ms',
       'admission + app cap p95 ms',
+      'sessions (user) p95 ms',
+      'sessions (fleet) p95 ms',
     ],
     points.map((p) => [
       int(p.size),
@@ -118,6 +124,8 @@ export function scalingTable(points: ScalingPoint[]): string {
       fmt(p.activeSessions.p95),
       fmt(p.admissionAppCap?.p50),
       fmt(p.admissionAppCap?.p95),
+      fmt(p.sessions?.p95),
+      fmt(p.sessionsFleet?.p95),
     ]),
   );
 }

@@ -73,6 +73,11 @@ const settings = QUICK
 
 /** The session API query whose latency the growth table reports. */
 const ACTIVE_SESSIONS = '{ activeSessions(first: 20) { totalCount edges { node { id } } } }';
+/** The session history (issue 12): one user's, counted; and the admin's fleet view, first page. */
+const SESSIONS = '{ sessions(first: 20) { totalCount edges { node { id status device { type } } } } }';
+const SESSIONS_FLEET = '{ sessions(first: 20) { edges { node { id userId status device { type } } } } }';
+/** The bench server's administrator (`isAdmin` in bench/server.ts; importing that module would start a server). */
+const BENCH_ADMIN = 'bench-admin';
 const RESULTS = join(ROOT, 'bench', 'results');
 const TMP = join(RESULTS, 'tmp');
 
@@ -320,7 +325,7 @@ async function main(): Promise<BenchReport> {
         `Admissions scenario: ${Number(stored).toLocaleString('en-US')} sessions stored by its logins, warm-up and accounting runs included (counted in gsc_session).`,
       );
 
-      log('\ngrowth: admission and activeSessions latency with 10k / 100k / 1M stored sessions');
+      log('\ngrowth: admission, activeSessions and sessions latency with 10k / 100k / 1M stored sessions');
       for (const [index, size] of settings.sizes.entries()) {
         const seeded = await seedSessions(db, size, `s${size}`);
         log(
@@ -333,8 +338,13 @@ async function main(): Promise<BenchReport> {
           users: seeded.users,
         });
         const probes: RequestPlan = { kind: 'probes', probes: seeded.probes, body: gql(ACTIVE_SESSIONS) };
+        const history: RequestPlan = { kind: 'probes', probes: seeded.probes, body: gql(SESSIONS) };
+        const admin = { 'x-user': BENCH_ADMIN, 'x-session': `${db.name}-admin-${size}` };
+        const fleet: RequestPlan = { kind: 'static', headers: admin, body: gql(SESSIONS_FLEET) };
         const probe = seeded.probes[0];
         await expectData(benchOn.url, { 'x-user': probe.userId, 'x-session': probe.sessionKey }, gql(ACTIVE_SESSIONS), 'activeSessions probe');
+        await expectData(benchOn.url, { 'x-user': probe.userId, 'x-session': probe.sessionKey }, gql(SESSIONS), 'sessions probe');
+        await expectData(benchOn.url, admin, gql(SESSIONS_FLEET), 'sessions fleet probe');
         const server = (s: ServerProcess) => ({ url: s.url, pid: s.child.pid });
         if (index === 0) {
           // Warm the code paths (JIT) before the first measured size.
@@ -346,6 +356,8 @@ async function main(): Promise<BenchReport> {
         const admission = measurement(await measureOnce(load, server(benchOn), seededLogins('adm'), c, d));
         const activeSessions = measurement(await measureOnce(load, server(benchOn), probes, c, d));
         const admissionAppCap = measurement(await measureOnce(load, server(benchAppCap), seededLogins('cap'), c, d));
+        const sessions = measurement(await measureOnce(load, server(benchOn), history, c, d));
+        const sessionsFleet = measurement(await measureOnce(load, server(benchOn), fleet, c, d));
         scaling.push({
           size,
           users: seeded.users,
@@ -354,13 +366,22 @@ async function main(): Promise<BenchReport> {
           admission,
           activeSessions,
           admissionAppCap,
+          sessions,
+          sessionsFleet,
         });
         log(
           `  ${size.toLocaleString('en-US').padStart(9)}: admission p50 ${admission.p50.toFixed(2)} p95 ${admission.p95.toFixed(2)} ms (${Math.round(admission.okPerS)}/s); ` +
             `activeSessions p50 ${activeSessions.p50.toFixed(2)} p95 ${activeSessions.p95.toFixed(2)} ms; ` +
-            `admission with app cap p50 ${admissionAppCap.p50.toFixed(2)} p95 ${admissionAppCap.p95.toFixed(2)} ms`,
+            `admission with app cap p50 ${admissionAppCap.p50.toFixed(2)} p95 ${admissionAppCap.p95.toFixed(2)} ms; ` +
+            `sessions (user) p95 ${sessions.p95.toFixed(2)} ms, (fleet) p95 ${sessionsFleet.p95.toFixed(2)} ms`,
         );
-        for (const [what, m] of [['admission', admission], ['activeSessions', activeSessions], ['admission + app cap', admissionAppCap]] as const) {
+        for (const [what, m] of [
+          ['admission', admission],
+          ['activeSessions', activeSessions],
+          ['admission + app cap', admissionAppCap],
+          ['sessions (user)', sessions],
+          ['sessions (fleet)', sessionsFleet],
+        ] as const) {
           if (m.graphqlErrors > m.limitExceeded) notes.push(`${size}: ${what} had ${m.graphqlErrors} error responses, e.g. ${m.errorSample}`);
         }
       }
@@ -395,7 +416,7 @@ async function main(): Promise<BenchReport> {
     finishedAt: new Date().toISOString(),
     quick: QUICK,
     environment: { ...environment(pgVersion), load1mStart: loadStart, load1mEnd: round(loadavg()[0], 1) },
-    settings: { ...settings, activeSessionsQuery: ACTIVE_SESSIONS },
+    settings: { ...settings, activeSessionsQuery: ACTIVE_SESSIONS, sessionsQueries: [SESSIONS, SESSIONS_FLEET] },
     scenarios,
     scaling,
     targets: targets(scenarios, scaling),
@@ -418,6 +439,8 @@ function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[]
   const growth = (pick: (p: ScalingPoint) => number) => (first && last ? pick(last) / pick(first) : Number.NaN);
   const admissionGrowth = growth((p) => p.admission.p95);
   const listGrowth = growth((p) => p.activeSessions.p95);
+  const historyGrowth = growth((p) => p.sessions?.p95 ?? Number.NaN);
+  const fleetGrowth = growth((p) => p.sessionsFleet?.p95 ?? Number.NaN);
   const sizes = first && last ? `${first.size.toLocaleString('en-US')} → ${last.size.toLocaleString('en-US')}` : '';
   const n = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
   const iqr = (range: [number, number] | null | undefined) => (range ? `${n(range[0], 3)}–${n(range[1], 3)}` : 'n/a');
@@ -465,6 +488,14 @@ function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[]
       goal: `≤ 2× (${sizes})`,
       measured: `${n(listGrowth)}× (${n(first?.activeSessions.p95)} → ${n(last?.activeSessions.p95)} ms)`,
       pass: listGrowth <= 2,
+    },
+    {
+      name: 'sessions p95 growth',
+      goal: `≤ 2× (${sizes}), one user and the fleet`,
+      measured:
+        `user ${n(historyGrowth)}× (${n(first?.sessions?.p95)} → ${n(last?.sessions?.p95)} ms); ` +
+        `fleet ${n(fleetGrowth)}× (${n(first?.sessionsFleet?.p95)} → ${n(last?.sessionsFleet?.p95)} ms)`,
+      pass: historyGrowth <= 2 && fleetGrowth <= 2,
     },
   ];
 }

@@ -15,6 +15,9 @@ import { Arg, Ctx, Mutation, Query, Resolver, buildSchema } from 'type-graphql';
 import { SessionController, type Identity, type LimitPolicy } from '../src/index.js';
 import { UniqueSession, sessionResolvers } from '../src/type-graphql.js';
 
+/** The bench server's one administrator (the fleet view of `sessions` is theirs; bench/run.ts names it too). */
+const BENCH_ADMIN = 'bench-admin';
+
 export interface BenchServerConfig {
   databaseUrl: string;
   /** `false` is the library's kill switch (`enabled: false`): the baseline. */
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
     app: { maxSessions: config.appMaxSessions },
     user: { maxSessions: config.userMaxSessions, onLimit: config.onLimit },
     idleTimeout: '30m',
+    isAdmin: (identity) => identity.userId === BENCH_ADMIN,
     enabled: config.sessionControl,
   });
 

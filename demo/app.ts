@@ -13,6 +13,7 @@ import { GraphQLError } from 'graphql';
 import { SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
 import { armor, formatDemoError, oneLoginPerOperation } from './defences.js';
+import { metricsRoute } from './metrics.js';
 import { buildDemoSchema, type DemoContext } from './schema.js';
 import { DemoTokens, loadSecret } from './tokens.js';
 import { findUser } from './users.js';
@@ -78,6 +79,11 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
       stopOnTerminationSignals: false,
     });
     await server.start();
+    // Prometheus scrapes the library's metrics here (docs/contract.md §9).
+    const metrics = await metricsRoute(controller);
+    app.get('/metrics', async (req, res, next) => {
+      if (!(await metrics(req, res))) next();
+    });
     app.use(
       '/graphql',
       // Apollo's standalone server takes bodies up to 50 MB; no operation of the demo needs 100 kB.

@@ -111,8 +111,8 @@ export async function buildDemoSchema(controller: SessionController<DemoContext>
 
     @Mutation(() => Boolean, { description: 'Ends the current session (reason LOGOUT).' })
     async logout(@Ctx() ctx: DemoContext): Promise<boolean> {
-      const { sessionId } = signedIn(ctx);
-      if (sessionId) await controller.revoke(sessionId, 'LOGOUT');
+      const { userId, sessionId } = signedIn(ctx);
+      if (sessionId) await controller.revoke(sessionId, 'LOGOUT', null, { by: userId });
       return true;
     }
   }

@@ -10,7 +10,9 @@ import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
 import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
+import { type MetricsOptions, type MetricsRegistry, registerMetrics, type SessionMetrics } from './metrics/prometheus.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
+import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { ConnectionRegistry } from './runtime/connections.js';
 import { ChangeFanOut } from './runtime/fan-out.js';
@@ -19,10 +21,10 @@ import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
 import { MissingDatabaseError, openDatabase } from './store/database.js';
-import type { LeaseInfo } from './store/lease-store.js';
+import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
-import type { RevokeReason, SessionInfo } from './vocabulary.js';
+import type { RevokeOptions, RevokeReason, SessionInfo } from './vocabulary.js';
 
 /** How long `close()` keeps retrying to write pending touches while the store is away. */
 const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;
@@ -56,7 +58,10 @@ export class SessionController<TContext = any> {
   private readonly connections: ConnectionRegistry;
   private readonly events: SessionEventHub;
   private readonly log: Log;
+  private readonly hooks: HookRunner;
   private sessionApi?: SessionApi;
+  /** One set of metrics per registry: asking again returns it. */
+  private readonly registered = new Map<MetricsRegistry | undefined, Promise<SessionMetrics>>();
   private closed = false;
 
   private constructor(
@@ -64,7 +69,7 @@ export class SessionController<TContext = any> {
     private readonly store: Store,
   ) {
     this.log = new Log(options.logger);
-    const hooks = new HookRunner(options, this.log);
+    const hooks = (this.hooks = new HookRunner(options, this.log));
     // The kill switch is decided here, once: caps, the plugin and background work follow from it.
     const governance: Governance = options.enabled
       ? { limits: { appLimit: options.appLimit, defaultUserLimit: options.defaultUserLimit }, limitFor: options.limitFor }
@@ -145,6 +150,7 @@ export class SessionController<TContext = any> {
       sessions: this.sessions,
       directory: this.store.queries,
       rules: this.store.rules,
+      leases: this.leases,
       limits: this.options.api,
       events: this.events,
     }));
@@ -208,19 +214,29 @@ export class SessionController<TContext = any> {
     return userSessionView(session, current, this.options.timeouts, this.sessions.dbNow());
   }
 
-  /** Revokes one session. Returns it as stored (unchanged if it was already revoked), or `null` if unknown. */
-  revoke(sessionId: string, reason: RevokeReason = 'REVOKED', note: string | null = null): Promise<SessionInfo | null> {
-    return this.sessions.revoke(sessionId, reason, note);
+  /**
+   * Revokes one session. Returns it as stored (unchanged if it was already revoked), or `null` if
+   * unknown. `by`: the user id of the caller that revokes (shown as `revokedBy`, given to
+   * `onRevoke`), e.g. the session's own user at logout; omitted for code without a caller.
+   */
+  revoke(
+    sessionId: string,
+    reason: RevokeReason = 'REVOKED',
+    note: string | null = null,
+    options: RevokeOptions = {},
+  ): Promise<SessionInfo | null> {
+    return this.sessions.revoke(sessionId, reason, note, options);
   }
 
-  /** Revokes every live session of a user (but `exceptSessionId`); returns those it revoked. */
+  /** Revokes every live session of a user (but `exceptSessionId`); returns those it revoked. `by` as for `revoke`. */
   revokeUser(
     userId: string,
     reason: RevokeReason = 'ADMIN_REVOKED',
     note: string | null = null,
     exceptSessionId?: string,
+    options: RevokeOptions = {},
   ): Promise<SessionInfo[]> {
-    return this.sessions.revokeUser(userId, reason, note, exceptSessionId);
+    return this.sessions.revokeUser(userId, reason, note, exceptSessionId, options);
   }
 
   /**
@@ -232,11 +248,88 @@ export class SessionController<TContext = any> {
   }
 
   /**
+   * Every live seat on a `@uniqueSession` field (`Type.field`), in every scope, with its session:
+   * most recently used first (at most 1,000).
+   */
+  sessionLeases(field: string): Promise<LeaseHolding[]> {
+    return this.leases.holdings(field);
+  }
+
+  /**
+   * A session gives up its seat on a field (e.g. an exam handed in): the seat is free for the
+   * next newcomer at once. Returns whether the session held a live seat there.
+   */
+  releaseLease(field: string, sessionId: string): Promise<boolean> {
+    return this.leases.endSeat(field, sessionId);
+  }
+
+  /**
+   * Ends a session's seat on a field, as an operator: the same as `releaseLease`, named for the
+   * admin's `revokeLease` mutation. The session itself stays signed in.
+   */
+  revokeLease(field: string, sessionId: string): Promise<boolean> {
+    return this.leases.endSeat(field, sessionId);
+  }
+
+  /**
    * Deletes sessions revoked or expired longer ago than `retention`, and dead leases, now.
    * It also runs every `pruneInterval` on one instance at a time.
    */
   prune(): Promise<PruneResult> {
     return this.pruner.prune();
+  }
+
+  /**
+   * Registers the library's Prometheus metrics (docs/contract.md §9) on `registry`, or on
+   * prom-client's default registry: `gsc_admissions_total{result,level}`,
+   * `gsc_revocations_total{reason}`, `gsc_lease_refusals_total{field}`,
+   * `gsc_store_errors_total{operation}`, `gsc_active_sessions` (read from the store at most once
+   * every 5 s), `gsc_admission_duration_seconds`, `gsc_cache_entries`. Needs the optional peer
+   * `prom-client` (a `SessionConfigError` says so if it is missing). Asking again for the same
+   * registry returns the same metrics; `close()` on them unregisters them.
+   */
+  metrics(options: MetricsOptions = {}): Promise<SessionMetrics> {
+    const key = options.registry;
+    let registered = this.registered.get(key);
+    if (!registered) {
+      registered = registerMetrics(this.monitor(), options).then((metrics) => ({
+        registry: metrics.registry,
+        close: () => {
+          this.registered.delete(key);
+          metrics.close();
+        },
+      }));
+      registered.catch(() => this.registered.delete(key));
+      this.registered.set(key, registered);
+    }
+    return registered;
+  }
+
+  /** What the metrics read: the runtimes' reports, the cache's size, the store's active count. */
+  private monitor(): RuntimeMonitor {
+    return {
+      observe: (observer) => this.hooks.observe(observer),
+      cachedSessions: () => this.sessions.cachedSessions,
+      activeSessions: () => this.sessions.guard('metrics', () => this.store.queries.countActiveSessions()),
+    };
+  }
+
+  /**
+   * The operator's view of this controller (docs/contract.md §9): the store's reads, the limit
+   * rules, revocations that reach every running instance like any other, migrations and pruning.
+   * The command line (`graphql-session-controller`) is built on it, on a controller created with
+   * `enabled: false` (no background work).
+   */
+  operations(): Operations {
+    return {
+      sessions: this.sessions,
+      directory: this.store.queries,
+      rules: this.store.rules,
+      migrate: () => this.migrate(),
+      prune: (onBatch) => this.pruner.prune(onBatch),
+      prunable: () => this.pruner.prunable(),
+      close: () => this.close(),
+    };
   }
 
   /** Writes pending last-seen touches now. */
@@ -253,6 +346,8 @@ export class SessionController<TContext = any> {
   async close({ flushDeadline = SHUTDOWN_FLUSH_DEADLINE_MS }: { flushDeadline?: number } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A scrape after close must not reach a closed store: the metrics leave their registries.
+    await Promise.all([...this.registered.values()].map((m) => m.then((metrics) => metrics.close(), () => {})));
     this.connections.stop();
     this.events.stop();
     const lost = await this.sessions.stop(flushDeadline);

@@ -2,17 +2,20 @@
 // so a schema-first server needs neither; type-graphql support is `graphql-session-controller/type-graphql`.
 export { SessionController, type SessionPlugin } from './controller.js';
 export { SessionConfigError, SessionErrorCode, SessionShutdownError } from './errors.js';
-export type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
+export type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
+export type { SessionDevice } from './device.js';
+export type { Logger } from './logger.js';
 export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';
 export type { DatabaseOption, Duration, HostOrm, SessionControllerOptions } from './options.js';
 export { currentSession, requireSession, type CurrentSession } from './request-session.js';
 export { sessionOrmOptions } from './store/orm-options.js';
 export { sessionEntities } from './store/entities/index.js';
-export type { LeaseInfo } from './store/lease-store.js';
+export type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
 export type { PruneResult } from './runtime/pruner.js';
+export type { MetricsOptions, MetricsRegistry, SessionMetrics } from './metrics/prometheus.js';
 export type { UniqueSessionOptions } from './directive/config.js';
 export { uniqueSessionTypeDefs } from './directive/type-defs.js';
-export type { SessionEventView, UserSessionView } from './api/views.js';
+export type { SessionEventView, SessionLeaseView, UserSessionView } from './api/views.js';
 export type { GovernedServerOptions, GovernedWebSocketOptions, WebSocketConnection } from './websocket.js';
 export type { SessionApi } from './api/session-api.js';
 export type { SessionResolverMap } from './api/resolver-map.js';
@@ -21,9 +24,12 @@ export {
   REVOKE_REASONS,
   SESSION_SCOPES,
   SESSION_STATUSES,
+  DEVICE_TYPES,
+  type DeviceType,
   type ExpiryReason,
   type LimitLevel,
   type LimitPolicy,
+  type RevokeOptions,
   type RevokeReason,
   type SessionInfo,
   type SessionScope,

@@ -1,6 +1,6 @@
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
-import type { AdmitEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
+import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './logger.js';
 import { LIMIT_POLICIES, type Limit, type LimitPolicy, type Timeouts } from './vocabulary.js';
@@ -120,6 +120,8 @@ export interface SessionControllerOptions<TContext = any> {
   onRevoke?: (event: RevokeEvent) => unknown;
   /** Called when the store fails; the default logs a warning without secrets. */
   onStoreError?: (event: StoreErrorEvent) => unknown;
+  /** Called when `EVICT_OLDEST` on a `@uniqueSession` field takes seats from their holders. */
+  onLeaseEvicted?: (event: LeaseEvictEvent) => unknown;
   /**
    * Where the library logs (a failing hook, a failing host function, a store error by default).
    * Default: the logger Apollo Server was given, once the plugin starts; the console before.
@@ -160,6 +162,7 @@ export interface ResolvedOptions<TContext = any> {
   onRevoke: (event: RevokeEvent) => unknown;
   /** `undefined`: the default store error handler, which logs through the library's logger. */
   onStoreError: ((event: StoreErrorEvent) => unknown) | undefined;
+  onLeaseEvicted: (event: LeaseEvictEvent) => unknown;
   logger: Logger | undefined;
 }
 
@@ -294,6 +297,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     onReject: fn('onReject', options.onReject, noop),
     onRevoke: fn('onRevoke', options.onRevoke, noop),
     onStoreError: fn('onStoreError', options.onStoreError, undefined),
+    onLeaseEvicted: fn('onLeaseEvicted', options.onLeaseEvicted, noop),
     logger: logger(options.logger),
   };
 }

@@ -18,6 +18,11 @@ export type SessionLimitLevel = Exclude<LimitLevel, 'VIEW'>;
 export type RevokeReason = 'EVICTED' | 'REVOKED' | 'ADMIN_REVOKED' | 'LOGOUT';
 export const REVOKE_REASONS: readonly RevokeReason[] = ['EVICTED', 'REVOKED', 'ADMIN_REVOKED', 'LOGOUT'];
 
+/** Who revokes, for `revokedBy`: the caller's user id; none for code without a caller. */
+export interface RevokeOptions {
+  by?: string | null;
+}
+
 /** Why a session expired. */
 export type ExpiryReason = 'IDLE' | 'ABSOLUTE';
 
@@ -68,6 +73,13 @@ export function clipped(value: string | null | undefined, max: number): string |
   return Array.from(clean).slice(0, max).join('');
 }
 
+/** The longest `@uniqueSession` field coordinate, `Type.field` (`gsc_lease.field varchar(255)`). */
+export const MAX_FIELD_LENGTH = 255;
+
+/** What kind of device a session's user agent names (docs/contract.md §9), as the parser tells. */
+export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'bot' | 'unknown';
+export const DEVICE_TYPES: readonly DeviceType[] = ['desktop', 'mobile', 'tablet', 'bot', 'unknown'];
+
 /** A session's public id: a UUID, any case. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -80,6 +92,8 @@ export interface SessionInfo {
   revokedAt: Date | null;
   revokedReason: RevokeReason | null;
   revokedNote: string | null;
+  /** The user id of the caller that revoked it; `null` for evictions and revocations without a caller. */
+  revokedBy: string | null;
   ipAddress: string | null;
   userAgent: string | null;
   exempt: boolean;

@@ -24,7 +24,8 @@ import { sdlModuleText } from '../scripts/print-schema.js';
 
 /**
  * docs/contract.md §5, but for comments: the directive's `strict` argument (issue 5: strict
- * read-through), and `SessionPageInfo` for `PageInfo` (issue 10: no clash with a host's own type).
+ * read-through), and `SessionPageInfo` for `PageInfo` (issue 10: no clash with a host's own type);
+ * with the operators' additions of §9 (issue 12): `sessions`, `revokedBy`, `device`, the seats.
  */
 const CONTRACT_SURFACE = /* GraphQL */ `
   directive @uniqueSession(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW, strict: Boolean! = false) on FIELD_DEFINITION
@@ -48,7 +49,16 @@ const CONTRACT_SURFACE = /* GraphQL */ `
     revokedAt: DateTimeISO
     revokedReason: String
     revokedNote: String
+    revokedBy: ID
+    device: SessionDevice
   }
+
+  enum SessionDeviceType { desktop mobile tablet bot unknown }
+  type SessionDevice { browser: String  os: String  type: SessionDeviceType! }
+
+  input SessionFilter { userId: ID, status: [SessionStatus!], ipAddress: String }
+
+  type SessionLease { field: String!  scope: String!  session: UserSession!  acquiredAt: DateTimeISO!  lastUsedAt: DateTimeISO! }
 
   type UserSessionEdge { cursor: String!  node: UserSession! }
   type SessionPageInfo { hasNextPage: Boolean!  endCursor: String }
@@ -61,8 +71,10 @@ const CONTRACT_SURFACE = /* GraphQL */ `
 
   type Query {
     activeSessions(userId: ID, first: Int = 20, after: String): UserSessionConnection!
+    sessions(filter: SessionFilter, first: Int = 20, after: String): UserSessionConnection!
     sessionStats: SessionStats!
     sessionLimitRules: [SessionLimitRule!]!
+    sessionLeases(field: String!): [SessionLease!]!
   }
 
   type Mutation {
@@ -71,6 +83,8 @@ const CONTRACT_SURFACE = /* GraphQL */ `
     revokeUserSessions(userId: ID!, reason: String): Int!
     setSessionLimit(subjectType: LimitSubject!, subject: String!, maxSessions: Int): SessionLimitRule!
     removeSessionLimit(subjectType: LimitSubject!, subject: String!): Boolean!
+    releaseLease(field: String!): Boolean!
+    revokeLease(field: String!, sessionId: ID!): Boolean!
   }
 
   enum SessionEventType { ADMITTED REVOKED EXPIRED }
@@ -156,7 +170,7 @@ test("a schema-first host merges the library's type definitions with its own Que
     resolvers: {},
   });
   const fields = Object.keys(schema.getQueryType()!.getFields()).sort();
-  t.deepEqual(fields, ['activeSessions', 'hello', 'sessionLimitRules', 'sessionStats']);
+  t.deepEqual(fields, ['activeSessions', 'hello', 'sessionLeases', 'sessionLimitRules', 'sessionStats', 'sessions']);
   t.true('login' in schema.getMutationType()!.getFields());
   t.truthy(schema.getDirective('uniqueSession'));
 });

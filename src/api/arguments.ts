@@ -3,7 +3,15 @@
  * argument is a `BAD_USER_INPUT` naming it, never a database error (which would read as a 5xx).
  */
 import { badUserInput } from '../errors.js';
-import { MAX_NOTE_LENGTH, MAX_USER_ID_LENGTH, UUID_PATTERN } from '../vocabulary.js';
+import {
+  MAX_FIELD_LENGTH,
+  MAX_IP_LENGTH,
+  MAX_NOTE_LENGTH,
+  MAX_USER_ID_LENGTH,
+  SESSION_STATUSES,
+  UUID_PATTERN,
+  type SessionStatus,
+} from '../vocabulary.js';
 import { decodeCursor, type CursorPosition } from './cursor.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -82,5 +90,34 @@ export function maxSessions(argument: string, value: unknown): number | null {
 /** `USER` or `GROUP`: GraphQL checks the enum, this guards direct calls. */
 export function subjectType(argument: string, value: unknown): 'USER' | 'GROUP' {
   if (value !== 'USER' && value !== 'GROUP') throw badUserInput(argument, 'expected USER or GROUP.');
+  return value;
+}
+
+/** Statuses to list: omitted or null = every status; each one ACTIVE, REVOKED or EXPIRED (duplicates are harmless). */
+export function statuses(argument: string, value: unknown): SessionStatus[] | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value) || !value.every((s) => SESSION_STATUSES.includes(s as SessionStatus))) {
+    throw badUserInput(argument, `expected a list of ${SESSION_STATUSES.join(', ')}.`);
+  }
+  return [...new Set(value as SessionStatus[])];
+}
+
+/** An IP address to match exactly, as recorded: 1..64 characters. */
+export function ipAddress(argument: string, value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_IP_LENGTH) {
+    throw badUserInput(argument, `expected an IP address of 1..${MAX_IP_LENGTH} characters.`);
+  }
+  checkText(argument, value);
+  return value;
+}
+
+const FIELD_COORDINATE = /^[_A-Za-z][_0-9A-Za-z]*\.[_A-Za-z][_0-9A-Za-z]*$/;
+
+/** A `@uniqueSession` field as leases name it: `Type.field`, e.g. `Query.exam`. */
+export function field(argument: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH || !FIELD_COORDINATE.test(value)) {
+    throw badUserInput(argument, 'expected a field coordinate Type.field, such as Query.exam.');
+  }
   return value;
 }

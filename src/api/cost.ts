@@ -11,6 +11,10 @@ export const SESSION_API_FIELDS: ReadonlySet<string> = new Set([
   'setSessionLimit',
   'removeSessionLimit',
   'sessionEvents',
+  'sessions',
+  'sessionLeases',
+  'releaseLease',
+  'revokeLease',
 ]);
 
 /**

@@ -14,6 +14,8 @@ export function createSessionResolverMap(api: SessionApi) {
       activeSessions: (_: unknown, a: Args, ctx: unknown) => api.activeSessions(ctx, { userId: a.userId, first: a.first, after: a.after }),
       sessionStats: (_: unknown, __: Args, ctx: unknown) => api.sessionStats(ctx),
       sessionLimitRules: (_: unknown, __: Args, ctx: unknown) => api.sessionLimitRules(ctx),
+      sessions: (_: unknown, a: Args, ctx: unknown) => api.sessions(ctx, { filter: a.filter, first: a.first, after: a.after }),
+      sessionLeases: (_: unknown, a: Args, ctx: unknown) => api.sessionLeases(ctx, { field: a.field }),
     },
     Subscription: {
       sessionEvents: {
@@ -30,6 +32,8 @@ export function createSessionResolverMap(api: SessionApi) {
         api.setSessionLimit(ctx, { subjectType: a.subjectType, subject: a.subject, maxSessions: a.maxSessions }),
       removeSessionLimit: (_: unknown, a: Args, ctx: unknown) =>
         api.removeSessionLimit(ctx, { subjectType: a.subjectType, subject: a.subject }),
+      releaseLease: (_: unknown, a: Args, ctx: unknown) => api.releaseLease(ctx, { field: a.field }),
+      revokeLease: (_: unknown, a: Args, ctx: unknown) => api.revokeLease(ctx, { field: a.field, sessionId: a.sessionId }),
     },
   };
 }

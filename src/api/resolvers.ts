@@ -3,18 +3,23 @@ import { Args, Ctx, Int, Mutation, Query, Resolver, Root, Subscription } from 't
 import type { SessionApi } from './session-api.js';
 import {
   ActiveSessionsArgs,
+  LeaseFieldArgs,
   RemoveSessionLimitArgs,
+  RevokeLeaseArgs,
   RevokeSessionArgs,
   RevokeUserSessionsArgs,
+  SessionsArgs,
   SetSessionLimitArgs,
 } from './types/args.js';
 import { UserSessionConnection } from './types/connection.js';
+import { SessionLease } from './types/session-lease.js';
 import { SessionLimitRule } from './types/session-limit-rule.js';
 import { SessionStats } from './types/session-stats.js';
 import { SessionEvent, SessionEventsArgs } from './types/session-event.js';
 import { UserSession } from './types/user-session.js';
 import type {
   SessionEventView,
+  SessionLeaseView,
   SessionLimitRuleView,
   SessionStatsView,
   UserSessionConnectionView,
@@ -48,6 +53,15 @@ export function createSessionResolvers(
       return api().activeSessions(contextValue, args);
     }
 
+    @Query(() => UserSessionConnection, {
+      nullable: false,
+      description:
+        "Sessions in every status within retention, newest first: the caller's own; admins: every user's, or the filter's.",
+    })
+    sessions(@Args(() => SessionsArgs) args: SessionsArgs, @Ctx() contextValue: unknown): Promise<UserSessionConnectionView> {
+      return api().sessions(contextValue, args);
+    }
+
     @Query(() => SessionStats, { nullable: false, description: 'Counts of active sessions and the configured caps. Admins only.' })
     sessionStats(@Ctx() contextValue: unknown): Promise<SessionStatsView> {
       return api().sessionStats(contextValue);
@@ -56,6 +70,14 @@ export function createSessionResolvers(
     @Query(() => [SessionLimitRule], { nullable: false, description: 'The stored per-user and per-group limits. Admins only.' })
     sessionLimitRules(@Ctx() contextValue: unknown): Promise<SessionLimitRuleView[]> {
       return api().sessionLimitRules(contextValue);
+    }
+
+    @Query(() => [SessionLease], {
+      nullable: false,
+      description: 'The live seats on a @uniqueSession field, most recently used first (at most 1,000). Admins only.',
+    })
+    sessionLeases(@Args(() => LeaseFieldArgs) args: LeaseFieldArgs, @Ctx() contextValue: unknown): Promise<SessionLeaseView[]> {
+      return api().sessionLeases(contextValue, args);
     }
   }
 
@@ -91,6 +113,19 @@ export function createSessionResolvers(
     @Mutation(() => Boolean, { nullable: false, description: 'Removes a stored limit; false if there was none. Admins only.' })
     removeSessionLimit(@Args(() => RemoveSessionLimitArgs) args: RemoveSessionLimitArgs, @Ctx() contextValue: unknown): Promise<boolean> {
       return api().removeSessionLimit(contextValue, args);
+    }
+
+    @Mutation(() => Boolean, {
+      nullable: false,
+      description: "The caller's session gives up its seat on a @uniqueSession field (e.g. an exam handed in); false if it held none.",
+    })
+    releaseLease(@Args(() => LeaseFieldArgs) args: LeaseFieldArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+      return api().releaseLease(contextValue, args);
+    }
+
+    @Mutation(() => Boolean, { nullable: false, description: "Ends a session's seat on a @uniqueSession field; false if it held none. Admins only." })
+    revokeLease(@Args(() => RevokeLeaseArgs) args: RevokeLeaseArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+      return api().revokeLease(contextValue, args);
     }
   }
 

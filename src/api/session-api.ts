@@ -8,15 +8,17 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { costLimitExceeded, forbidden, notFound, unauthenticated } from '../errors.js';
 import { hashSessionKey, type Identity } from '../identity.js';
 import { getRequestSession } from '../request-session.js';
-import type { LimitRules, SessionDirectory, SessionRuntime } from '../runtime/contracts.js';
+import type { LeaseDirectory, LimitRules, SessionDirectory, SessionRuntime } from '../runtime/contracts.js';
 import type { SessionEvent } from '../runtime/session-events.js';
 import type { LimitRule } from '../store/limit-rule-store.js';
+import type { SessionFilter } from '../store/session-queries.js';
 import type { SessionInfo, SessionStatus } from '../vocabulary.js';
 import * as args from './arguments.js';
 import { accessTo, revokeReasonFor } from './authorization.js';
 import { encodeCursor } from './cursor.js';
 import {
   type SessionEventView,
+  type SessionLeaseView,
   type SessionLimitRuleView,
   type SessionStatsView,
   type UserSessionConnectionView,
@@ -29,6 +31,8 @@ export interface SessionApiHost {
   readonly sessions: SessionRuntime;
   readonly directory: SessionDirectory;
   readonly rules: LimitRules;
+  /** `@uniqueSession` seats, for operators. */
+  readonly leases: LeaseDirectory;
   /** The `api` option: calls per request, store queries at once. */
   readonly limits: { maxCallsPerRequest: number; maxConcurrentQueries: number };
   /** The instance's `sessionEvents` streams. */
@@ -54,14 +58,22 @@ export interface ActiveSessionsArgs {
   after?: string | null;
 }
 
+export interface SessionsArgs {
+  filter?: { userId?: string | null; status?: readonly string[] | null; ipAddress?: string | null } | null;
+  first?: number | null;
+  after?: string | null;
+}
+
 export class SessionApi {
   /** One admin check per request, however many fields ask. */
   private readonly adminChecks = new WeakMap<object, Promise<boolean>>();
 
-  private readonly sessions: SessionRuntime;
+  /** The session runtime (named apart from the `sessions` operation). */
+  private readonly runtime: SessionRuntime;
   private readonly directory: SessionDirectory;
   private readonly rules: LimitRules;
   private readonly events: SessionEventSource;
+  private readonly leases: LeaseDirectory;
   /** Calls made per request (its context object), for the bound the plugin also checks up front. */
   private readonly callsByRequest = new WeakMap<object, number>();
   private readonly maxCallsPerRequest: number;
@@ -69,17 +81,18 @@ export class SessionApi {
   private readonly queries: LimitFunction;
 
   constructor(host: SessionApiHost) {
-    this.sessions = host.sessions;
+    this.runtime = host.sessions;
     this.directory = host.directory;
     this.rules = host.rules;
     this.events = host.events;
+    this.leases = host.leases;
     this.maxCallsPerRequest = host.limits.maxCallsPerRequest;
     this.queries = pLimit(host.limits.maxConcurrentQueries);
   }
 
   /** Every store call of the API: within the API's share of the pool, under the fail-mode guard. */
   private store<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return this.sessions.guard(operation, () => this.queries(run));
+    return this.runtime.guard(operation, () => this.queries(run));
   }
 
   /**
@@ -113,10 +126,81 @@ export class SessionApi {
     };
   }
 
+  /**
+   * The session history (docs/contract.md §9): every status within retention, newest first. No
+   * `userId`: a non-admin gets their own sessions, an admin everyone's. `totalCount` is counted
+   * only if the query asks for it.
+   */
+  async sessions(contextValue: unknown, input: SessionsArgs): Promise<UserSessionConnectionView> {
+    const caller = await this.caller(contextValue);
+    const given = input.filter ?? {};
+    const requested = given.userId === undefined || given.userId === null ? null : args.userId('filter.userId', given.userId);
+    let userId: string | null;
+    if (requested === null) {
+      userId = (await this.isAdmin(contextValue, caller)) ? null : caller.userId;
+    } else {
+      const access = accessTo(caller.userId, requested, requested !== caller.userId && (await this.isAdmin(contextValue, caller)));
+      if (access === 'NONE') throw forbidden("Only an administrator may list another user's sessions.");
+      userId = requested;
+    }
+    const filter: SessionFilter = {
+      userId,
+      statuses: args.statuses('filter.status', given.status),
+      ipAddress: args.ipAddress('filter.ipAddress', given.ipAddress),
+    };
+    const first = args.pageSize('first', input.first);
+    const after = args.cursor('after', input.after);
+    const page = await this.store('api.sessions', () => this.directory.list({ ...filter, first, after }));
+    const edges = page.sessions.map(({ session, status, position }) => ({
+      cursor: encodeCursor(position),
+      node: this.view(session, caller, status),
+    }));
+    let total: Promise<number> | undefined;
+    const count = () => (total ??= this.store('api.sessions', () => this.directory.count(filter)));
+    return {
+      edges,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+      get totalCount() {
+        return count();
+      },
+    };
+  }
+
+  /** The live seats on a `@uniqueSession` field, with their sessions. Admins only. */
+  async sessionLeases(contextValue: unknown, input: { field: string }): Promise<SessionLeaseView[]> {
+    const caller = await this.requireAdmin(contextValue);
+    const field = args.field('field', input.field);
+    const holdings = await this.store('api.sessionLeases', () => this.leases.holdings(field));
+    return holdings.map((h) => ({
+      field: h.field,
+      scope: h.scopeKey === '*' ? 'APP' : 'USER',
+      session: this.view(h.session, caller),
+      acquiredAt: h.acquiredAt,
+      lastUsedAt: h.lastUsedAt,
+    }));
+  }
+
+  /** The caller's session gives up its seat on a field (e.g. an exam handed in); whether it held one. */
+  async releaseLease(contextValue: unknown, input: { field: string }): Promise<boolean> {
+    const caller = await this.caller(contextValue);
+    const field = args.field('field', input.field);
+    const sessionId = caller.sessionId;
+    if (!sessionId) return false;
+    return this.store('api.releaseLease', () => this.leases.endSeat(field, sessionId));
+  }
+
+  /** Ends any session's seat on a field; whether it held one. Admins only. */
+  async revokeLease(contextValue: unknown, input: { field: string; sessionId: string }): Promise<boolean> {
+    await this.requireAdmin(contextValue);
+    const field = args.field('field', input.field);
+    const sessionId = args.sessionId('sessionId', input.sessionId);
+    return this.store('api.revokeLease', () => this.leases.endSeat(field, sessionId));
+  }
+
   async sessionStats(contextValue: unknown): Promise<SessionStatsView> {
     await this.requireAdmin(contextValue);
     const counts = await this.store('api.sessionStats', () => this.directory.countActive());
-    return { ...counts, ...this.sessions.limits };
+    return { ...counts, ...this.runtime.limits };
   }
 
   async sessionLimitRules(contextValue: unknown): Promise<SessionLimitRuleView[]> {
@@ -154,7 +238,9 @@ export class SessionApi {
     if (!found) throw notFound();
     const access = accessTo(caller.userId, found.userId, found.userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
     if (access === 'NONE') throw notFound();
-    const revoked = await this.store('api.revokeSession', () => this.sessions.revoke(id, revokeReasonFor(access), note));
+    const revoked = await this.store('api.revokeSession', () =>
+      this.runtime.revoke(id, revokeReasonFor(access), note, { by: caller.userId }),
+    );
     if (!revoked) throw notFound(); // pruned in between
     return this.view(revoked, caller);
   }
@@ -162,7 +248,7 @@ export class SessionApi {
   async revokeOtherSessions(contextValue: unknown): Promise<number> {
     const caller = await this.caller(contextValue);
     const revoked = await this.store('api.revokeOtherSessions', () =>
-      this.sessions.revokeUser(caller.userId, 'REVOKED', null, caller.sessionId ?? undefined),
+      this.runtime.revokeUser(caller.userId, 'REVOKED', null, caller.sessionId ?? undefined, { by: caller.userId }),
     );
     return revoked.length;
   }
@@ -172,7 +258,9 @@ export class SessionApi {
     const userId = args.userId('userId', input.userId);
     const note = args.reason('reason', input.reason);
     const reason = revokeReasonFor(accessTo(caller.userId, userId, true) as 'OWN' | 'ADMIN');
-    const revoked = await this.store('api.revokeUserSessions', () => this.sessions.revokeUser(userId, reason, note));
+    const revoked = await this.store('api.revokeUserSessions', () =>
+      this.runtime.revokeUser(userId, reason, note, undefined, { by: caller.userId }),
+    );
     return revoked.length;
   }
 
@@ -203,7 +291,7 @@ export class SessionApi {
   private async caller(contextValue: unknown): Promise<Caller> {
     this.charge(contextValue);
     const recorded = getRequestSession(contextValue);
-    const identity = recorded ? recorded.identity : await this.sessions.identify(contextValue);
+    const identity = recorded ? recorded.identity : await this.runtime.identify(contextValue);
     if (!identity) throw unauthenticated();
     let sessionId = recorded?.session?.id ?? null;
     if (!sessionId) {
@@ -223,13 +311,13 @@ export class SessionApi {
     const key = typeof contextValue === 'object' && contextValue !== null ? contextValue : null;
     const cached = key && this.adminChecks.get(key);
     if (cached) return cached;
-    const check = this.sessions.isAdmin(caller.identity);
+    const check = this.runtime.isAdmin(caller.identity);
     if (key) this.adminChecks.set(key, check);
     return check;
   }
 
   private view(session: SessionInfo, caller: Caller, status?: SessionStatus): UserSessionView {
-    return userSessionView(session, session.id === caller.sessionId, this.sessions.timeouts, this.sessions.dbNow(), status);
+    return userSessionView(session, session.id === caller.sessionId, this.runtime.timeouts, this.runtime.dbNow(), status);
   }
 }
 

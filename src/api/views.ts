@@ -3,8 +3,9 @@
  * `schema.graphql`. Both schema styles resolve these same objects: the type-graphql classes in
  * `types/` only describe them, so the operations never load type-graphql.
  */
+import { deviceOf, type SessionDevice } from '../device.js';
 import { expiresAt, sessionState } from '../policy/admission.js';
-import type { Limit, LimitSubject, SessionInfo, SessionStatus, Timeouts } from '../vocabulary.js';
+import type { Limit, LimitSubject, SessionInfo, SessionScope, SessionStatus, Timeouts } from '../vocabulary.js';
 
 /** `UserSession`: one session as the API shows it, never its key nor the key's digest. */
 export interface UserSessionView {
@@ -20,12 +21,26 @@ export interface UserSessionView {
   revokedAt: Date | null;
   revokedReason: string | null;
   revokedNote: string | null;
+  /** The user id of the caller that revoked it; `null` for evictions and code without a caller. */
+  revokedBy: string | null;
+  /** Read from `userAgent` when shown; `null` without one. */
+  device: SessionDevice | null;
+}
+
+/** `SessionLease`: a session's seat on a `@uniqueSession` field. */
+export interface SessionLeaseView {
+  field: string;
+  scope: SessionScope;
+  session: UserSessionView;
+  acquiredAt: Date;
+  lastUsedAt: Date;
 }
 
 export interface UserSessionConnectionView {
   edges: Array<{ cursor: string; node: UserSessionView }>;
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
+  /** A promise where counting costs a query of its own: GraphQL waits for it only when asked. */
+  totalCount: number | Promise<number>;
 }
 
 export interface SessionEventView {
@@ -71,5 +86,7 @@ export function userSessionView(
     revokedAt: session.revokedAt,
     revokedReason: session.revokedReason,
     revokedNote: session.revokedNote,
+    revokedBy: session.revokedBy,
+    device: deviceOf(session.userAgent),
   };
 }

@@ -34,6 +34,8 @@ export class ChangeFeed {
   private polling: Promise<void> | undefined;
   private admissions: ChangeNotice[] = [];
   private admissionTimer: NodeJS.Timeout | undefined;
+  /** Notifications being sent: a process that revokes and exits (the CLI) must not close the store under them. */
+  private readonly publishing = new Set<Promise<void>>();
   /** Database clock minus local clock, refreshed by every poll. */
   clockOffsetMs = 0;
   /** Local time when the last successful poll started: revocations before it are applied here. */
@@ -55,9 +57,12 @@ export class ChangeFeed {
     if (this.log.pushes) await this.listen();
   }
 
-  /** Tells the other instances (after the change committed); failures are left to their poll. */
-  async publish(notices: readonly ChangeNotice[]): Promise<void> {
-    if (!this.log.pushes || !notices.length) return;
+  /**
+   * Tells the other instances (after the change committed); failures are left to their poll.
+   * `stop` waits for what is under way.
+   */
+  publish(notices: readonly ChangeNotice[]): Promise<void> {
+    if (!this.log.pushes || !notices.length) return Promise.resolve();
     const now = notices.filter((n) => n.kind !== 'ADMITTED');
     const later = notices.filter((n) => n.kind === 'ADMITTED');
     if (later.length) {
@@ -66,10 +71,16 @@ export class ChangeFeed {
         this.admissionTimer = undefined;
         const batch = this.admissions;
         this.admissions = [];
-        void this.notify(batch);
+        void this.track(this.notify(batch));
       }, ADMISSION_BATCH_MS);
     }
-    if (now.length) await this.notify(now);
+    return now.length ? this.track(this.notify(now)) : Promise.resolve();
+  }
+
+  private track(sending: Promise<void>): Promise<void> {
+    this.publishing.add(sending);
+    void sending.finally(() => this.publishing.delete(sending));
+    return sending;
   }
 
   private async notify(notices: readonly ChangeNotice[]): Promise<void> {
@@ -167,6 +178,7 @@ export class ChangeFeed {
     if (this.admissions.length) await this.notify(this.admissions.splice(0));
     clearTimeout(this.reconnectTimer);
     await this.polling;
+    await Promise.all(this.publishing);
     const listener = this.listener;
     this.listener = undefined;
     if (listener) await listener.close();

@@ -5,11 +5,14 @@
  * (docs/design.md, "Module map").
  */
 import type { UniqueSessionConfig } from '../directive/config.js';
+import type { RuntimeObserver } from '../hooks.js';
 import type { Identity } from '../identity.js';
+import type { PruneProgress, PruneResult } from './pruner.js';
+import type { LeaseHolding } from '../store/lease-store.js';
 import type { LimitRuleStore } from '../store/limit-rule-store.js';
 import type { StoredSession } from '../store/rows.js';
 import type { SessionQueries } from '../store/session-queries.js';
-import type { Limit, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
+import type { Limit, RevokeOptions, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
 
 /** What the library learned about one request (or connection) before it runs. */
 export interface Governed {
@@ -29,8 +32,14 @@ export interface SessionRuntime {
   govern(contextValue: unknown): Governed | Promise<Governed>;
   /** Explicit admission (a login): the same path as a first request with an unknown key. */
   openSession(identity: Identity): Promise<SessionInfo>;
-  revoke(sessionId: string, reason: RevokeReason, note: string | null): Promise<SessionInfo | null>;
-  revokeUser(userId: string, reason: RevokeReason, note: string | null, exceptSessionId?: string): Promise<SessionInfo[]>;
+  revoke(sessionId: string, reason: RevokeReason, note: string | null, options?: RevokeOptions): Promise<SessionInfo | null>;
+  revokeUser(
+    userId: string,
+    reason: RevokeReason,
+    note: string | null,
+    exceptSessionId?: string,
+    options?: RevokeOptions,
+  ): Promise<SessionInfo[]>;
   isAdmin(identity: Identity): Promise<boolean>;
   /**
    * Runs a store operation under `failMode`: a database failure becomes
@@ -50,5 +59,46 @@ export interface LeaseRuntime {
 }
 
 /** What the session API reads and writes besides revocations. */
-export type SessionDirectory = Pick<SessionQueries, 'listActive' | 'find' | 'ownerOfKey' | 'countActive'>;
+export type SessionDirectory = Pick<
+  SessionQueries,
+  'listActive' | 'list' | 'count' | 'find' | 'ownerOfKey' | 'countActive' | 'statusCounts' | 'hasUser'
+>;
 export type LimitRules = Pick<LimitRuleStore, 'list' | 'set' | 'remove'>;
+
+/** `@uniqueSession` seats as operators see and end them (docs/contract.md §9, "Seats"). */
+export interface LeaseDirectory {
+  /** Every live lease on a field, in every scope, with its session; most recently used first. */
+  holdings(field: string): Promise<LeaseHolding[]>;
+  /** Ends a session's lease on a field; whether it held a live one. */
+  endSeat(field: string, sessionId: string): Promise<boolean>;
+}
+
+/**
+ * What the metrics adapter reads (docs/contract.md §9, "Metrics"): the runtimes' reports, and two
+ * numbers. Nothing here exposes a session, an identity or a key.
+ */
+export interface RuntimeMonitor {
+  /** Adds an observer of admissions, revocations, lease refusals and store errors; returns its removal. */
+  observe(observer: RuntimeObserver): () => void;
+  /** Sessions this instance keeps in memory. */
+  cachedSessions(): number;
+  /** Active sessions in the whole app, read from the store (the caller bounds how often). */
+  activeSessions(): Promise<number>;
+}
+
+/**
+ * What the operator's command line uses (docs/contract.md §9, "CLI"): the store's reads, the
+ * limit rules, the runtime's revocations (which reach every running instance like any other),
+ * and the maintenance jobs.
+ */
+export interface Operations {
+  readonly sessions: Pick<SessionRuntime, 'revoke' | 'revokeUser' | 'timeouts' | 'dbNow'>;
+  readonly directory: SessionDirectory;
+  readonly rules: LimitRules;
+  migrate(): Promise<string[]>;
+  /** Deletes what `retention` lets go, batch by batch; `onBatch` hears the running totals and whether more follow. */
+  prune(onBatch?: (progress: PruneProgress) => void): Promise<PruneResult>;
+  /** What `prune` would delete now, without deleting anything. */
+  prunable(): Promise<{ sessions: number; leases: number }>;
+  close(): Promise<void>;
+}

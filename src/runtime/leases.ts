@@ -4,9 +4,9 @@ import { SessionErrorCode, sessionLimitExceeded } from '../errors.js';
 import type { HookRunner } from '../hooks.js';
 import { publicIdentity, type Identity } from '../identity.js';
 import { leaseScopeKey } from '../policy/lease.js';
-import type { LeaseInfo, LeaseStore } from '../store/lease-store.js';
+import type { LeaseHolding, LeaseInfo, LeaseStore } from '../store/lease-store.js';
 import type { StoredSession } from '../store/rows.js';
-import type { LeaseRuntime, SessionRuntime } from './contracts.js';
+import type { LeaseDirectory, LeaseRuntime, SessionRuntime } from './contracts.js';
 import { LeaseMemory } from './lease-memory.js';
 
 export interface LeaseSettings {
@@ -20,7 +20,7 @@ export interface LeaseSettings {
  * `@uniqueSession` seats at run time (docs/contract.md rule 6): the holder's memory in front of
  * the lease store, the fail-mode guard, and the hooks. The directive only asks `acquire`.
  */
-export class Leases implements LeaseRuntime {
+export class Leases implements LeaseRuntime, LeaseDirectory {
   /** Leases this instance confirmed recently: the holder's fast path (see `leaseRecheckInterval`). */
   private readonly memory: LeaseMemory;
 
@@ -57,6 +57,9 @@ export class Leases implements LeaseRuntime {
       throw sessionLimitExceeded('VIEW', config.max, field);
     }
     if (result.overLimit) this.hooks.rejected({ ...event, allowed: true });
+    if (result.evicted.length) {
+      this.hooks.leaseEvicted({ field, scope: config.scope, evicted: result.evicted, sessionId: session.id, identity: event.identity });
+    }
   }
 
   /** Gives up the session's seat on `field` (a subscription that completed), here and in the store. */
@@ -69,6 +72,23 @@ export class Leases implements LeaseRuntime {
   /** The live leases on a field in one scope (`leaseScopeKey`), most recently used first. */
   holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
     return this.store.holders(field, scopeKey);
+  }
+
+  /** Every live lease on a field, in every scope, with its session; most recently used first. */
+  holdings(field: string): Promise<LeaseHolding[]> {
+    return this.sessions.guard('lease', () => this.store.holdings(field));
+  }
+
+  /**
+   * Ends a session's lease on a field: its seat is free for the next newcomer at once, on every
+   * instance (they count seats in the store). This instance forgets the holder at once too; on
+   * another instance that served it from memory it may read on for one `leaseRecheckInterval`,
+   * as after an `EVICT_OLDEST` there. Returns whether the session held a live lease.
+   */
+  async endSeat(field: string, sessionId: string): Promise<boolean> {
+    const scopes = await this.sessions.guard('lease', () => this.store.endLeases(field, sessionId));
+    for (const scopeKey of scopes) this.memory.forget(field, scopeKey, [sessionId]);
+    return scopes.length > 0;
   }
 }
 

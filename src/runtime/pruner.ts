@@ -1,5 +1,12 @@
 import { PRUNE_BATCH_SIZE, type PruneStore } from '../store/prune-store.js';
 
+/** Rows a pass deleted so far, and whether another batch follows. */
+export interface PruneProgress {
+  sessions: number;
+  leases: number;
+  more: boolean;
+}
+
 export interface PruneResult {
   sessions: number;
   leases: number;
@@ -32,15 +39,24 @@ export class Pruner {
     await this.running?.catch(() => {});
   }
 
-  /** One full pass; concurrent calls on this instance share it. */
-  prune(): Promise<PruneResult> {
-    this.running ??= this.pass().finally(() => {
+  /**
+   * One full pass; concurrent calls on this instance share it. `onBatch` hears the running totals
+   * after every batch, and whether another follows (a long pass, e.g. the first after a retention
+   * change, shows progress).
+   */
+  prune(onBatch?: (progress: PruneProgress) => void): Promise<PruneResult> {
+    this.running ??= this.pass(onBatch).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async pass(): Promise<PruneResult> {
+  /** What a pass would delete now, without deleting anything. */
+  prunable(): Promise<{ sessions: number; leases: number }> {
+    return this.store.count();
+  }
+
+  private async pass(onBatch?: (progress: PruneProgress) => void): Promise<PruneResult> {
     const total: PruneResult = { sessions: 0, leases: 0, ran: false };
     for (;;) {
       const batch = await this.store.batch();
@@ -48,7 +64,9 @@ export class Pruner {
       total.ran = true;
       total.sessions += batch.sessions;
       total.leases += batch.leases;
-      if (batch.sessions < PRUNE_BATCH_SIZE && batch.leases < PRUNE_BATCH_SIZE) return total;
+      const more = batch.sessions >= PRUNE_BATCH_SIZE || batch.leases >= PRUNE_BATCH_SIZE;
+      onBatch?.({ sessions: total.sessions, leases: total.leases, more });
+      if (!more) return total;
     }
   }
 }

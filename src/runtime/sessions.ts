@@ -19,6 +19,7 @@ import {
   type Limit,
   MAX_IP_LENGTH,
   MAX_USER_AGENT_LENGTH,
+  type RevokeOptions,
   type RevokeReason,
   type SessionInfo,
   type Timeouts,
@@ -233,6 +234,7 @@ export class Sessions implements SessionRuntime {
     // `null` is an answer (unlimited), not "no opinion": only `undefined` falls through to the rules.
     const limitFromOption: Limit | undefined =
       exempt || !limitFor ? undefined : await this.callHost('limitFor', () => limitFor(identity));
+    const started = performance.now();
     const result = await this.store.admit({
       keyHash,
       userId: identity.userId,
@@ -245,13 +247,18 @@ export class Sessions implements SessionRuntime {
       appLimit: this.limits.appLimit,
       policy: this.options.onLimit,
     });
+    const seconds = (performance.now() - started) / 1000;
     const who = publicIdentity(identity);
     if (result.kind === 'EXISTING') return result.session;
     if (result.kind === 'REJECTED') {
+      this.hooks.admission('rejected', result.level, seconds);
       this.hooks.rejected({ identity: who, level: result.level, limit: result.limit });
       throw sessionLimitExceeded(result.level, result.limit);
     }
-    if (result.evicted.length) this.revoked(result.evicted, 'EVICTED', null);
+    if (result.evicted.length) this.hooks.admission('evicted', 'USER', seconds);
+    else if (result.overLimit) this.hooks.admission('logged', result.overLimit.level, seconds);
+    else this.hooks.admission('admitted', null, seconds);
+    if (result.evicted.length) this.revoked(result.evicted, 'EVICTED', null, null);
     if (result.overLimit) {
       const { level, limit } = result.overLimit;
       this.hooks.rejected({ identity: who, level, limit, allowed: true });
@@ -277,11 +284,11 @@ export class Sessions implements SessionRuntime {
   }
 
   /** Revokes one session, under the fail-mode guard like every store call a request can reach. */
-  revoke(sessionId: string, reason: RevokeReason, note: string | null): Promise<SessionInfo | null> {
+  revoke(sessionId: string, reason: RevokeReason, note: string | null, { by = null }: RevokeOptions = {}): Promise<SessionInfo | null> {
     return this.guard('revoke', async () => {
-      const changed = await this.store.revokeById(sessionId, reason, note);
+      const changed = await this.store.revokeById(sessionId, reason, note, by);
       if (changed.length) {
-        this.revoked(changed, reason, note);
+        this.revoked(changed, reason, note, by);
         return toSessionInfo(changed[0]);
       }
       const existing = await this.store.findById(sessionId);
@@ -289,10 +296,16 @@ export class Sessions implements SessionRuntime {
     });
   }
 
-  revokeUser(userId: string, reason: RevokeReason, note: string | null, exceptSessionId?: string): Promise<SessionInfo[]> {
+  revokeUser(
+    userId: string,
+    reason: RevokeReason,
+    note: string | null,
+    exceptSessionId?: string,
+    { by = null }: RevokeOptions = {},
+  ): Promise<SessionInfo[]> {
     return this.guard('revoke', async () => {
-      const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId);
-      if (changed.length) this.revoked(changed, reason, note);
+      const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId, by);
+      if (changed.length) this.revoked(changed, reason, note, by);
       return changed.map(toSessionInfo);
     });
   }
@@ -302,7 +315,7 @@ export class Sessions implements SessionRuntime {
   }
 
   /** After a revoking transaction commits: this instance and the others learn it, then the hook. */
-  private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null): void {
+  private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null, revokedBy: string | null): void {
     this.changes?.changed(
       sessions.map((s) => ({
         kind: 'REVOKED',
@@ -313,7 +326,7 @@ export class Sessions implements SessionRuntime {
         reason,
       })),
     );
-    this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note });
+    this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note, revokedBy });
   }
 
   /** A change made here or learned from the change feed: memory must not serve a revoked session again. */

@@ -1,7 +1,8 @@
 import { decideLease, type LeaseHolder } from '../policy/lease.js';
-import type { LimitPolicy, Timeouts } from '../vocabulary.js';
+import type { LimitPolicy, SessionInfo, Timeouts } from '../vocabulary.js';
 import { aliveCondition, MILLISECONDS as MS } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
+import { PUBLIC_SESSION_COLUMNS, toPublicSession, type PublicSessionRow } from './rows.js';
 import type { Sql, SqlRunner } from './sql.js';
 
 export interface LeaseRequest {
@@ -28,6 +29,19 @@ export interface LeaseInfo {
   acquiredAt: Date;
   lastUsedAt: Date;
 }
+
+/** A live lease on a field, with its holder, as operators see it (`sessionLeases`). */
+export interface LeaseHolding {
+  field: string;
+  /** `*` for `scope: APP`, else the user id (`scope: USER`). */
+  scopeKey: string;
+  session: SessionInfo;
+  acquiredAt: Date;
+  lastUsedAt: Date;
+}
+
+/** The most holders `holdings` lists: the most recently used. */
+export const MAX_LISTED_HOLDINGS = 1_000;
 
 /**
  * Persistence and atomicity of `@uniqueSession` leases (docs/contract.md rule 6). A lease is live while
@@ -135,5 +149,41 @@ export class LeaseStore {
       acquiredAt: new Date(r.acquired_at),
       lastUsedAt: new Date(r.last_used_at),
     }));
+  }
+
+  /**
+   * Every live lease on a field, in every scope, with its session: most recently used first, at
+   * most `MAX_LISTED_HOLDINGS`. The primary key (field, scope_key, session_id) finds them.
+   */
+  async holdings(field: string): Promise<LeaseHolding[]> {
+    const alive = aliveCondition(this.timeouts);
+    const rows = await this.sql.all<PublicSessionRow & { scope_key: string; acquired_at_: Date | string; last_used_at_: Date | string }>(
+      `select l.scope_key, l.acquired_at as acquired_at_, l.last_used_at as last_used_at_, ${PUBLIC_SESSION_COLUMNS}
+         from gsc_lease l join gsc_session s on s.id = l.session_id
+        where l.field = ? and l.last_used_at > now() - ${MS} and ${alive.sql}
+        order by l.last_used_at desc, l.acquired_at desc, l.session_id
+        limit ?`,
+      [field, this.leaseTtlMs, ...alive.params, MAX_LISTED_HOLDINGS],
+    );
+    return rows.map((r) => ({
+      field,
+      scopeKey: r.scope_key,
+      session: toPublicSession(r),
+      acquiredAt: new Date(r.acquired_at_),
+      lastUsedAt: new Date(r.last_used_at_),
+    }));
+  }
+
+  /**
+   * Ends a session's lease on a field (whatever its scope): the seat is free for the next
+   * newcomer at once. Returns the scopes in which a live lease ended (empty: it held none).
+   */
+  async endLeases(field: string, sessionId: string): Promise<string[]> {
+    const rows = await this.sql.all<{ scope_key: string; live: boolean }>(
+      `delete from gsc_lease l where l.field = ? and l.session_id = ?
+        returning l.scope_key, l.last_used_at > now() - ${MS} as live`,
+      [field, sessionId, this.leaseTtlMs],
+    );
+    return rows.filter((r) => r.live).map((r) => r.scope_key);
   }
 }

@@ -25,6 +25,19 @@ export class PruneStore {
     private readonly leaseTtlMs: number,
   ) {}
 
+  /** What the batches would delete now, counted without deleting (`prune --dry-run`). */
+  async count(): Promise<{ sessions: number; leases: number }> {
+    const dead = deadCondition(this.timeouts, this.retentionMs);
+    const row = await this.sql.one<{ sessions: number | string; leases: number | string }>(
+      `select (select count(*) from gsc_session s where ${dead.sql}) as sessions,
+              (select count(*) from gsc_lease l
+                where l.last_used_at < now() - ${MILLISECONDS}
+                   or not exists (select 1 from gsc_session s where s.id = l.session_id and s.revoked_at is null)) as leases`,
+      [...dead.params, this.leaseTtlMs],
+    );
+    return { sessions: Number(row!.sessions), leases: Number(row!.leases) };
+  }
+
   /** Deletes up to one batch of dead sessions and one of dead leases. */
   batch(): Promise<PruneBatch> {
     return this.sql.transaction(async (sql) => {

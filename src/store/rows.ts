@@ -2,11 +2,11 @@ import type { RevokeReason, SessionInfo } from '../vocabulary.js';
 
 /** The columns of a session that the store hands out (with the key's digest, which the cache is keyed by). */
 export const SESSION_COLUMNS = `s.id, s.user_id, s.key_hash, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason,
-  s.revoked_note, s.ip_address, s.user_agent, s.exempt`;
+  s.revoked_note, s.revoked_by, s.ip_address, s.user_agent, s.exempt`;
 
 /** The same without the digest: what the session API's queries select, so no response can carry it. */
 export const PUBLIC_SESSION_COLUMNS = `s.id, s.user_id, s.created_at, s.last_seen_at, s.revoked_at, s.revoked_reason,
-  s.revoked_note, s.ip_address, s.user_agent, s.exempt`;
+  s.revoked_note, s.revoked_by, s.ip_address, s.user_agent, s.exempt`;
 
 /** A session row without its digest. */
 export interface PublicSessionRow {
@@ -17,6 +17,7 @@ export interface PublicSessionRow {
   revoked_at: Date | string | null;
   revoked_reason: string | null;
   revoked_note: string | null;
+  revoked_by: string | null;
   ip_address: string | null;
   user_agent: string | null;
   exempt: boolean;
@@ -42,6 +43,7 @@ export function toPublicSession(row: PublicSessionRow): SessionInfo {
     revokedAt: row.revoked_at === null ? null : toDate(row.revoked_at),
     revokedReason: row.revoked_reason as RevokeReason | null,
     revokedNote: row.revoked_note,
+    revokedBy: row.revoked_by ?? null,
     ipAddress: row.ip_address,
     userAgent: row.user_agent,
     exempt: Boolean(row.exempt),

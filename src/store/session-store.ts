@@ -170,15 +170,17 @@ export class SessionStore {
     params: unknown[],
     reason: RevokeReason,
     note: string | null,
+    /** The user id of the caller that revokes; `null` for evictions and code without a caller. */
+    by: string | null = null,
   ): Promise<StoredSession[]> {
     // clock_timestamp(), not now(): now() is when the transaction began, and an admission may
     // wait on its lock longer than the sync poll looks back; the statement's own time is moments
     // before commit, so a poll cannot miss the revocation.
     const rows = await sql.all<SessionRow>(
-      `update gsc_session s set revoked_at = clock_timestamp(), revoked_reason = ?, revoked_note = ?
+      `update gsc_session s set revoked_at = clock_timestamp(), revoked_reason = ?, revoked_note = ?, revoked_by = ?
         where s.revoked_at is null and ${condition}
         returning ${SESSION_COLUMNS}`,
-      [reason, clipped(note, MAX_NOTE_LENGTH), ...params],
+      [reason, clipped(note, MAX_NOTE_LENGTH), by, ...params],
     );
     if (rows.length) {
       await sql.all('delete from gsc_lease where session_id in (select jsonb_array_elements_text(?::jsonb)::uuid)', [
@@ -188,18 +190,24 @@ export class SessionStore {
     return rows.map(toStoredSession);
   }
 
-  private revokeInTransaction(condition: string, params: unknown[], reason: RevokeReason, note: string | null) {
-    return this.sql.transaction((sql) => this.revokeWhere(sql, condition, params, reason, note));
+  private revokeInTransaction(condition: string, params: unknown[], reason: RevokeReason, note: string | null, by: string | null) {
+    return this.sql.transaction((sql) => this.revokeWhere(sql, condition, params, reason, note, by));
   }
 
-  revokeById(id: string, reason: RevokeReason, note: string | null = null): Promise<StoredSession[]> {
-    return this.revokeInTransaction('s.id = ?', [id], reason, note);
+  revokeById(id: string, reason: RevokeReason, note: string | null = null, by: string | null = null): Promise<StoredSession[]> {
+    return this.revokeInTransaction('s.id = ?', [id], reason, note, by);
   }
 
-  revokeByUser(userId: string, reason: RevokeReason, note: string | null = null, exceptId?: string): Promise<StoredSession[]> {
+  revokeByUser(
+    userId: string,
+    reason: RevokeReason,
+    note: string | null = null,
+    exceptId?: string,
+    by: string | null = null,
+  ): Promise<StoredSession[]> {
     return exceptId
-      ? this.revokeInTransaction('s.user_id = ? and s.id <> ?', [userId, exceptId], reason, note)
-      : this.revokeInTransaction('s.user_id = ?', [userId], reason, note);
+      ? this.revokeInTransaction('s.user_id = ? and s.id <> ?', [userId, exceptId], reason, note, by)
+      : this.revokeInTransaction('s.user_id = ?', [userId], reason, note, by);
   }
 
   /**

@@ -41,7 +41,7 @@ export class Store {
   ) {
     this.sql = db.sql;
     this.sessions = new SessionStore(db.sql, settings.timeouts);
-    this.queries = new SessionQueries(db.sql, settings.timeouts);
+    this.queries = new SessionQueries(db.sql, settings.timeouts, settings.retentionMs);
     this.leases = new LeaseStore(db.sql, settings.timeouts, settings.leaseTtlMs);
     this.rules = new LimitRuleStore(db.sql);
     this.changes = new ChangeLog(db);

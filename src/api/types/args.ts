@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { ArgsType, Field, ID, Int } from 'type-graphql';
+import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
 import { DEFAULT_PAGE_SIZE } from '../arguments.js';
-import { LimitSubject } from './enums.js';
+import { LimitSubject, SessionStatus } from './enums.js';
 
 // Argument classes rather than one @Arg per parameter: their fields keep the declared order in the
 // schema (parameter decorators are applied last to first), and each argument is documented once.
@@ -56,4 +56,46 @@ export class RemoveSessionLimitArgs {
 
   @Field(() => String, { nullable: false })
   subject!: string;
+}
+
+@InputType('SessionFilter', { description: 'Which sessions `sessions` lists; every part omitted = no restriction.' })
+export class SessionFilter {
+  @Field(() => ID, {
+    nullable: true,
+    description: "Whose sessions: omitted = the caller's own (admins: every user's); another user's = admins only.",
+  })
+  userId?: string | null;
+
+  @Field(() => [SessionStatus], { nullable: true, description: 'Only sessions in one of these statuses; omitted = every status.' })
+  status?: SessionStatus[] | null;
+
+  @Field(() => String, { nullable: true, description: 'Only sessions admitted from this IP address (exact match).' })
+  ipAddress?: string | null;
+}
+
+@ArgsType()
+export class SessionsArgs {
+  @Field(() => SessionFilter, { nullable: true })
+  filter?: SessionFilter | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE, description: 'Page size, 1..100.' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Continue after this cursor (an edge cursor or pageInfo.endCursor).' })
+  after?: string | null;
+}
+
+@ArgsType()
+export class LeaseFieldArgs {
+  @Field(() => String, { nullable: false, description: 'The governed field, Type.field (e.g. Query.exam).' })
+  field!: string;
+}
+
+@ArgsType()
+export class RevokeLeaseArgs {
+  @Field(() => String, { nullable: false, description: 'The governed field, Type.field (e.g. Query.exam).' })
+  field!: string;
+
+  @Field(() => ID, { nullable: false, description: 'The session whose seat ends.' })
+  sessionId!: string;
 }

@@ -20,7 +20,7 @@ export class SessionPageInfo {
   endCursor!: string | null;
 }
 
-@ObjectType('UserSessionConnection', { description: 'A page of active sessions, newest first.' })
+@ObjectType('UserSessionConnection', { description: 'A page of sessions, newest first.' })
 export class UserSessionConnection {
   @Field(() => [UserSessionEdge], { nullable: false })
   edges!: UserSessionEdge[];
@@ -28,6 +28,6 @@ export class UserSessionConnection {
   @Field(() => SessionPageInfo, { nullable: false })
   pageInfo!: SessionPageInfo;
 
-  @Field(() => Int, { nullable: false, description: 'Active sessions of the user in all pages.' })
-  totalCount!: number;
+  @Field(() => Int, { nullable: false, description: 'The sessions the query lists, in all pages.' })
+  totalCount!: number | Promise<number>;
 }

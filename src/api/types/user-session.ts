@@ -3,6 +3,7 @@ import { GraphQLDateTimeISO } from 'graphql-scalars';
 import { Field, ID, ObjectType } from 'type-graphql';
 import type { UserSessionView } from '../views.js';
 import { SessionStatus } from './enums.js';
+import { SessionDevice } from './session-device.js';
 
 /** One session as the API shows it: never its key nor the key's digest. */
 @ObjectType('UserSession', { description: 'One session of a user. Its key is never shown.' })
@@ -45,4 +46,13 @@ export class UserSession implements UserSessionView {
 
   @Field(() => String, { nullable: true, description: 'The free-text reason given to the revoke mutation, if any.' })
   revokedNote!: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The user id of the caller that revoked it; null for evictions, expiry and revocations without a caller.',
+  })
+  revokedBy!: string | null;
+
+  @Field(() => SessionDevice, { nullable: true, description: 'Read from userAgent; null if none was recorded.' })
+  device!: SessionDevice | null;
 }

@@ -23,6 +23,30 @@ import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
   name: 'gsc_session_revoked_idx',
   expression: 'create index "gsc_session_revoked_idx" on "gsc_session" ("revoked_at") where "revoked_at" is not null',
 })
+// The session history (`sessions`, docs/contract.md §9) reads every status, newest first: the whole
+// fleet by this index, one user's by the next, one address's by the third; each a keyset walk of
+// `first` entries whatever the table's size. None holds `last_seen_at`, so touches stay HOT.
+@Index({
+  name: 'gsc_session_created_idx',
+  expression: 'create index "gsc_session_created_idx" on "gsc_session" ("created_at" desc, "id" desc)',
+})
+@Index({
+  name: 'gsc_session_user_created_idx',
+  expression:
+    'create index "gsc_session_user_created_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc)',
+})
+// Revoked sessions are a minority spread over the whole history: the fleet's REVOKED filter gets
+// its own walk. Inserts never touch it (a new session is not revoked).
+@Index({
+  name: 'gsc_session_revoked_created_idx',
+  expression:
+    'create index "gsc_session_revoked_created_idx" on "gsc_session" ("created_at" desc, "id" desc) where "revoked_at" is not null',
+})
+@Index({
+  name: 'gsc_session_ip_created_idx',
+  expression:
+    'create index "gsc_session_ip_created_idx" on "gsc_session" ("ip_address", "created_at" desc, "id" desc) where "ip_address" is not null',
+})
 export class SessionRecord {
   @PrimaryKey({ type: 'uuid' })
   id!: string;
@@ -48,6 +72,10 @@ export class SessionRecord {
 
   @Property({ type: 'string', length: 200, nullable: true })
   revokedNote?: string | null;
+
+  /** The user id of the caller that revoked the session; `null` for evictions and code without a caller. */
+  @Property({ type: 'string', length: 255, nullable: true })
+  revokedBy?: string | null;
 
   @Property({ type: 'string', length: 64, nullable: true })
   ipAddress?: string | null;

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * `graphql-session-controller` (alias `gsc`): the operator's command line (docs/contract.md §9).
+ * This entry point only assembles: a controller with `enabled: false` (no background work, no
+ * caps) on the database given, whose `operations()` the commands use (program.ts).
+ *
+ * The store's timing settings are the servers' own options; give the command line the same ones
+ * in the environment, or statuses and pruning follow the library's defaults:
+ *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d);
+ *   durations such as 30m, 12h, 30d or milliseconds; `never` for none.
+ */
+import { readFileSync } from 'node:fs';
+import { SessionController } from '../controller.js';
+import type { SessionControllerOptions } from '../options.js';
+import { runCli } from './program.js';
+
+/** `never` (or `off`, `null`) means no timeout; empty or unset means the library's default. */
+function duration(name: string): string | null | undefined {
+  const value = process.env[name]?.trim();
+  if (!value) return undefined;
+  return ['never', 'off', 'null'].includes(value.toLowerCase()) ? null : value;
+}
+
+/** The package's version, from the package.json above this file (in src/ and in dist/ alike). */
+function version(): string {
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'graphql-session-controller') return pkg.version ?? '0.0.0';
+    } catch {
+      // not here: look one level up
+    }
+    if (dir.pathname === '/') return '0.0.0';
+  }
+}
+
+const exitCode = await runCli(process.argv.slice(2), {
+  env: process.env,
+  version: version(),
+  output: {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    errIsTTY: Boolean(process.stderr.isTTY),
+  },
+  connect: async (database) => {
+    const idleTimeout = duration('GSC_IDLE_TIMEOUT');
+    const absoluteTimeout = duration('GSC_ABSOLUTE_TIMEOUT');
+    const retention = duration('GSC_RETENTION');
+    const options: SessionControllerOptions = {
+      database,
+      identify: () => null,
+      enabled: false,
+      migrate: false,
+      ...(idleTimeout !== undefined ? { idleTimeout } : {}),
+      ...(absoluteTimeout !== undefined ? { absoluteTimeout } : {}),
+      ...(retention ? { retention } : {}),
+      onStoreError: ({ operation, error }) =>
+        process.stderr.write(`graphql-session-controller: store error during ${operation}: ${error.message}\n`),
+    };
+    const controller = await SessionController.create(options);
+    return controller.operations();
+  },
+});
+process.exitCode = exitCode;

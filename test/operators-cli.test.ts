@@ -1,0 +1,381 @@
+/**
+ * The operator's command line (docs/contract.md §9, issue 12 item 5), run as a child process from
+ * the compiled package (`dist`-like build, the shebang file the `bin` names) against a real
+ * PostgreSQL database: its commands, tables and `--json` shapes, exit codes, prune progress, that
+ * it never prints a key or a digest, and that its revocations reach a running server within 1 s.
+ * The command line works on PostgreSQL only, so this file runs with TEST_DATABASE_URL.
+ */
+import anyTest, { type TestFn } from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { internalsOf, SessionController } from '../src/controller.js';
+import { hashSessionKey } from '../src/identity.js';
+import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
+import { startTestServer } from './helpers/server.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Inside the repository, so the build finds node_modules as an installed package would. */
+const BUILD = join(ROOT, '.test-build', `cli-${randomBytes(4).toString('hex')}`);
+const MAIN = join(BUILD, 'src', 'cli', 'main.js');
+
+interface Context {
+  db: TestDatabase;
+  /** Every key handed out: neither it nor its digest may appear in any output. */
+  secrets: Set<string>;
+  outputs: string[];
+}
+
+const test = anyTest as TestFn<Context>;
+/** On the embedded database (no TEST_DATABASE_URL) the file's tests are listed as skipped. */
+const serial = onPostgres ? test.serial : test.serial.skip;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** When the process exited (Date.now()). */
+  exitedAt: number;
+}
+
+function cli(t: { context: Context }, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(MAIN, args, {
+      env: { ...process.env, DATABASE_URL: t.context.db.url, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      t.context.outputs.push(stdout, stderr);
+      resolve({ code, stdout, stderr, exitedAt: Date.now() });
+    });
+  });
+}
+
+if (onPostgres)
+  test.before(async (t) => {
+    await mkdir(BUILD, { recursive: true });
+    // The package's own build (tsconfig.build.json), as `npm run build` makes dist/.
+    await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD],
+      {
+        cwd: ROOT,
+      },
+    );
+    // npm makes a bin executable when it installs the package; the shebang does the rest.
+    await chmod(MAIN, 0o755);
+    t.context.db = await createTestDatabase();
+    t.context.secrets = new Set();
+    t.context.outputs = [];
+  });
+
+if (onPostgres)
+  test.after.always(async (t) => {
+    await rm(BUILD, { recursive: true, force: true });
+    await t.context.db?.drop();
+  });
+
+/** A controller on the test database (the servers' side), closed with the test. */
+async function controller(
+  t: { context: Context; teardown(fn: () => unknown): void },
+  options: Partial<Parameters<typeof SessionController.create>[0]> = {},
+) {
+  const c = await SessionController.create({ database: t.context.db.url!, identify: () => null, ...options });
+  t.teardown(() => c.close());
+  return c;
+}
+
+function key(t: { context: Context }, label: string): string {
+  const k = `${label}-${randomBytes(8).toString('hex')}`;
+  t.context.secrets.add(k);
+  t.context.secrets.add(hashSessionKey(k));
+  return k;
+}
+
+serial(
+  'the build is the bin: a node shebang, --version, help; no command or a wrong one is a usage error (2)',
+  async (t) => {
+    t.true((await readFile(MAIN, 'utf8')).startsWith('#!/usr/bin/env node\n'));
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      bin: Record<string, string>;
+    };
+    t.deepEqual(pkg.bin, { 'graphql-session-controller': './dist/src/cli/main.js', gsc: './dist/src/cli/main.js' });
+
+    const version = await cli(t, ['--version']);
+    t.is(version.code, 0);
+    t.is(version.stdout.trim(), pkg.version);
+    const help = await cli(t, ['--help']);
+    t.is(help.code, 0);
+    for (const command of ['migrate', 'sessions', 'stats', 'limits', 'prune'])
+      t.regex(help.stdout, new RegExp(`\\n  ${command}\\b`));
+
+    for (const args of [
+      [],
+      ['frobnicate'],
+      ['sessions'],
+      ['sessions', 'list', '--bogus'],
+      ['limits', 'set', 'user', 'alice'],
+    ]) {
+      const run = await cli(t, args);
+      t.is(run.code, 2, args.join(' '));
+      t.regex(run.stderr, /Usage: graphql-session-controller/, args.join(' '));
+    }
+    const noDatabase = await cli(t, ['stats'], { DATABASE_URL: '' });
+    t.is(noDatabase.code, 2);
+    t.regex(noDatabase.stderr, /no database: pass --database <url> or set DATABASE_URL/);
+  },
+);
+
+serial(
+  'migrate creates the tables, then finds nothing to do; --database works as DATABASE_URL does',
+  async (t) => {
+    const first = await cli(t, ['migrate']);
+    t.is(first.code, 0, first.stderr);
+    t.regex(first.stdout, /^Applied: Migration20261125164550_initial, Migration20261128100000_operators/);
+    const again = await cli(t, ['--database', t.context.db.url!, 'migrate'], { DATABASE_URL: '' });
+    t.is(again.code, 0);
+    t.is(again.stdout, 'Nothing to apply: the database is up to date.\n');
+  },
+);
+
+serial('sessions list: a table for people, --json for scripts; filters by user and status; --limit', async (t) => {
+  const c = await controller(t);
+  const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0';
+  const a1 = await c.openSession({ userId: 'alice', sessionKey: key(t, 'a1'), ip: '10.0.0.1', userAgent: firefox });
+  const a2 = await c.openSession({ userId: 'alice', sessionKey: key(t, 'a2'), ip: '10.0.0.2' });
+  const b1 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b1') });
+  const b2 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b2') });
+  await c.revoke(b1.id, 'ADMIN_REVOKED', 'lost laptop', { by: 'root' });
+  await internalsOf(c).sql.all("update gsc_session set last_seen_at = now() - interval '1 hour' where id = ?", [b2.id]);
+
+  const active = await cli(t, ['sessions', 'list', '--json']);
+  t.is(active.code, 0, active.stderr);
+  const rows = JSON.parse(active.stdout) as Array<Record<string, unknown>>;
+  t.deepEqual(
+    rows.map((r) => r.id),
+    [a2.id, a1.id],
+  );
+  t.deepEqual(Object.keys(rows[1]).sort(), [
+    'createdAt',
+    'device',
+    'expiresAt',
+    'id',
+    'ipAddress',
+    'lastSeenAt',
+    'revokedAt',
+    'revokedBy',
+    'revokedNote',
+    'revokedReason',
+    'status',
+    'userAgent',
+    'userId',
+  ]);
+  t.like(rows[1], {
+    userId: 'alice',
+    status: 'ACTIVE',
+    ipAddress: '10.0.0.1',
+    device: { browser: 'Firefox 121', os: 'Linux', type: 'desktop' },
+    revokedBy: null,
+  });
+  t.true(Number.isFinite(Date.parse(rows[1].createdAt as string)));
+
+  const all = JSON.parse((await cli(t, ['sessions', 'list', '--status', 'ALL', '--json'])).stdout) as Array<
+    Record<string, unknown>
+  >;
+  t.deepEqual(
+    all.map((r) => [r.id, r.status]),
+    [
+      [b2.id, 'EXPIRED'],
+      [b1.id, 'REVOKED'],
+      [a2.id, 'ACTIVE'],
+      [a1.id, 'ACTIVE'],
+    ],
+  );
+  t.like(all[1], { revokedReason: 'ADMIN_REVOKED', revokedNote: 'lost laptop', revokedBy: 'root' });
+  const bobs = JSON.parse(
+    (await cli(t, ['sessions', 'list', '--user', 'bob', '--status', 'revoked', '--json'])).stdout,
+  ) as Array<{ id: string }>;
+  t.deepEqual(
+    bobs.map((r) => r.id),
+    [b1.id],
+  );
+
+  const table = await cli(t, ['sessions', 'list', '--status', 'ALL']);
+  t.is(table.code, 0);
+  const lines = table.stdout.trimEnd().split('\n');
+  t.regex(lines[0], /^ID\s+USER\s+STATUS\s+CREATED\s+LAST SEEN\s+IP\s+DEVICE\s+REVOKED$/);
+  t.is(lines.length, 5);
+  t.regex(
+    lines[2],
+    new RegExp(`^${b1.id}\\s+bob\\s+REVOKED\\s.*ADMIN_REVOKED by root at \\S+ \\S+ \\(lost laptop\\)$`),
+  );
+  t.regex(lines[4], /desktop: Firefox 121, Linux/);
+
+  const limited = await cli(t, ['sessions', 'list', '--status', 'ALL', '--limit', '3']);
+  t.is(limited.stdout.trimEnd().split('\n').length, 5);
+  t.regex(limited.stdout, /\(first 3 shown; more with --limit\)/);
+  t.is((await cli(t, ['sessions', 'list', '--user', 'nobody'])).stdout, 'No sessions.\n');
+  for (const args of [
+    ['--limit', '0'],
+    ['--limit', 'ten'],
+    ['--status', 'GONE'],
+    ['--user', ''],
+  ]) {
+    t.is((await cli(t, ['sessions', 'list', ...args])).code, 2, args.join(' '));
+  }
+});
+
+serial(
+  'stats and limits: numbers for people and JSON; limits set, list and remove, with 1 for a rule not found',
+  async (t) => {
+    const stats = await cli(t, ['stats', '--json']);
+    t.is(stats.code, 0, stats.stderr);
+    t.deepEqual(JSON.parse(stats.stdout), {
+      activeSessions: 2,
+      activeUsers: 1,
+      revokedSessions: 1,
+      expiredSessions: 1,
+    });
+    t.regex(
+      (await cli(t, ['stats'])).stdout,
+      /^active sessions\s+2\nactive users\s+1\nrevoked sessions\s+1\nexpired sessions\s+1\n$/,
+    );
+
+    t.is((await cli(t, ['limits', 'list'])).stdout, 'No limit rules.\n');
+    t.is((await cli(t, ['limits', 'set', 'user', 'alice', '3'])).stdout, 'USER alice: 3 sessions.\n');
+    t.is((await cli(t, ['limits', 'set', 'group', 'staff', 'unlimited'])).stdout, 'GROUP staff: unlimited.\n');
+    t.is((await cli(t, ['limits', 'set', 'USER', 'alice', '1'])).stdout, 'USER alice: 1 session.\n');
+    t.deepEqual(JSON.parse((await cli(t, ['limits', 'list', '--json'])).stdout), [
+      { subjectType: 'USER', subject: 'alice', maxSessions: 1 },
+      { subjectType: 'GROUP', subject: 'staff', maxSessions: null },
+    ]);
+    t.regex(
+      (await cli(t, ['limits', 'list'])).stdout,
+      /^TYPE\s+SUBJECT\s+MAX SESSIONS\nUSER\s+alice\s+1\nGROUP\s+staff\s+unlimited\n$/,
+    );
+    // The rule is the store's: the next admission on any server follows it.
+    const c = await controller(t);
+    const refused = await t.throwsAsync(c.openSession({ userId: 'alice', sessionKey: key(t, 'a3') }));
+    t.is((refused as unknown as { extensions: { code: string } }).extensions.code, 'SESSION_LIMIT_EXCEEDED');
+
+    const removed = await cli(t, ['limits', 'remove', 'user', 'alice']);
+    t.is(removed.code, 0);
+    t.is(removed.stdout, 'Removed the rule for USER alice.\n');
+    const missing = await cli(t, ['limits', 'remove', 'user', 'alice']);
+    t.is(missing.code, 1);
+    t.is(missing.stderr, 'No rule for USER alice.\n');
+    for (const args of [
+      ['set', 'team', 'x', '3'],
+      ['set', 'user', 'x', '-1'],
+      ['set', 'user', 'x', '2.5'],
+      ['remove', 'user'],
+    ]) {
+      t.is((await cli(t, ['limits', ...args])).code, 2, args.join(' '));
+    }
+    await cli(t, ['limits', 'remove', 'group', 'staff']);
+  },
+);
+
+serial(
+  'a revocation by the command line reaches a running server within 1 s (through NOTIFY, not the poll)',
+  async (t) => {
+    // A poll every 10 s: only the change feed's NOTIFY can tell the server in time.
+    const server = await startTestServer({
+      database: t.context.db.url!,
+      syncInterval: '10s',
+      maxStaleness: '60s',
+      migrate: false,
+    });
+    t.teardown(() => server.stop());
+    const aliceKey = key(t, 'live-alice');
+    const bobKeys = [key(t, 'live-bob-1'), key(t, 'live-bob-2')];
+    const alice = server.client('carol', aliceKey);
+    const bobs = bobKeys.map((k) => server.client('dave', k));
+    // Served once, so the server's memory knows them as active.
+    t.is((await alice.request<{ hello: string }>('{ hello }')).hello, 'world');
+    for (const bob of bobs) await bob.request('{ hello }');
+    const aliceId = (await internalsOf(server.controller).store.queries.ownerOfKey(hashSessionKey(aliceKey)))!.id;
+
+    const refusedAfter = async (client: typeof alice, exitedAt: number): Promise<number> => {
+      for (;;) {
+        const outcome = await client.request('{ hello }').then(
+          () => null,
+          (error: { response?: { errors?: Array<{ extensions?: { code?: string; reason?: string } }> } }) =>
+            error.response?.errors?.[0]?.extensions,
+        );
+        if (outcome) {
+          t.like(outcome, { code: 'SESSION_REVOKED', reason: 'ADMIN_REVOKED' });
+          return Date.now() - exitedAt;
+        }
+        if (Date.now() - exitedAt > 5_000) return Number.POSITIVE_INFINITY;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+
+    const revoke = await cli(t, ['sessions', 'revoke', aliceId, '--reason', 'incident 42']);
+    t.is(revoke.code, 0, revoke.stderr);
+    t.is(revoke.stdout, `Revoked session ${aliceId} of carol.\n`);
+    const ms = await refusedAfter(alice, revoke.exitedAt);
+    t.log(`revoked session refused ${ms} ms after the command exited`);
+    t.true(ms < 1_000);
+
+    const again = await cli(t, ['sessions', 'revoke', aliceId]);
+    t.is(again.code, 0);
+    t.is(again.stdout, `Session ${aliceId} of carol was already revoked (ADMIN_REVOKED).\n`);
+
+    const all = await cli(t, ['sessions', 'revoke-user', 'dave']);
+    t.is(all.code, 0, all.stderr);
+    t.is(all.stdout, 'Revoked 2 sessions of dave.\n');
+    for (const bob of bobs) t.true((await refusedAfter(bob, all.exitedAt)) < 1_000);
+    t.is((await cli(t, ['sessions', 'revoke-user', 'dave'])).stdout, 'dave has no live session: nothing to revoke.\n');
+
+    const unknown = await cli(t, ['sessions', 'revoke', '00000000-0000-4000-8000-000000000000']);
+    t.is(unknown.code, 1);
+    t.is(unknown.stderr, 'No session 00000000-0000-4000-8000-000000000000.\n');
+    const nobody = await cli(t, ['sessions', 'revoke-user', 'nobody']);
+    t.is(nobody.code, 1);
+    t.is(nobody.stderr, 'No sessions of user nobody.\n');
+    t.is((await cli(t, ['sessions', 'revoke', 'not-a-uuid'])).code, 2);
+    t.is((await cli(t, ['sessions', 'revoke', aliceId, '--reason', 'x'.repeat(201)])).code, 2);
+  },
+);
+
+serial('prune: --dry-run counts, a long run shows progress on stderr, then the result', async (t) => {
+  const c = await controller(t);
+  // 2,500 sessions revoked 40 days ago: past the 30-day retention, three batches of at most 1,000.
+  await internalsOf(c).sql.all(
+    `insert into gsc_session (id, user_id, key_hash, created_at, last_seen_at, revoked_at, revoked_reason)
+     select gen_random_uuid(), 'old-' || i, encode(sha256(convert_to('old-key-' || i, 'UTF8')), 'hex'),
+            now() - interval '41 days', now() - interval '41 days', now() - interval '40 days', 'LOGOUT'
+       from generate_series(1, 2500) as i`,
+  );
+  const dry = await cli(t, ['prune', '--dry-run']);
+  t.is(dry.code, 0, dry.stderr);
+  t.is(dry.stdout, 'Would delete 2,500 sessions and 0 leases.\n');
+  // A shorter retention from the environment, as the servers would have it, counts more.
+  t.regex((await cli(t, ['prune', '--dry-run'], { GSC_RETENTION: '1m' })).stdout, /^Would delete 2,5\d\d sessions/);
+
+  const run = await cli(t, ['prune']);
+  t.is(run.code, 0, run.stderr);
+  t.regex(run.stderr, /^pruning: 1,000 sessions and 0 leases deleted so far\n/);
+  t.is(run.stdout, 'Deleted 2,500 sessions and 0 leases.\n');
+  t.is((await cli(t, ['prune', '--dry-run'])).stdout, 'Would delete 0 sessions and 0 leases.\n');
+  const quiet = await cli(t, ['prune']);
+  t.is(quiet.stderr, '');
+  t.is(quiet.stdout, 'Deleted 0 sessions and 0 leases.\n');
+});
+
+serial('no output of any command carried a session key or its digest', (t) => {
+  const leaked = [...t.context.secrets].filter((secret) => t.context.outputs.some((text) => text.includes(secret)));
+  t.deepEqual(leaked, []);
+  t.true(t.context.outputs.length > 40);
+});

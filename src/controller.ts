@@ -9,6 +9,7 @@ import { HookRunner } from './hooks.js';
 import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
+import { AppCountKeeper } from './runtime/app-count-keeper.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
@@ -32,6 +33,7 @@ export class SessionController<TContext = any> {
   private readonly leases: Leases;
   private readonly feed: ChangeFeed;
   private readonly pruner: Pruner;
+  private readonly appCount: AppCountKeeper;
   private sessionApi?: SessionApi;
   private closed = false;
 
@@ -55,6 +57,7 @@ export class SessionController<TContext = any> {
     );
     this.sessions.attachFeed(this.feed);
     this.pruner = new Pruner(store.pruning, (error) => hooks.storeFailed('prune', error));
+    this.appCount = new AppCountKeeper(store.appCount, (operation, error) => hooks.storeFailed(operation, error));
   }
 
   /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
@@ -80,6 +83,7 @@ export class SessionController<TContext = any> {
     this.sessions.startBackground();
     await this.feed.start();
     this.pruner.start(this.options.pruneIntervalMs);
+    if (this.options.appLimit !== null) this.appCount.start();
   }
 
   /** Applies pending migrations; returns their names. */
@@ -182,6 +186,7 @@ export class SessionController<TContext = any> {
     this.closed = true;
     await this.sessions.stop();
     await this.pruner.stop();
+    await this.appCount.stop();
     await this.feed.stop();
     await this.store.close();
   }
@@ -201,7 +206,8 @@ export function internalsOf(controller: SessionController): {
   sql: SqlRunner;
   sessions: Sessions;
   leases: Leases;
+  appCount: AppCountKeeper;
 } {
-  const c = controller as unknown as { store: Store; sessions: Sessions; leases: Leases };
-  return { store: c.store, sql: c.store.sql, sessions: c.sessions, leases: c.leases };
+  const c = controller as unknown as { store: Store; sessions: Sessions; leases: Leases; appCount: AppCountKeeper };
+  return { store: c.store, sql: c.store.sql, sessions: c.sessions, leases: c.leases, appCount: c.appCount };
 }

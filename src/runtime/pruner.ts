@@ -48,7 +48,13 @@ export class Pruner {
       total.ran = true;
       total.sessions += batch.sessions;
       total.leases += batch.leases;
-      if (batch.sessions < PRUNE_BATCH_SIZE && batch.leases < PRUNE_BATCH_SIZE) return total;
+      if (
+        batch.sessions < PRUNE_BATCH_SIZE &&
+        batch.leases < PRUNE_BATCH_SIZE &&
+        batch.tombstones.expired < PRUNE_BATCH_SIZE
+      ) {
+        return total;
+      }
     }
   }
 }

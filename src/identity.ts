@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { GraphQLError } from 'graphql';
 import { unauthenticated } from './errors.js';
 import { MAX_USER_ID_LENGTH } from './vocabulary.js';
@@ -28,9 +28,18 @@ export interface Identity {
 /** An identity as hooks see it: everything but the secret key. */
 export type PublicIdentity = Omit<Identity, 'sessionKey'>;
 
+/**
+ * SHA-256 in hex. `crypto.hash` (Node >= 20.12) digests a short string in a third of the time of
+ * `createHash` (no Hash object per call): this runs on every request of the hot path.
+ */
+const sha256Hex: (value: string) => string =
+  typeof oneShotHash === 'function'
+    ? (value) => oneShotHash('sha256', value, 'hex')
+    : (value) => createHash('sha256').update(value).digest('hex');
+
 /** The digest the store keeps instead of the key, so a database leak reveals no usable key. */
 export function hashSessionKey(sessionKey: string): string {
-  return createHash('sha256').update(sessionKey).digest('hex');
+  return sha256Hex(sessionKey);
 }
 
 export function publicIdentity(identity: Identity): PublicIdentity {

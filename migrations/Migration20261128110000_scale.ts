@@ -40,8 +40,11 @@ export class Migration20261128110000 extends Migration {
     this.addSql(`create index "gsc_tombstone_expires_idx" on "gsc_tombstone" ("expires_at");`);
 
     this.addSql(
-      `create table "gsc_app_counter" ("shard" smallint not null, "n" bigint not null default 0, constraint "gsc_app_counter_pkey" primary key ("shard"));`,
+      `create table "gsc_app_counter" ("shard" smallint not null, "n" bigint not null default 0, constraint "gsc_app_counter_pkey" primary key ("shard")) with (fillfactor = 10);`,
     );
+    // Every admission updates one of these rows: a low fillfactor makes PostgreSQL prune the
+    // dead versions of a page on almost every visit (HOT pruning), so neither the update nor the
+    // sum walks a long chain of them, with or without autovacuum.
     // Rows written before this migration (by a previous version) are counted once, here; the
     // ALTER TABLE above holds an exclusive lock, so no write slips between the count and the triggers.
     this.addSql(
@@ -49,26 +52,41 @@ export class Migration20261128110000 extends Migration {
     );
 
     // ---- the counter's triggers: one UPDATE of one shard per statement, whatever its size ----
-    this.addSql(`create function "gsc_app_count_shift"(p_delta bigint) returns void language sql as $$
-  update gsc_app_counter set n = n + p_delta where shard = pg_backend_pid() % 32 and p_delta <> 0
-$$;`);
+    // (plpgsql keeps the plan of each statement; the shard is the backend's, so concurrent
+    // writers rarely wait on one another's shard.)
+    // gsc_admit counts the row it inserts itself (a statement trigger with a transition table
+    // costs a plan per call: as much as the rest of the admission), and says so for its one statement.
     this.addSql(`create function "gsc_app_count_insert"() returns trigger language plpgsql as $$
+declare
+  v_delta bigint;
 begin
-  perform gsc_app_count_shift((select count(*) from gsc_new_rows r
-    where r.revoked_at is null and r.exempt = false and r.swept_at is null));
+  if current_setting('gsc.admitting', true) = 'on' then return null; end if;
+  select count(*) into v_delta from gsc_new_rows r where r.revoked_at is null and r.exempt = false and r.swept_at is null;
+  if v_delta <> 0 then
+    update gsc_app_counter set n = n + v_delta where shard = pg_backend_pid() % 32;
+  end if;
   return null;
 end $$;`);
     this.addSql(`create function "gsc_app_count_delete"() returns trigger language plpgsql as $$
+declare
+  v_delta bigint;
 begin
-  perform gsc_app_count_shift(-(select count(*) from gsc_old_rows r
-    where r.revoked_at is null and r.exempt = false and r.swept_at is null));
+  select count(*) into v_delta from gsc_old_rows r where r.revoked_at is null and r.exempt = false and r.swept_at is null;
+  if v_delta <> 0 then
+    update gsc_app_counter set n = n - v_delta where shard = pg_backend_pid() % 32;
+  end if;
   return null;
 end $$;`);
     this.addSql(`create function "gsc_app_count_update"() returns trigger language plpgsql as $$
+declare
+  v_delta bigint;
 begin
-  perform gsc_app_count_shift(
-    (select count(*) from gsc_new_rows r where r.revoked_at is null and r.exempt = false and r.swept_at is null)
-    - (select count(*) from gsc_old_rows r where r.revoked_at is null and r.exempt = false and r.swept_at is null));
+  select (select count(*) from gsc_new_rows r where r.revoked_at is null and r.exempt = false and r.swept_at is null)
+       - (select count(*) from gsc_old_rows r where r.revoked_at is null and r.exempt = false and r.swept_at is null)
+    into v_delta;
+  if v_delta <> 0 then
+    update gsc_app_counter set n = n + v_delta where shard = pg_backend_pid() % 32;
+  end if;
   return null;
 end $$;`);
     this.addSql(
@@ -102,6 +120,7 @@ begin
   if p_limit_given then return p_limit; end if;
   select r.max_sessions into v_max from gsc_limit_rule r where r.subject_type = 'USER' and r.subject = p_user;
   if found then return v_max; end if;
+  if p_groups is null or jsonb_array_length(p_groups) = 0 then return p_default; end if;
   select count(*), bool_or(r.max_sessions is null), max(r.max_sessions) into v_rules, v_unlimited, v_max
     from gsc_limit_rule r
    where r.subject_type = 'GROUP' and r.subject in (select jsonb_array_elements_text(p_groups));
@@ -145,7 +164,6 @@ declare
   v_capped boolean := p_app_limit is not null and not p_exempt;
   v_margin bigint := current_setting('max_connections')::bigint;
   v_counted bigint := 0;
-  v_row gsc_session;
   v_reason text;
   v_user_limit int;
   v_user_active int := 0;
@@ -160,13 +178,15 @@ begin
       -- (at most max_connections) is admitting at this moment, the cap holds.
       select coalesce(sum(c.n), 0) into v_counted from gsc_app_counter c;
       if v_counted + v_margin >= p_app_limit then
-        return query select 'NEAR_CAP'::text, null::text, null::int, null::text, null::int, null::jsonb;
+        o_kind := 'NEAR_CAP';
+        return next;
         return;
       end if;
       perform pg_advisory_xact_lock_shared(1733492738, 0);
       select coalesce(sum(c.n), 0) into v_counted from gsc_app_counter c;
       if v_counted + v_margin >= p_app_limit then
-        return query select 'NEAR_CAP'::text, null::text, null::int, null::text, null::int, null::jsonb;
+        o_kind := 'NEAR_CAP';
+        return next;
         return;
       end if;
     else
@@ -178,14 +198,19 @@ begin
   -- App lock before user lock, always.
   perform pg_advisory_xact_lock(1733492739, hashtext(p_user));
 
-  select * into v_row from gsc_session s where s.key_hash = p_key;
-  if found then
-    return query select 'EXISTING'::text, null::text, null::int, null::text, null::int, to_jsonb(v_row);
+  -- (Results are returned by assigning the OUT columns and RETURN NEXT: no query for them.)
+  select (select to_jsonb(s) from gsc_session s where s.key_hash = p_key),
+         (select t.reason from gsc_tombstone t where t.key_hash = p_key and t.expires_at > now())
+    into o_session, v_reason;
+  if o_session is not null then
+    o_kind := 'EXISTING';
+    return next;
     return;
   end if;
-  select t.reason into v_reason from gsc_tombstone t where t.key_hash = p_key and t.expires_at > now();
-  if found then
-    return query select 'TOMBSTONED'::text, v_reason, null::int, null::text, null::int, null::jsonb;
+  if v_reason is not null then
+    o_kind := 'TOMBSTONED';
+    o_level := v_reason;
+    return next;
     return;
   end if;
 
@@ -214,21 +239,34 @@ begin
     end if;
   end if;
 
-  select * into v_decision from gsc_decide_admission(
+  v_decision := gsc_decide_admission(
     p_policy, p_exempt, v_user_limit, v_user_active, case when v_capped then p_app_limit end, v_app_active);
   if v_decision.o_outcome = 'REJECT' then
-    return query select 'REJECTED'::text, v_decision.o_level, v_decision.o_limit, null::text, null::int, null::jsonb;
+    o_kind := 'REJECTED';
+    o_level := v_decision.o_level;
+    o_limit := v_decision.o_limit;
+    return next;
     return;
   end if;
   if v_decision.o_evict > 0 then
     -- Eviction: the multi-statement path decides again, under the exclusive app lock.
-    return query select 'FALLBACK'::text, null::text, null::int, null::text, null::int, null::jsonb;
+    o_kind := 'FALLBACK';
+    return next;
     return;
   end if;
+  -- The insert counts itself (one shard update, below), not through the statement trigger.
+  perform set_config('gsc.admitting', 'on', true);
   insert into gsc_session as s (id, user_id, key_hash, ip_address, user_agent, exempt, key_expires_at)
   values (p_id, p_user, p_key, p_ip, p_ua, p_exempt, p_key_expires_at)
-  returning * into v_row;
-  return query select 'ADMITTED'::text, null::text, null::int, v_decision.o_over_level, v_decision.o_over_limit, to_jsonb(v_row);
+  returning to_jsonb(s) into o_session;
+  perform set_config('gsc.admitting', 'off', true);
+  if not p_exempt then
+    update gsc_app_counter set n = n + 1 where shard = pg_backend_pid() % 32;
+  end if;
+  o_kind := 'ADMITTED';
+  o_over_level := v_decision.o_over_level;
+  o_over_limit := v_decision.o_over_limit;
+  return next;
 end $$;`);
   }
 
@@ -246,7 +284,6 @@ end $$;`);
     this.addSql(`drop function if exists "gsc_app_count_delete"();`);
     this.addSql(`drop function if exists "gsc_app_count_update"();`);
     this.addSql(`drop function if exists "gsc_app_count_truncate"();`);
-    this.addSql(`drop function if exists "gsc_app_count_shift"(bigint);`);
     this.addSql(`drop table if exists "gsc_app_counter" cascade;`);
     this.addSql(`drop table if exists "gsc_tombstone" cascade;`);
     this.addSql(`drop index if exists "gsc_session_app_counted_idx";`);

@@ -23,24 +23,30 @@ interface Entry {
 
 /**
  * The negative memory of the session runtime: keys this instance refused, by digest, so that a
- * client retrying a refused key does not cost a database transaction each time. A refusal at a
- * cap is remembered for `LIMIT_MEMORY_MS` (a seat may free); a revoked key without a row (a
- * tombstone) and a key the store holds expired are final (docs/contract.md rule 5: never
- * admitted again), remembered until the LRU drops them. Bounded like the session cache.
+ * client retrying a refused key does not cost a database transaction each time.
+ *
+ * A refusal at a cap is remembered for `LIMIT_MEMORY_MS`: the store is asked again at most that
+ * often per key, which also bounds how long after a seat frees the key is refused (forgetting
+ * on every revocation heard would not shorten that bound and would break the first one under
+ * churn). A revoked key without a row (a tombstone) and a key the store holds expired are final
+ * (docs/contract.md rule 5: never admitted again), remembered until the LRU drops them. Both are
+ * bounded like the session cache, separately, so refusals at a cap never push out final ones.
  */
 export class RefusedKeys {
-  private readonly entries: LRUCache<string, Entry>;
+  private readonly final: LRUCache<string, Entry>;
+  private readonly limits: LRUCache<string, Entry>;
 
   constructor(maxEntries: number) {
-    this.entries = new LRUCache({ max: maxEntries });
+    this.final = new LRUCache({ max: maxEntries });
+    this.limits = new LRUCache({ max: maxEntries });
   }
 
   /** The refusal to repeat for this key and user, if memory still answers for it. */
   get(keyHash: string, userId: string, now = Date.now()): Refusal | undefined {
-    const entry = this.entries.get(keyHash);
+    const entry = this.final.get(keyHash) ?? this.limits.get(keyHash);
     if (!entry || entry.userId !== userId) return undefined;
     if (now >= entry.until) {
-      this.entries.delete(keyHash);
+      this.limits.delete(keyHash);
       return undefined;
     }
     return entry.refusal;
@@ -48,15 +54,16 @@ export class RefusedKeys {
 
   /** A refusal at a cap: answered from memory for `LIMIT_MEMORY_MS`. */
   limit(keyHash: string, userId: string, level: SessionLimitLevel, limit: number, now = Date.now()): void {
-    this.entries.set(keyHash, { userId, refusal: { kind: 'LIMIT', level, limit }, until: now + LIMIT_MEMORY_MS });
+    this.limits.set(keyHash, { userId, refusal: { kind: 'LIMIT', level, limit }, until: now + LIMIT_MEMORY_MS });
   }
 
   /** A final refusal: the key is revoked (tombstone) or expired in the store. */
-  final(keyHash: string, userId: string, refusal: Exclude<Refusal, { kind: 'LIMIT' }>): void {
-    this.entries.set(keyHash, { userId, refusal, until: Number.POSITIVE_INFINITY });
+  revokedOrExpired(keyHash: string, userId: string, refusal: Exclude<Refusal, { kind: 'LIMIT' }>): void {
+    this.limits.delete(keyHash);
+    this.final.set(keyHash, { userId, refusal, until: Number.POSITIVE_INFINITY });
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.final.size + this.limits.size;
   }
 }

@@ -178,7 +178,7 @@ export class Sessions implements SessionRuntime {
     if (state.status === 'REVOKED') throw sessionRevoked(state.reason);
     if (state.status === 'EXPIRED') {
       const expiredFor = this.dbNow() - (expiresAt(session, this.timeouts)?.getTime() ?? Number.POSITIVE_INFINITY);
-      if (expiredFor >= EXPIRED_FINAL_AFTER_MS) this.refused.final(keyHash, identity.userId, { kind: 'EXPIRED', reason: state.reason });
+      if (expiredFor >= EXPIRED_FINAL_AFTER_MS) this.refused.revokedOrExpired(keyHash, identity.userId, { kind: 'EXPIRED', reason: state.reason });
       throw sessionExpired(state.reason);
     }
     return this.recordUse(session);
@@ -225,7 +225,7 @@ export class Sessions implements SessionRuntime {
     if (result.kind === 'EXISTING') return result.session;
     if (result.kind === 'TOMBSTONED') {
       // Revoked, and its row pruned: still refused, and never again asked of the store here.
-      this.refused.final(keyHash, identity.userId, { kind: 'REVOKED', reason: result.reason });
+      this.refused.revokedOrExpired(keyHash, identity.userId, { kind: 'REVOKED', reason: result.reason });
       throw sessionRevoked(result.reason);
     }
     if (result.kind === 'REJECTED') {

@@ -137,6 +137,24 @@ test.serial(
   },
 );
 
+test.serial(`a sweep pass goes through every counted session, batch after batch (${databaseKind})`, async (t) => {
+  const {
+    instances: [a],
+  } = await startFleet(t, databases, { idleTimeout: '1h', app: { maxSessions: 1_000_000 } }, 1);
+  // 23,000 sessions, every 7th idle for longer than the timeout, spread over three batches.
+  await sql(
+    a.controller,
+    `insert into gsc_session (id, user_id, key_hash, created_at, last_seen_at)
+     select gen_random_uuid(), 'many-' || (g % 500), md5('many' || g), now() - (g || ' seconds')::interval,
+            case when g % 7 = 0 then now() - interval '2 hours' else now() end
+       from generate_series(1, 23000) g`,
+  );
+  t.is(await internalsOf(a.controller).appCount.sweep(), Math.floor(23_000 / 7));
+  t.is(await counter(a), 23_000 - Math.floor(23_000 / 7));
+  t.is(await counter(a), await counted(a));
+  t.is(await internalsOf(a.controller).appCount.sweep(), 0, 'nothing left');
+});
+
 test.serial(`an expired session frees its app seat at once, before any sweep (${databaseKind})`, async (t) => {
   const fleet = await startFleet(t, databases, { idleTimeout: '1h', app: { maxSessions: 3 } }, 1);
   const [a] = fleet.instances;

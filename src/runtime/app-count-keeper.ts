@@ -1,7 +1,9 @@
-import { type AppCountStore, type Reconciliation, SWEEP_BATCH_SIZE } from '../store/app-count-store.js';
+import type { AppCountStore, Reconciliation, SweepCursor } from '../store/app-count-store.js';
 
-/** How often the sweep looks for expired sessions still counted: the counter's lag behind expiry. */
+/** How often a sweep pass starts (after the previous one ends): the counter's lag behind expiry. */
 export const SWEEP_EVERY_MS = 30_000;
+/** The pause between two batches of one pass, so that a pass over many sessions is spread out. */
+export const SWEEP_PAUSE_MS = 50;
 /** How often the counter is checked against the rows (writes that bypassed the triggers). */
 export const RECONCILE_EVERY_MS = 10 * 60_000;
 
@@ -14,6 +16,7 @@ export class AppCountKeeper {
   private sweepTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly store: AppCountStore,
@@ -22,26 +25,33 @@ export class AppCountKeeper {
 
   start(): void {
     // Rows kept from before the counter existed may hold many expired sessions: sweep at once.
-    void this.run(() => this.sweep(), 'sweep');
-    this.sweepTimer = setInterval(() => void this.run(() => this.sweep(), 'sweep'), SWEEP_EVERY_MS);
+    void this.run(() => this.sweep(SWEEP_PAUSE_MS), 'sweep');
+    this.sweepTimer = setInterval(() => void this.run(() => this.sweep(SWEEP_PAUSE_MS), 'sweep'), SWEEP_EVERY_MS);
     this.sweepTimer.unref();
     this.reconcileTimer = setInterval(() => void this.run(() => this.reconcile(), 'reconcile'), RECONCILE_EVERY_MS);
     this.reconcileTimer.unref();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.reconcileTimer);
     await this.running?.catch(() => {});
   }
 
-  /** One full sweep: batch after batch until the expired sessions are all out of the count. */
-  async sweep(): Promise<number> {
+  /**
+   * One pass: every counted session looked at once, batch after batch (`SWEEP_BATCH_SIZE` each, a
+   * pause between them); returns how many were found expired. `pauseMs` 0 for tests.
+   */
+  async sweep(pauseMs = 0): Promise<number> {
     let swept = 0;
+    let after: SweepCursor | null = null;
     for (;;) {
-      const batch = await this.store.sweep();
+      const batch = await this.store.sweep(after);
       swept += batch.swept;
-      if (!batch.ran || batch.swept < SWEEP_BATCH_SIZE) return swept;
+      if (!batch.ran || !batch.next || this.stopped) return swept;
+      after = batch.next;
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
     }
   }
 

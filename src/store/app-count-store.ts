@@ -3,8 +3,11 @@ import { aliveCondition, MILLISECONDS } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import type { SqlRunner } from './sql.js';
 
-/** Sessions marked per sweep statement: small enough that no statement holds its row locks for long. */
-export const SWEEP_BATCH_SIZE = 5_000;
+/**
+ * Counted sessions one sweep statement looks at (in creation order, from a cursor): a pass over
+ * all of them is spread over many short statements, so the sweep never holds a core for long.
+ */
+export const SWEEP_BATCH_SIZE = 10_000;
 /**
  * The sweep leaves a session counted this long after it expired: a touch that was on its way
  * (another instance served the session just before its expiry, and its flush is late) still
@@ -12,9 +15,20 @@ export const SWEEP_BATCH_SIZE = 5_000;
  */
 export const SWEEP_GRACE_MS = 10_000;
 
+/** Where a sweep pass stands: the last counted session it looked at, by (created_at, id). */
+export interface SweepCursor {
+  /** `created_at` in UTC with microseconds (a JavaScript Date keeps only milliseconds). */
+  createdAt: string;
+  id: string;
+}
+
 export interface SweepBatch {
   /** Sessions found expired and no longer counted. */
   swept: number;
+  /** Counted sessions looked at. */
+  scanned: number;
+  /** Where the next batch of this pass starts; `null` when the pass is done. */
+  next: SweepCursor | null;
   /** False when another instance held the sweep lock and this batch did nothing. */
   ran: boolean;
 }
@@ -52,10 +66,13 @@ export class AppCountStore {
     return Number(row!.n);
   }
 
-  /** Marks up to one batch of expired, still counted sessions as swept; one instance at a time. */
-  sweep(): Promise<SweepBatch> {
+  /**
+   * Looks at the next batch of counted sessions after `after` (in creation order) and marks the
+   * expired ones swept; one instance at a time.
+   */
+  sweep(after: SweepCursor | null = null): Promise<SweepBatch> {
     if (this.timeouts.idleTimeoutMs === null && this.timeouts.absoluteTimeoutMs === null) {
-      return Promise.resolve({ swept: 0, ran: true });
+      return Promise.resolve({ swept: 0, scanned: 0, next: null, ran: true });
     }
     // Expired for longer than the grace: alive by timeouts lengthened by it.
     const alive = aliveCondition({
@@ -67,18 +84,37 @@ export class AppCountStore {
       const lock = await sql.one<{ locked: boolean }>('select pg_try_advisory_xact_lock(?, 1) as locked', [
         ADVISORY_NAMESPACE.prune,
       ]);
-      if (!lock?.locked) return { swept: 0, ran: false };
+      if (!lock?.locked) return { swept: 0, scanned: 0, next: null, ran: false };
       // The expiry test is repeated on the updated row itself, so a touch that committed meanwhile
       // (a session used again at the last moment) keeps its session counted.
-      const expired = `s.revoked_at is null and s.exempt = false and s.swept_at is null and not (${alive.sql})`;
-      const rows = await sql.all(
-        `update gsc_session s set swept_at = now()
-          where s.id in (select s.id from gsc_session s where ${expired} order by s.created_at limit ?)
-            and ${expired}
-          returning 1`,
-        [...alive.params, SWEEP_BATCH_SIZE, ...alive.params],
+      const [row] = await sql.all<{ swept: string | number; scanned: string | number; last: SweepCursor | null }>(
+        `with scanned as (
+           select s.id, s.created_at, not (${alive.sql}) as expired
+             from gsc_session s
+            where s.revoked_at is null and s.exempt = false and s.swept_at is null
+              and (? or (s.created_at, s.id) > (?::timestamptz, ?::uuid))
+            order by s.created_at, s.id
+            limit ?),
+         swept as (
+           update gsc_session s set swept_at = now()
+             from scanned x
+            where s.id = x.id and x.expired
+              and s.revoked_at is null and s.exempt = false and s.swept_at is null and not (${alive.sql})
+           returning 1)
+         select (select count(*) from swept) as swept, (select count(*) from scanned) as scanned,
+                (select json_build_object('createdAt', to_char(x.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'id', x.id)
+                   from scanned x order by x.created_at desc, x.id desc limit 1) as last`,
+        [
+          ...alive.params,
+          after === null,
+          after?.createdAt ?? '1970-01-01T00:00:00Z',
+          after?.id ?? '00000000-0000-0000-0000-000000000000',
+          SWEEP_BATCH_SIZE,
+          ...alive.params,
+        ],
       );
-      return { swept: rows.length, ran: true };
+      const scanned = Number(row.scanned);
+      return { swept: Number(row.swept), scanned, next: scanned < SWEEP_BATCH_SIZE ? null : row.last, ran: true };
     });
   }
 

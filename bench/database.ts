@@ -157,13 +157,15 @@ export async function seedSessions(db: BenchDatabase, size: number, label: strin
        from generate_series(1, $4::int) as i,
             lateral (select i % 100 as b) as bucket,
             lateral (
+              -- (each row its own microsecond: real creation times are distinct, and B-tree
+              -- deduplication would make the index sizes look smaller than they are)
               select case when b < ${EXPIRED_BELOW}
                           then now() - interval '1 day' - (i % 29) * interval '1 day' - (i % 1440) * interval '1 minute'
-                          else now() - (i % 720) * interval '1 minute' end as created_at) as c,
+                          else now() - (i % 720) * interval '1 minute' end - i * interval '1 microsecond' as created_at) as c,
             lateral (
               select c.created_at,
                      case when b < ${EXPIRED_BELOW} then c.created_at + (i % 120) * interval '1 minute'
-                          else greatest(c.created_at, now() - (i % 20) * interval '1 minute') end as last_seen_at) as t`,
+                          else greatest(c.created_at, now() - (i % 20) * interval '1 minute' - i * interval '1 microsecond') end as last_seen_at) as t`,
     [userPrefix, users, keyPrefix, size],
   );
   await db.query('vacuum analyze gsc_session');

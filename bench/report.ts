@@ -38,7 +38,13 @@ export interface BenchReport {
   profiles?: { hotPath: unknown; admissions: unknown };
   /** Issue 13's in-process measurements and the table sizes (bench/scale.ts). */
   scale?: {
-    floor: { rounds: Array<Record<string, { perS: number; p50: number; p95: number }>>; perS: Record<string, number>; p50: Record<string, number>; p95: Record<string, number> } | null;
+    floor: {
+      perS: Record<string, number>;
+      p50: Record<string, number>;
+      p95: Record<string, number>;
+      dbCpuUsPerOp: Record<string, number>;
+      nodeCpuUsPerOp: Record<string, number>;
+    } | null;
     sizes: Array<{ rows: number; heapBytes: number; bytesPerRow: number; totalBytes: number; indexes: Array<{ name: string; bytes: number; entries: number; bytesPerEntry: number }> }>;
   };
 }
@@ -52,8 +58,16 @@ function scaleSections(scale: BenchReport['scale']): string[] {
       '## Admissions against a bare INSERT … RETURNING (in-process, medians over alternating rounds)',
       '',
       table(
-        ['variant', 'per s', 'p50 ms', 'p95 ms'],
-        Object.keys(scale.floor.perS).map((name) => [name, int(scale.floor!.perS[name]), fmt(scale.floor!.p50[name]), fmt(scale.floor!.p95[name])]),
+        ['variant', 'per s', 'p50 ms', 'p95 ms', 'database backend CPU µs/op', 'per database core /s', 'Node CPU µs/op'],
+        Object.keys(scale.floor.perS).map((name) => [
+          name,
+          int(scale.floor!.perS[name]),
+          fmt(scale.floor!.p50[name]),
+          fmt(scale.floor!.p95[name]),
+          int(scale.floor!.dbCpuUsPerOp[name]),
+          int(1e6 / scale.floor!.dbCpuUsPerOp[name]),
+          int(scale.floor!.nodeCpuUsPerOp[name]),
+        ]),
       ),
       '',
     );

@@ -292,7 +292,10 @@ async function main(): Promise<BenchReport> {
       log('\nissue 13: admissions against a bare INSERT … RETURNING of the same row (in-process, 10 concurrent)');
       scale.floor = await admissionFloor(db, { concurrency: settings.connections, seconds: settings.floorSeconds, rounds: settings.floorRounds });
       for (const [name, perS] of Object.entries(scale.floor.perS)) {
-        log(`  ${name.padEnd(30)} ${String(Math.round(perS)).padStart(6)} /s  p50 ${scale.floor.p50[name].toFixed(2)} ms  p95 ${scale.floor.p95[name].toFixed(2)} ms`);
+        log(
+          `  ${name.padEnd(30)} ${String(Math.round(perS)).padStart(6)} /s  p50 ${scale.floor.p50[name].toFixed(2)} ms  p95 ${scale.floor.p95[name].toFixed(2)} ms` +
+            `  database CPU ${Math.round(scale.floor.dbCpuUsPerOp[name])} µs/op, Node ${Math.round(scale.floor.nodeCpuUsPerOp[name])} µs/op`,
+        );
       }
       log(`  library ÷ bare INSERT per round: ${scale.floor.ratios.join(', ')}`);
       log('\nissue 13: refused keys (in-process)');
@@ -570,7 +573,7 @@ function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], sc
     goal: '≥ 0.50 × (same row, node-postgres, same concurrency)',
     measured: f
       ? `${n(f.ratio, 3)} × (library ${Math.round(f.perS.library)}/s, p50 ${n(f.p50.library)} ms vs bare INSERT ${Math.round(f.perS['bare INSERT'])}/s, p50 ${n(f.p50['bare INSERT'])} ms; per round ${f.ratios.join(', ')}; ` +
-        `${f.concurrency} concurrent, in-process; with an app cap ${Math.round(f.perS['library + app cap'])}/s; INSERT into gsc_session itself (its trigger) ${Math.round(f.perS['bare INSERT into gsc_session'])}/s)`
+        `${f.concurrency} concurrent, in-process; database CPU ${Math.round(f.dbCpuUsPerOp.library)} vs ${Math.round(f.dbCpuUsPerOp['bare INSERT'])} µs per row; with an app cap ${Math.round(f.perS['library + app cap'])}/s; INSERT into gsc_session itself (its trigger) ${Math.round(f.perS['bare INSERT into gsc_session'])}/s)`
       : 'not run',
     pass: (f?.ratio ?? 0) >= 0.5,
   });

@@ -18,6 +18,7 @@ import { internalsOf, SessionController } from '../src/controller.js';
 import type { Identity } from '../src/identity.js';
 import type { SessionControllerOptions } from '../src/options.js';
 import { pgbouncerInstalled, startPgBouncer } from '../test/helpers/pgbouncer.js';
+import { cpuSnapshot } from './cpu.js';
 import { BenchDatabase } from './database.js';
 import { median, quantile, round } from './stats.js';
 
@@ -74,12 +75,51 @@ const controller = (db: BenchDatabase, options: Partial<SessionControllerOptions
     ...options,
   });
 
+/** The database backends serving the bench database (the bench has a database of its own: they are all ours). */
+async function backends(db: BenchDatabase): Promise<number[]> {
+  const rows = await db.query<{ pid: number }>(
+    'select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+    [db.name],
+  );
+  return rows.map((r) => Number(r.pid));
+}
+
+/**
+ * `drive`, plus the CPU the database backends of the bench database spent meanwhile and the CPU
+ * of this process, in microseconds per completed operation (Linux /proc; 10 ms ticks). Other
+ * PostgreSQL processes (WAL writer, checkpointer) and other databases are left out.
+ */
+async function driveWithCpu(
+  db: BenchDatabase,
+  concurrency: number,
+  seconds: number,
+  op: (i: number) => Promise<unknown>,
+) {
+  const before = await backends(db);
+  const dbBefore = cpuSnapshot(before);
+  const nodeBefore = process.cpuUsage();
+  const result = await drive(concurrency, seconds, op);
+  const node = process.cpuUsage(nodeBefore);
+  const dbAfter = cpuSnapshot([...new Set([...before, ...(await backends(db))])]);
+  let ticks = 0;
+  for (const [pid, t] of dbAfter.byPid) ticks += t - (dbBefore.byPid.get(pid) ?? 0);
+  const ops = Math.max(result.ok, 1);
+  return {
+    ...result,
+    dbCpuUsPerOp: round((ticks * 10_000) / ops, 1),
+    nodeCpuUsPerOp: round((node.user + node.system) / ops, 1),
+  };
+}
+
 export interface FloorResult {
   concurrency: number;
   seconds: number;
-  rounds: Array<Record<string, Drive>>;
+  rounds: Array<Record<string, Drive & { dbCpuUsPerOp: number; nodeCpuUsPerOp: number }>>;
   /** Medians over rounds. */
   perS: Record<string, number>;
+  /** Database backend CPU per operation (µs), and this process's: medians over rounds. */
+  dbCpuUsPerOp: Record<string, number>;
+  nodeCpuUsPerOp: Record<string, number>;
   p50: Record<string, number>;
   p95: Record<string, number>;
   /** Per round, library ÷ bare INSERT (trigger-less copy of the table), and their median. */
@@ -123,15 +163,15 @@ export async function admissionFloor(
     'bare INSERT into gsc_session': insert('gsc_session'),
   };
   const names = Object.keys(variants);
-  const results: Array<Record<string, Drive>> = [];
+  const results: FloorResult['rounds'] = [];
   try {
     // Warm-up: JIT, pools, plans.
     for (const name of names) await drive(concurrency, 0.5, (i) => variants[name](i, `floor-warm-${name.length}`));
     for (let r = 0; r < rounds; r++) {
-      const round: Record<string, Drive> = {};
+      const round: FloorResult['rounds'][number] = {};
       for (let k = 0; k < names.length; k++) {
         const name = names[(k + r) % names.length];
-        round[name] = await drive(concurrency, seconds, (i) => variants[name](i, `floor-${r}-${k}`));
+        round[name] = await driveWithCpu(db, concurrency, seconds, (i) => variants[name](i, `floor-${r}-${k}`));
       }
       results.push(round);
     }
@@ -140,7 +180,7 @@ export async function admissionFloor(
     await library.close();
     await libraryAppCap.close();
   }
-  const pick = (key: 'perS' | 'p50' | 'p95') =>
+  const pick = (key: 'perS' | 'p50' | 'p95' | 'dbCpuUsPerOp' | 'nodeCpuUsPerOp') =>
     Object.fromEntries(names.map((n) => [n, round(median(results.map((r) => r[n][key])), 2)]));
   const ratios = results.map((r) => round(r.library.perS / r['bare INSERT'].perS, 3));
   return {
@@ -150,6 +190,8 @@ export async function admissionFloor(
     perS: pick('perS'),
     p50: pick('p50'),
     p95: pick('p95'),
+    dbCpuUsPerOp: pick('dbCpuUsPerOp'),
+    nodeCpuUsPerOp: pick('nodeCpuUsPerOp'),
     ratios,
     ratio: round(median(ratios), 3),
   };

@@ -1,11 +1,12 @@
 /**
  * `npx tsx bench/admission-probe.ts`: what bounds admissions per second (docs/benchmark.md).
  * Not part of `npm run bench`. In one process, at 10 concurrent admissions of distinct users:
- *   1. the library's `openSession` (for a login: one transaction of 5 round trips — BEGIN, the
- *      advisory lock, the facts query, the INSERT, COMMIT — on MikroORM's knex pool), while
+ *   1. the library's `openSession` (for a login: one call of the `gsc_admit` database function, one
+ *      round trip, since issue 13; it was one transaction of 5 round trips before), while
  *      sampling what the database backends wait on;
- *   2. the same five round trips through plain node-postgres (no ORM);
- *   3. the same steps in one round trip (a plpgsql function holding the advisory lock).
+ *   2. the former five round trips (BEGIN, the advisory lock, the facts query, the INSERT,
+ *      COMMIT) through plain node-postgres;
+ *   3. the same steps in one round trip (the first round's prototype function).
  * Each twice, alternating, on a database of its own that it drops.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -90,11 +91,11 @@ try {
     for (let rep = 1; rep <= 2; rep++) {
       const tag = `probe${rep}-${Date.now()}`;
       let sampled: Array<[string, number]> = [];
-      const library = measure('library openSession (5 round trips: BEGIN, lock, facts, INSERT, COMMIT)', (i) =>
+      const library = measure('library openSession (one round trip: gsc_admit)', (i) =>
         controller.openSession({ userId: `${tag}-a${i}`, sessionKey: `${tag}-a${i}` }),
       );
       sampled = await waits(db, library);
-      await measure('node-postgres, the same 5 round trips', async (i) => {
+      await measure('node-postgres, the former 5 round trips', async (i) => {
         const user = `${tag}-b${i}`;
         const key = digest(user);
         const client = await pool.connect();

@@ -125,7 +125,8 @@ export interface SeededSet {
  * Replaces every stored session with `size` seeded rows in one `insert … select generate_series`:
  * about `size / 3` users with a Poisson-like number of sessions each (hashint4 spreads them), 15%
  * revoked (30 days of history, four reasons), 25% expired by idleness, 60% active (seen in the
- * last 20 minutes), 1% of the active exempt. Then `vacuum analyze` and a checkpoint, as
+ * last 20 minutes), 1% of the active exempt; the expired ones marked swept, as the app count's
+ * sweep keeps them. Then `vacuum analyze` and a checkpoint, as
  * autovacuum would have done on a table that grew this big, so the planner and the visibility map
  * see a settled table and no checkpoint lands inside a measurement.
  */
@@ -137,7 +138,8 @@ export async function seedSessions(db: BenchDatabase, size: number, label: strin
   await db.query('truncate gsc_session, gsc_lease');
   await db.query(
     `insert into gsc_session
-       (id, user_id, key_hash, created_at, last_seen_at, revoked_at, revoked_reason, revoked_note, ip_address, user_agent, exempt)
+       (id, user_id, key_hash, created_at, last_seen_at, revoked_at, revoked_reason, revoked_note, ip_address, user_agent, exempt,
+        swept_at)
      select gen_random_uuid(),
             $1 || (abs(hashint4(i)) % $2),
             encode(sha256(convert_to($3 || i, 'UTF8')), 'hex'),
@@ -149,17 +151,21 @@ export async function seedSessions(db: BenchDatabase, size: number, label: strin
             '10.' || (i >> 16) % 256 || '.' || (i >> 8) % 256 || '.' || i % 256,
             (array['Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5) Safari/604.1',
                    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/129.0', 'okhttp/4.12.0'])[1 + i % 4],
-            b = ${EXEMPT_BUCKET}
+            b = ${EXEMPT_BUCKET},
+            -- Expired sessions as the app count's sweep leaves them (it runs every 30 s).
+            case when b >= ${REVOKED_BELOW} and b < ${EXPIRED_BELOW} then now() end
        from generate_series(1, $4::int) as i,
             lateral (select i % 100 as b) as bucket,
             lateral (
+              -- (each row its own microsecond: real creation times are distinct, and B-tree
+              -- deduplication would make the index sizes look smaller than they are)
               select case when b < ${EXPIRED_BELOW}
                           then now() - interval '1 day' - (i % 29) * interval '1 day' - (i % 1440) * interval '1 minute'
-                          else now() - (i % 720) * interval '1 minute' end as created_at) as c,
+                          else now() - (i % 720) * interval '1 minute' end - i * interval '1 microsecond' as created_at) as c,
             lateral (
               select c.created_at,
                      case when b < ${EXPIRED_BELOW} then c.created_at + (i % 120) * interval '1 minute'
-                          else greatest(c.created_at, now() - (i % 20) * interval '1 minute') end as last_seen_at) as t`,
+                          else greatest(c.created_at, now() - (i % 20) * interval '1 minute' - i * interval '1 microsecond') end as last_seen_at) as t`,
     [userPrefix, users, keyPrefix, size],
   );
   await db.query('vacuum analyze gsc_session');

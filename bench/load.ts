@@ -20,6 +20,8 @@ export type RequestPlan =
 
 export interface LoadJob {
   url: string;
+  /** Several servers at once (a fleet): the connections are spread evenly over them, `url` is ignored. */
+  urls?: string[];
   connections: number;
   durationS: number;
   plan: RequestPlan;
@@ -112,26 +114,34 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     }
   };
   const started = process.hrtime.bigint();
-  const instance = autocannon({
-    url: job.url,
-    connections: job.connections,
-    duration: job.durationS,
-    timeout: 10,
-    requests: requestsFor(job.plan, record),
-  });
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
-    latencies.push(responseTimeMs);
-  });
-  const result = await instance;
+  const urls = job.urls?.length ? job.urls : [job.url];
+  const results = await Promise.all(
+    urls.map((url, i) => {
+      // Fresh identities must differ between the servers of a fleet too.
+      const plan = urls.length > 1 && 'tag' in job.plan ? { ...job.plan, tag: `${job.plan.tag}-i${i}` } : job.plan;
+      const instance = autocannon({
+        url,
+        connections: Math.max(1, Math.round(job.connections / urls.length)),
+        duration: job.durationS,
+        timeout: 10,
+        requests: requestsFor(plan, record),
+      });
+      instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
+        latencies.push(responseTimeMs);
+      });
+      return instance;
+    }),
+  );
   const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
   const responses = latencies.length;
+  const duration = Math.max(...results.map((r) => r.duration || 0));
   return {
     responses,
     elapsedS,
-    rps: responses / Math.max(result.duration || elapsedS, 1e-9),
+    rps: responses / Math.max(duration || elapsedS, 1e-9),
     latency: summarize(Float64Array.from(latencies)),
     status,
-    transportErrors: result.errors,
+    transportErrors: results.reduce((n, r) => n + r.errors, 0),
     graphqlErrors,
     limitExceeded,
     errorSample,

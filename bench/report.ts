@@ -40,6 +40,61 @@ export interface BenchReport {
   notes: string[];
   /** BENCH_PROFILE=1: where the servers' CPU time went. */
   profiles?: { hotPath: unknown; admissions: unknown };
+  /** Issue 13's in-process measurements and the table sizes (bench/scale.ts). */
+  scale?: {
+    floor: {
+      perS: Record<string, number>;
+      p50: Record<string, number>;
+      p95: Record<string, number>;
+      dbCpuUsPerOp: Record<string, number>;
+      nodeCpuUsPerOp: Record<string, number>;
+    } | null;
+    sizes: Array<{ rows: number; heapBytes: number; bytesPerRow: number; totalBytes: number; indexes: Array<{ name: string; bytes: number; entries: number; bytesPerEntry: number }> }>;
+  };
+}
+
+/** The admission-floor medians and the table sizes, as tables. */
+function scaleSections(scale: BenchReport['scale']): string[] {
+  if (!scale) return [];
+  const out: string[] = [];
+  if (scale.floor) {
+    out.push(
+      '## Admissions against a bare INSERT … RETURNING (in-process, medians over alternating rounds)',
+      '',
+      table(
+        ['variant', 'per s', 'p50 ms', 'p95 ms', 'database backend CPU µs/op', 'per database core /s', 'Node CPU µs/op'],
+        Object.keys(scale.floor.perS).map((name) => [
+          name,
+          int(scale.floor!.perS[name]),
+          fmt(scale.floor!.p50[name]),
+          fmt(scale.floor!.p95[name]),
+          int(scale.floor!.dbCpuUsPerOp[name]),
+          int(1e6 / scale.floor!.dbCpuUsPerOp[name]),
+          int(scale.floor!.nodeCpuUsPerOp[name]),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (scale.sizes.length) {
+    const names = scale.sizes[0].indexes.map((i) => i.name);
+    out.push(
+      '## Table and index sizes (after vacuum analyze)',
+      '',
+      table(
+        ['rows', 'heap MB', 'B/row', ...names.map((n) => `${n.replace('gsc_session_', '')} B/entry`), 'total MB'],
+        scale.sizes.map((z) => [
+          int(z.rows),
+          fmt(z.heapBytes / 1e6, 1),
+          fmt(z.bytesPerRow, 1),
+          ...names.map((n) => fmt(z.indexes.find((i) => i.name === n)?.bytesPerEntry, 1)),
+          fmt(z.totalBytes / 1e6, 1),
+        ]),
+      ),
+      '',
+    );
+  }
+  return out;
 }
 
 const fmt = (v: number | null | undefined, digits = 2) =>
@@ -158,6 +213,7 @@ export function markdown(report: BenchReport): string {
     '',
     scalingTable(report.scaling),
     '',
+    ...scaleSections(report.scale),
     ...(report.notes.length ? ['## Notes', '', ...report.notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n');
 }

@@ -20,6 +20,20 @@ import { LoadGenerator, ROOT, startServer, stopAllChildren, type ServerProcess }
 import { summarizeProfile, type ProfileSummary } from './profile.js';
 import { markdown, type BenchReport, type Measurement, type ScalingPoint, type Target } from './report.js';
 import {
+  admissionFloor,
+  appLockCeiling,
+  nearCapBurst,
+  pgbouncerCheck,
+  refusedKeys,
+  tableSizes,
+  type BurstResult,
+  type CeilingResult,
+  type FloorResult,
+  type PgBouncerResult,
+  type RefusedKeysResult,
+  type TableSizes,
+} from './scale.js';
+import {
   STEADY_CPU,
   measureOnce,
   runScenario,
@@ -49,6 +63,11 @@ const settings = QUICK
       scalingConnections: 4,
       scalingDurationS: 1,
       profileS: 2,
+      floorSeconds: 1,
+      floorRounds: 1,
+      refusedRetryS: 2,
+      ceilingSeconds: 1,
+      fleetRounds: 1,
       /** Whole-run watchdog. */
       deadlineS: 300,
     }
@@ -68,7 +87,12 @@ const settings = QUICK
       scalingConnections: 4,
       scalingDurationS: 5,
       profileS: 10,
-      deadlineS: 1_200,
+      floorSeconds: 3,
+      floorRounds: 3,
+      refusedRetryS: 5,
+      ceilingSeconds: 4,
+      fleetRounds: 2,
+      deadlineS: 1_500,
     };
 
 /** The session API query whose latency the growth table reports. */
@@ -169,6 +193,7 @@ async function main(): Promise<BenchReport> {
   let profile: ProfileSummary | null = null;
   let admissionProfile: ProfileSummary | null = null;
   let pgVersion = 'unknown';
+  const scale: ScaleResults = { floor: null, refused: null, ceiling: null, pgbouncer: null, burst: null, sizes: [] };
   const loadStart = round(loadavg()[0], 1);
   /** Runs a scenario and records the machine's 1-minute load average around it (the server is shared). */
   const scenario = async (run: () => Promise<ScenarioResult>) => {
@@ -268,6 +293,26 @@ async function main(): Promise<BenchReport> {
       }
       await Promise.all([demoOn.stop(), demoOff.stop()]);
 
+      // ---- Issue 13, in this process: each beside its baseline ----
+      log('\nissue 13: admissions against a bare INSERT … RETURNING of the same row (in-process, 10 concurrent)');
+      scale.floor = await admissionFloor(db, { concurrency: settings.connections, seconds: settings.floorSeconds, rounds: settings.floorRounds });
+      for (const [name, perS] of Object.entries(scale.floor.perS)) {
+        log(
+          `  ${name.padEnd(30)} ${String(Math.round(perS)).padStart(6)} /s  p50 ${scale.floor.p50[name].toFixed(2)} ms  p95 ${scale.floor.p95[name].toFixed(2)} ms` +
+            `  database CPU ${Math.round(scale.floor.dbCpuUsPerOp[name])} µs/op, Node ${Math.round(scale.floor.nodeCpuUsPerOp[name])} µs/op`,
+        );
+      }
+      log(`  library ÷ bare INSERT per round: ${scale.floor.ratios.join(', ')}`);
+      log('\nissue 13: refused keys (in-process)');
+      scale.refused = await refusedKeys(db, settings.refusedRetryS);
+      log(`  ${JSON.stringify(scale.refused)}`);
+      log('\nissue 13: the app lock, shared (far from the cap) and exclusive (near it), 4 instances in-process');
+      scale.ceiling = await appLockCeiling(db, { seconds: settings.ceilingSeconds });
+      log(`  shared ${Math.round(scale.ceiling.shared.perS)}/s (p95 ${scale.ceiling.shared.p95} ms), exclusive ${Math.round(scale.ceiling.exclusive.perS)}/s (p95 ${scale.ceiling.exclusive.p95} ms)`);
+      log('\nissue 13: two instances through PgBouncer (transaction pooling)');
+      scale.pgbouncer = await pgbouncerCheck();
+      log(`  ${JSON.stringify(scale.pgbouncer)}`);
+
       // ---- The bench server: admissions across distinct users, growth with stored sessions ----
       const base = { databaseUrl: db.url, onLimit: 'REJECT_NEW' as const, userMaxSessions: 5 };
       const [benchOn, benchAppCap, benchOff] = await Promise.all([
@@ -300,6 +345,35 @@ async function main(): Promise<BenchReport> {
       );
       const [{ n: stored }] = await db.query<{ n: string }>("select count(*) as n from gsc_session where user_id like $1", [`${db.name}-%`]);
       await benchOff.stop();
+
+      log('\nscenario 5: a fleet — admissions on 4 instances of the bench server (app cap on) on one database, against 1 instance');
+      const fleet = [
+        benchAppCap,
+        ...(await Promise.all(
+          [2, 3, 4].map((n) => startBench(`bench (on, app cap) #${n}`, { ...base, sessionControl: true, appMaxSessions: 10_000_000 })),
+        )),
+      ];
+      await scenario(() =>
+        runScenario(
+          load,
+          db,
+          [
+            { label: '1 instance', url: benchAppCap.url, pid: benchAppCap.child.pid, plan: fresh },
+            { label: '4 instances', url: fleet[0].url, urls: fleet.map((f) => f.url), pid: undefined, plan: fresh },
+          ],
+          {
+            name: 'admissions, fleet',
+            connections: 12,
+            durationS: settings.durationS,
+            rounds: settings.fleetRounds,
+            warmupS: Math.min(1, settings.warmupS),
+            accounting: false,
+            settleMs: settings.settleMs,
+          },
+          log,
+        ),
+      );
+      await Promise.all(fleet.slice(1).map((f) => f.stop()));
       if (PROFILE) {
         log('\nprofile: CPU profile of the bench server (on) under admissions');
         const dir = join(runDir, 'profile-admissions');
@@ -358,6 +432,16 @@ async function main(): Promise<BenchReport> {
         const admissionAppCap = measurement(await measureOnce(load, server(benchAppCap), seededLogins('cap'), c, d));
         const sessions = measurement(await measureOnce(load, server(benchOn), history, c, d));
         const sessionsFleet = measurement(await measureOnce(load, server(benchOn), fleet, c, d));
+        const sizes = await tableSizes(db);
+        scale.sizes.push(sizes);
+        log(
+          `  ${size.toLocaleString('en-US').padStart(9)}: table ${(sizes.heapBytes / 1e6).toFixed(1)} MB (${sizes.bytesPerRow} B/row), indexes ` +
+            sizes.indexes.map((i) => `${i.name.replace('gsc_session_', '')} ${i.bytesPerEntry} B/entry`).join(', '),
+        );
+        if (index === settings.sizes.length - 1) {
+          scale.burst = await nearCapBurst(db);
+          log(`  40 concurrent admissions at an app cap 20 above ${scale.burst.live.toLocaleString('en-US')} live sessions: ${JSON.stringify(scale.burst.outcomes)} in ${scale.burst.elapsedMs} ms`);
+        }
         scaling.push({
           size,
           users: seeded.users,
@@ -419,8 +503,9 @@ async function main(): Promise<BenchReport> {
     settings: { ...settings, activeSessionsQuery: ACTIVE_SESSIONS, sessionsQueries: [SESSIONS, SESSIONS_FLEET] },
     scenarios,
     scaling,
-    targets: targets(scenarios, scaling),
+    targets: [...targets(scenarios, scaling), ...issue13Targets(scenarios, scaling, scale)],
     notes,
+    scale,
   };
   if (profile || admissionProfile) report.profiles = { hotPath: profile, admissions: admissionProfile };
   return report;
@@ -498,6 +583,99 @@ function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[]
       pass: historyGrowth <= 2 && fleetGrowth <= 2,
     },
   ];
+}
+
+export interface ScaleResults {
+  floor: FloorResult | null;
+  refused: RefusedKeysResult | null;
+  ceiling: CeilingResult | null;
+  pgbouncer: PgBouncerResult | null;
+  burst: BurstResult | null;
+  sizes: TableSizes[];
+}
+
+/** Issue 13's targets, each with its baseline from the same run. */
+function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], scale: ScaleResults): Target[] {
+  const n = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+  const out: Target[] = [];
+  const f = scale.floor;
+  out.push({
+    name: '13.1 admissions vs bare INSERT … RETURNING',
+    goal: '≥ 0.50 × (same row, node-postgres, same concurrency)',
+    measured: f
+      ? `${n(f.ratio, 3)} × (library ${Math.round(f.perS.library)}/s, p50 ${n(f.p50.library)} ms vs bare INSERT ${Math.round(f.perS['bare INSERT'])}/s, p50 ${n(f.p50['bare INSERT'])} ms; per round ${f.ratios.join(', ')}; ` +
+        `${f.concurrency} concurrent, in-process; database CPU ${Math.round(f.dbCpuUsPerOp.library)} vs ${Math.round(f.dbCpuUsPerOp['bare INSERT'])} µs per row; with an app cap ${Math.round(f.perS['library + app cap'])}/s; INSERT into gsc_session itself (its trigger) ${Math.round(f.perS['bare INSERT into gsc_session'])}/s)`
+      : 'not run',
+    pass: (f?.ratio ?? 0) >= 0.5,
+  });
+  const last = scaling[scaling.length - 1];
+  const capRatio = last?.admissionAppCap ? last.admissionAppCap.p95 / last.admission.p95 : Number.NaN;
+  out.push({
+    name: '13.2 admission p95 with an app cap, at the largest size',
+    goal: '≤ 1.5 × without an app cap',
+    measured: last
+      ? `${n(capRatio)} × (${n(last.admissionAppCap?.p95)} vs ${n(last.admission.p95)} ms at ${last.size.toLocaleString('en-US')} stored, ${last.counts.active.toLocaleString('en-US')} active, app cap 10,000,000)`
+      : 'not run',
+    pass: capRatio <= 1.5,
+  });
+  const b = scale.burst;
+  const unavailable = b ? Object.entries(b.outcomes).filter(([k]) => !k.startsWith('admitted') && !k.includes('LIMIT')).reduce((s, [, v]) => s + v, 0) : Number.NaN;
+  out.push({
+    name: '13.2 a burst at the cap, at the largest size',
+    goal: 'exact; no SESSION_STORE_UNAVAILABLE',
+    measured: b
+      ? `40 concurrent admissions at an app cap of ${b.cap.toLocaleString('en-US')} (${b.live.toLocaleString('en-US')} live): ${JSON.stringify(b.outcomes)} in ${b.elapsedMs} ms; live after ${b.after.toLocaleString('en-US')}`
+      : 'not run',
+    pass: !!b && unavailable === 0 && b.outcomes.admitted === 20 && b.after === b.cap,
+  });
+  const r = scale.refused;
+  out.push({
+    name: '13.3 refused keys',
+    goal: '≤ 1 admission transaction/s/instance retrying a full cap; admitted ≤ 1 s after a seat frees; 0 for revoked or expired keys',
+    measured: r
+      ? `${r.tries} tries in ${r.retrySeconds} s cost ${r.admissions} admission transactions (${r.admissionsPerS}/s); admitted ${r.admittedAfterMs} ms after the seat freed (retry every 10 ms); ` +
+        `store calls for 200 retries: revoked ${r.revokedCalls}, tombstoned ${r.tombstonedCalls}, expired ${r.expiredCalls}`
+      : 'not run',
+    pass: !!r && r.admissions <= Math.ceil(r.retrySeconds) && r.admittedAfterMs <= 1_000 && r.revokedCalls + r.tombstonedCalls + r.expiredCalls === 0,
+  });
+  const hot = scenarios.find((s) => s.name === 'hot path');
+  const on = hot?.variants.find((v) => v.label === 'on');
+  const perRound = hot
+    ? hot.runs.filter((x) => x.variant === 'on').map((x) => x.rps / (hot.runs.find((o) => o.variant === 'off' && o.round === x.round)?.rps ?? Number.NaN))
+    : [];
+  out.push({
+    name: '13.4 hot path throughput',
+    goal: '≥ 0.97 × off (median over alternating rounds)',
+    measured: on
+      ? `${n(on.ratioToOff, 3)} × (${Math.round(on.rps)} vs ${Math.round(hot!.variants.find((v) => v.label === 'off')!.rps)} req/s); per-round range ${n(Math.min(...perRound), 3)}–${n(Math.max(...perRound), 3)}, IQR ${on.ratioIqr ? `${n(on.ratioIqr[0], 3)}–${n(on.ratioIqr[1], 3)}` : 'n/a'} over ${perRound.length} rounds; by server CPU per request ${n(on.cpuRatioToOff, 3)} ×`
+      : 'not run',
+    pass: (on?.ratioToOff ?? 0) >= 0.97,
+  });
+  const p = scale.pgbouncer;
+  out.push({
+    name: '13.5 PgBouncer, transaction pooling',
+    goal: 'caps exact across 2 instances; revocations ≤ 1 s',
+    measured: !p
+      ? 'not run'
+      : !p.installed
+        ? 'pgbouncer is not installed (apt-get install pgbouncer)'
+        : `${p.live} live at an app cap of ${p.cap} after 240 concurrent first requests on 2 instances (${JSON.stringify(p.outcomes)}); revocation seen by the other instance (poll only) after ${p.revocationMs.join(', ')} ms`,
+    pass: !!p?.installed && p.live === p.cap && p.revocationMs.length > 0 && Math.max(...p.revocationMs) <= 1_000,
+  });
+  const fleet = scenarios.find((s) => s.name === 'admissions, fleet');
+  const one = fleet?.variants.find((v) => v.label === '1 instance');
+  const four = fleet?.variants.find((v) => v.label === '4 instances');
+  const c = scale.ceiling;
+  out.push({
+    name: '13.6 a fleet: 4 instances on one database',
+    goal: 'runs without errors (figures for docs/scaling.md)',
+    measured: four
+      ? `${Math.round(four.okPerS)} admissions/s on 4 instances vs ${Math.round(one?.okPerS ?? 0)} on 1 (app cap on, 12 connections, HTTP; PostgreSQL ${four.cpu.postgres}% vs ${one?.cpu.postgres}% of a core); ` +
+        (c ? `app lock from 4 in-process instances: shared ${Math.round(c.shared.perS)}/s, exclusive (its ceiling) ${Math.round(c.exclusive.perS)}/s` : '')
+      : 'not run',
+    pass: !!four && four.graphqlErrors === 0 && four.non2xx === 0 && four.transportErrors === 0,
+  });
+  return out;
 }
 
 /** The database to drop if the run is cut short. */

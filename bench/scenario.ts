@@ -9,6 +9,8 @@ import { median, quantile, round } from './stats.js';
 export interface Variant {
   label: string;
   url: string;
+  /** A fleet: the load is spread over these servers (`pid` then names none of them). */
+  urls?: string[];
   /** The server's process, for its CPU use. */
   pid: number | undefined;
   /** Built per run, so each run can use fresh identities. */
@@ -171,7 +173,13 @@ export async function runScenario(
   const job = (variant: Variant, durationS: number, connections = options.connections) =>
     measured(
       load,
-      { url: variant.url, connections, durationS, plan: variant.plan(`${options.name}-${variant.label}-${serial++}`) },
+      {
+        url: variant.url,
+        ...(variant.urls ? { urls: variant.urls } : {}),
+        connections,
+        durationS,
+        plan: variant.plan(`${options.name}-${variant.label}-${serial++}`),
+      },
       variant.pid,
     );
 

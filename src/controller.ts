@@ -13,6 +13,7 @@ import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } f
 import { type MetricsOptions, type MetricsRegistry, registerMetrics, type SessionMetrics } from './metrics/prometheus.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
 import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
+import { AppCountKeeper } from './runtime/app-count-keeper.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { ConnectionRegistry } from './runtime/connections.js';
 import { ChangeFanOut } from './runtime/fan-out.js';
@@ -59,6 +60,7 @@ export class SessionController<TContext = any> {
   private readonly events: SessionEventHub;
   private readonly log: Log;
   private readonly hooks: HookRunner;
+  private readonly appCount: AppCountKeeper;
   private sessionApi?: SessionApi;
   /** One set of metrics per registry: asking again returns it. */
   private readonly registered = new Map<MetricsRegistry | undefined, Promise<SessionMetrics>>();
@@ -94,6 +96,7 @@ export class SessionController<TContext = any> {
     fanOut.publishTo(this.feed);
     this.sessions.attachFeed(this.feed, fanOut);
     this.pruner = new Pruner(store.pruning, (error) => hooks.storeFailed('prune', error));
+    this.appCount = new AppCountKeeper(store.appCount, (operation, error) => hooks.storeFailed(operation, error));
   }
 
   /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
@@ -125,6 +128,7 @@ export class SessionController<TContext = any> {
     this.sessions.startBackground();
     await this.feed.start();
     this.pruner.start(this.options.pruneIntervalMs);
+    if (this.options.appLimit !== null) this.appCount.start();
   }
 
   /** Applies pending migrations; returns their names. */
@@ -352,6 +356,7 @@ export class SessionController<TContext = any> {
     this.events.stop();
     const lost = await this.sessions.stop(flushDeadline);
     await this.pruner.stop();
+    await this.appCount.stop();
     await this.feed.stop();
     await this.store.close();
     if (lost) throw new SessionShutdownError(lost, flushDeadline);
@@ -372,7 +377,8 @@ export function internalsOf(controller: SessionController): {
   sql: SqlRunner;
   sessions: Sessions;
   leases: Leases;
+  appCount: AppCountKeeper;
 } {
-  const c = controller as unknown as { store: Store; sessions: Sessions; leases: Leases };
-  return { store: c.store, sql: c.store.sql, sessions: c.sessions, leases: c.leases };
+  const c = controller as unknown as { store: Store; sessions: Sessions; leases: Leases; appCount: AppCountKeeper };
+  return { store: c.store, sql: c.store.sql, sessions: c.sessions, leases: c.leases, appCount: c.appCount };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { GraphQLError } from 'graphql';
 import { unauthenticated } from './errors.js';
 import { MAX_USER_ID_LENGTH } from './vocabulary.js';
@@ -17,14 +17,29 @@ export interface Identity {
   userAgent?: string | null;
   /** Recorded and listed, never limited nor counted. */
   exempt?: boolean;
+  /**
+   * When the session key stops being valid for the host (e.g. the token's `exp`), as a `Date` or
+   * milliseconds since the epoch. Recorded on admission: once the session is revoked and its row
+   * pruned, a tombstone of the key's digest refuses it until then (else for `tombstoneTtl`).
+   */
+  expiresAt?: Date | number;
 }
 
 /** An identity as hooks see it: everything but the secret key. */
 export type PublicIdentity = Omit<Identity, 'sessionKey'>;
 
+/**
+ * SHA-256 in hex. `crypto.hash` (Node >= 20.12) digests a short string in a third of the time of
+ * `createHash` (no Hash object per call): this runs on every request of the hot path.
+ */
+const sha256Hex: (value: string) => string =
+  typeof oneShotHash === 'function'
+    ? (value) => oneShotHash('sha256', value, 'hex')
+    : (value) => createHash('sha256').update(value).digest('hex');
+
 /** The digest the store keeps instead of the key, so a database leak reveals no usable key. */
 export function hashSessionKey(sessionKey: string): string {
-  return createHash('sha256').update(sessionKey).digest('hex');
+  return sha256Hex(sessionKey);
 }
 
 export function publicIdentity(identity: Identity): PublicIdentity {
@@ -49,7 +64,19 @@ export function checkIdentity(value: unknown): Identity | null {
   if (identity.groups !== undefined && !Array.isArray(identity.groups)) {
     throw invalidIdentity('identify() returned groups that are not an array of strings');
   }
+  if (identity.expiresAt !== undefined && keyExpiry(identity) === null) {
+    throw invalidIdentity('identify() returned an expiresAt that is not a valid Date or a number of milliseconds since the epoch');
+  }
   return identity;
+}
+
+/** `identity.expiresAt` as a Date; `null` when absent or invalid. */
+export function keyExpiry(identity: Pick<Identity, 'expiresAt'>): Date | null {
+  const value = identity.expiresAt;
+  if (value === undefined || value === null) return null;
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Number.NaN;
+  // The range of a JavaScript Date, which timestamptz also holds.
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms) : null;
 }
 
 function invalidIdentity(message: string): GraphQLError {

@@ -85,6 +85,23 @@ export interface SessionControllerOptions<TContext = any> {
   /** Revoked and expired sessions are kept this long for audit, then pruned. Default: `'30d'`. */
   retention?: Duration;
   /**
+   * How long a revoked key stays refused after its revocation when `identify` gave no
+   * `expiresAt` for it: when the row is pruned (`retention`), a tombstone of the key's digest
+   * takes over until then, so a revoked key never comes back as a new session. Set it to the
+   * lifetime of your session keys (tokens). With `expiresAt`, the tombstone lasts until that
+   * time instead. Default: `'30d'`.
+   */
+  tombstoneTtl?: Duration;
+  /**
+   * Where the change feed's `LISTEN` connection goes, when `database` is a URL. LISTEN needs a
+   * connection of its own for its whole life, which a pooler in transaction mode (PgBouncer
+   * `pool_mode = transaction`) cannot give: behind one, pass a URL that reaches PostgreSQL
+   * directly, or `false` to rely on the poll alone (every `syncInterval`; revocations then reach
+   * other instances within `syncInterval` plus one round trip, 500 ms by default).
+   * Default: the `database` URL.
+   */
+  feedDatabase?: string | false;
+  /**
    * At most one `lastSeenAt` write per session per this interval, batched. Must be shorter than
    * `idleTimeout`. Default: `'30s'`, or a quarter of `idleTimeout` if that is shorter.
    */
@@ -151,6 +168,9 @@ export interface ResolvedOptions<TContext = any> {
   failMode: 'closed' | 'open';
   enabled: boolean;
   retentionMs: number;
+  tombstoneTtlMs: number;
+  /** `feedDatabase`: undefined = the database URL, `false` = poll only. */
+  feedDatabase: string | false | undefined;
   touchIntervalMs: number;
   cacheSize: number;
   api: { maxCallsPerRequest: number; maxConcurrentQueries: number };
@@ -231,6 +251,12 @@ function database(value: unknown): DatabaseOption {
   return fail('database', 'a postgres:// URL, a MikroORM instance or { embedded: { dataDir? } }', typeof value);
 }
 
+function feedDatabase(value: unknown): string | false | undefined {
+  if (value === undefined || value === false) return value;
+  if (typeof value === 'string' && /^postgres(ql)?:\/\//.test(value)) return value;
+  return fail('feedDatabase', 'a postgres:// URL or false', typeof value === 'string' ? redactUrl(value) : value);
+}
+
 function redactUrl(value: string): string {
   return value.replace(/\/\/[^@/]*@/, '//***@');
 }
@@ -284,6 +310,8 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
     enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
+    tombstoneTtlMs: parseDuration('tombstoneTtl', defaulted(options.tombstoneTtl, '30d'), { nullable: false })!,
+    feedDatabase: feedDatabase(options.feedDatabase),
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
     api: {

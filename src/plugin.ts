@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import { type DocumentNode, type FragmentDefinitionNode, Kind } from 'graphql';
+import { type DocumentNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode } from 'graphql';
 import { sessionApiCost } from './api/cost.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
 import { costLimitExceeded, SessionErrorCode } from './errors.js';
@@ -25,6 +25,14 @@ export interface PluginRuntimes {
  * resolver work and its HTTP status (401/403/503) reaches the client.
  */
 export function sessionPlugin({ sessions, leases, flush, maxApiCallsPerRequest, adoptLogger }: PluginRuntimes): ApolloServerPlugin<any> {
+  // Apollo hands the same parsed operation to every request with the same text (its document
+  // cache): its session API cost is computed once.
+  const costs = new WeakMap<object, number>();
+  const costOf = (operation: OperationDefinitionNode, document: DocumentNode) => {
+    let cost = costs.get(operation);
+    if (cost === undefined) costs.set(operation, (cost = sessionApiCost(operation, fragmentsOf(document))));
+    return cost;
+  };
   const record = (contextValue: object, governed: Governed) =>
     setRequestSession(contextValue, { identity: governed.identity, session: governed.session, leases });
   // One listener for every request: it keeps no per-request state (that lives in
@@ -35,7 +43,7 @@ export function sessionPlugin({ sessions, leases, flush, maxApiCallsPerRequest, 
     async didResolveOperation({ contextValue, operation, document }) {
       // Cheap (a walk of the root selections) and before any SQL: one caller cannot queue
       // thousands of store queries in front of everyone's logins.
-      const cost = operation ? sessionApiCost(operation, fragmentsOf(document)) : 0;
+      const cost = operation ? costOf(operation, document) : 0;
       if (cost > maxApiCallsPerRequest) throw costLimitExceeded(maxApiCallsPerRequest, cost);
       const governed = sessions.govern(contextValue);
       if (isThenable<Governed>(governed)) record(contextValue, await governed);

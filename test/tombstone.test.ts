@@ -15,7 +15,7 @@ import type { RunningServer, startTestServer } from './helpers/server.js';
  * where the store alone decides (a restart, another server of the fleet, an LRU eviction).
  */
 
-type IdentityWithExpiry = Identity & { expiresAt?: Date };
+type IdentityWithExpiry = Identity;
 type Options = Omit<Parameters<typeof startTestServer>[0], 'database'> & { tombstoneTtl?: Duration };
 
 const databases = fleetDatabases();

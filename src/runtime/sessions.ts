@@ -7,10 +7,10 @@ import {
   unauthenticated,
 } from '../errors.js';
 import { type HookRunner, isThenable } from '../hooks.js';
-import { checkIdentity, hashSessionKey, publicIdentity, type Identity } from '../identity.js';
+import { checkIdentity, hashSessionKey, keyExpiry, publicIdentity, type Identity } from '../identity.js';
 import { type Log, messageOf } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
-import { sessionState } from '../policy/admission.js';
+import { expiresAt, sessionState } from '../policy/admission.js';
 import type { ChangeNotice } from '../store/change-log.js';
 import { toSessionInfo, type StoredSession } from '../store/rows.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -26,6 +26,7 @@ import {
 } from '../vocabulary.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Governed, SessionRuntime } from './contracts.js';
+import { RefusedKeys } from './refused-keys.js';
 import { SessionCache } from './session-cache.js';
 import { TouchBatcher } from './touch-batcher.js';
 import { GraphQLError } from 'graphql';
@@ -38,6 +39,13 @@ const MAX_FLUSH_EVERY_MS = 1_000;
  * driver's 10 s timeout.
  */
 const STALE_CHECK_DEADLINE_MS = 1_000;
+
+/**
+ * A key the store holds expired is remembered as final once it has been expired this long: a
+ * touch from another instance that served it just before its expiry is flushed within a second,
+ * so past this no late touch can bring it back.
+ */
+const EXPIRED_FINAL_AFTER_MS = 5_000;
 
 /** Memory knows the session as active but is out of sync with the store. */
 const STALE = Symbol('stale');
@@ -70,6 +78,8 @@ export class Sessions implements SessionRuntime {
   private readonly touches: TouchBatcher;
   /** Concurrent requests with one key on one instance share a single database look-up. */
   private readonly inFlight = new Map<string, Promise<StoredSession>>();
+  /** Keys refused here: repeated from memory, so a retrying client costs no transaction (docs/design.md, "Refused keys"). */
+  private readonly refused: RefusedKeys;
   private feed: ChangeFeed | undefined;
   private changes: ChangeSink | undefined;
 
@@ -83,6 +93,7 @@ export class Sessions implements SessionRuntime {
     this.timeouts = options.timeouts;
     this.limits = governance.limits;
     this.cache = new SessionCache(options.cacheSize);
+    this.refused = new RefusedKeys(options.cacheSize);
     this.touches = new TouchBatcher(
       (entries) => this.store.touch(entries),
       Math.min(options.touchIntervalMs, MAX_FLUSH_EVERY_MS),
@@ -146,6 +157,7 @@ export class Sessions implements SessionRuntime {
     const keyHash = hashSessionKey(identity.sessionKey);
     const remembered = this.fromMemory(identity, keyHash);
     if (remembered && remembered !== STALE) return { identity, session: remembered };
+    if (!remembered) this.repeatRefusal(identity, keyHash);
     const fromStore =
       remembered === STALE
         ? () => withDeadline(this.serveFromStore(identity, keyHash), STALE_CHECK_DEADLINE_MS)
@@ -162,7 +174,9 @@ export class Sessions implements SessionRuntime {
       'openSession',
       async () => {
         const remembered = this.fromMemory(checked, keyHash);
-        return remembered && remembered !== STALE ? remembered : this.serveFromStore(checked, keyHash, { expectNew: true });
+        if (remembered && remembered !== STALE) return remembered;
+        if (!remembered) this.repeatRefusal(checked, keyHash);
+        return this.serveFromStore(checked, keyHash, { expectNew: true });
       },
     );
     return toSessionInfo(session);
@@ -195,6 +209,16 @@ export class Sessions implements SessionRuntime {
     return this.feed?.isFresh() ? this.recordUse(cached) : STALE;
   }
 
+  /** Throws the refusal this instance remembers for the key, if any: no store call for it. */
+  private repeatRefusal(identity: Identity, keyHash: string): void {
+    const refusal = this.refused.get(keyHash, identity.userId);
+    if (!refusal) return;
+    if (refusal.kind === 'REVOKED') throw sessionRevoked(refusal.reason);
+    if (refusal.kind === 'EXPIRED') throw sessionExpired(refusal.reason);
+    this.hooks.rejected({ identity: publicIdentity(identity), level: refusal.level, limit: refusal.limit });
+    throw sessionLimitExceeded(refusal.level, refusal.limit);
+  }
+
   /**
    * The session as the store has it, for a key memory could not answer for. Expired by this
    * instance's view is a reason to ask too: another instance may have seen the session since.
@@ -205,7 +229,11 @@ export class Sessions implements SessionRuntime {
     if (session.userId !== identity.userId) throw unauthenticated('This session belongs to another user.');
     const state = sessionState(session, this.dbNow(), this.timeouts);
     if (state.status === 'REVOKED') throw sessionRevoked(state.reason);
-    if (state.status === 'EXPIRED') throw sessionExpired(state.reason);
+    if (state.status === 'EXPIRED') {
+      const expiredFor = this.dbNow() - (expiresAt(session, this.timeouts)?.getTime() ?? Number.POSITIVE_INFINITY);
+      if (expiredFor >= EXPIRED_FINAL_AFTER_MS) this.refused.revokedOrExpired(keyHash, identity.userId, { kind: 'EXPIRED', reason: state.reason });
+      throw sessionExpired(state.reason);
+    }
     return this.recordUse(session);
   }
 
@@ -246,12 +274,19 @@ export class Sessions implements SessionRuntime {
       defaultUserLimit: this.limits.defaultUserLimit,
       appLimit: this.limits.appLimit,
       policy: this.options.onLimit,
+      keyExpiresAt: keyExpiry(identity),
     });
     const seconds = (performance.now() - started) / 1000;
     const who = publicIdentity(identity);
     if (result.kind === 'EXISTING') return result.session;
+    if (result.kind === 'TOMBSTONED') {
+      // Revoked, and its row pruned: still refused, and never again asked of the store here.
+      this.refused.revokedOrExpired(keyHash, identity.userId, { kind: 'REVOKED', reason: result.reason });
+      throw sessionRevoked(result.reason);
+    }
     if (result.kind === 'REJECTED') {
       this.hooks.admission('rejected', result.level, seconds);
+      this.refused.limit(keyHash, identity.userId, result.level, result.limit);
       this.hooks.rejected({ identity: who, level: result.level, limit: result.limit });
       throw sessionLimitExceeded(result.level, result.limit);
     }

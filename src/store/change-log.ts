@@ -53,9 +53,13 @@ export class ChangeLog {
   private readonly sql: Sql;
   private readonly listenUrl: string | undefined;
 
-  constructor(db: Database) {
+  /**
+   * `feedDatabase` (the `feedDatabase` option): another URL for the LISTEN connection (PostgreSQL
+   * itself when `db` goes through a pooler in transaction mode), or `false`: no LISTEN, poll only.
+   */
+  constructor(db: Database, feedDatabase?: string | false) {
     this.sql = db.sql;
-    this.listenUrl = db.kind === 'postgresql' ? db.url : undefined;
+    this.listenUrl = db.kind !== 'postgresql' || feedDatabase === false ? undefined : (feedDatabase ?? db.url);
   }
 
   /** Whether other instances can be told at once (else they find out by polling). */

@@ -9,6 +9,8 @@ export const PRUNE_BATCH_SIZE = 1_000;
 export interface PruneBatch {
   sessions: number;
   leases: number;
+  /** Revoked keys whose pruned rows left a tombstone, and tombstones deleted because their key can no longer be valid. */
+  tombstones: { kept: number; expired: number };
   /** False when another instance held the pruning lock and this batch did nothing. */
   ran: boolean;
 }
@@ -23,6 +25,8 @@ export class PruneStore {
     private readonly timeouts: Timeouts,
     private readonly retentionMs: number,
     private readonly leaseTtlMs: number,
+    /** `tombstoneTtl`: how long after its revocation a key without `expiresAt` stays refused. */
+    private readonly tombstoneTtlMs: number,
   ) {}
 
   /** What the batches would delete now, counted without deleting (`prune --dry-run`). */
@@ -44,11 +48,28 @@ export class PruneStore {
       const lock = await sql.one<{ locked: boolean }>('select pg_try_advisory_xact_lock(?, 0) as locked', [
         ADVISORY_NAMESPACE.prune,
       ]);
-      if (!lock?.locked) return { sessions: 0, leases: 0, ran: false };
+      if (!lock?.locked) return { sessions: 0, leases: 0, tombstones: { kept: 0, expired: 0 }, ran: false };
       const dead = deadCondition(this.timeouts, this.retentionMs);
-      const sessions = await sql.all(
-        `delete from gsc_session where id in (select s.id from gsc_session s where ${dead.sql} limit ?) returning id`,
-        [...dead.params, PRUNE_BATCH_SIZE],
+      // A revoked key's row leaves a tombstone (its digest, the reason, until when) in the same
+      // statement, so there is no moment when the key is unknown (docs/contract.md rule 5).
+      const [pruned] = await sql.all<{ sessions: string | number; kept: string | number }>(
+        `with dead as (
+           delete from gsc_session where id in (select s.id from gsc_session s where ${dead.sql} limit ?)
+           returning key_hash, revoked_at, revoked_reason, key_expires_at),
+         kept as (
+           insert into gsc_tombstone as t (key_hash, reason, expires_at)
+           select d.key_hash, coalesce(d.revoked_reason, 'REVOKED'), coalesce(d.key_expires_at, d.revoked_at + ${MILLISECONDS})
+             from dead d
+            where d.revoked_at is not null and coalesce(d.key_expires_at, d.revoked_at + ${MILLISECONDS}) > now()
+           on conflict (key_hash) do update set expires_at = greatest(t.expires_at, excluded.expires_at)
+           returning 1)
+         select (select count(*) from dead) as sessions, (select count(*) from kept) as kept`,
+        [...dead.params, PRUNE_BATCH_SIZE, this.tombstoneTtlMs, this.tombstoneTtlMs],
+      );
+      const expiredTombstones = await sql.all(
+        `delete from gsc_tombstone where ctid in (
+           select t.ctid from gsc_tombstone t where t.expires_at <= now() limit ?) returning 1`,
+        [PRUNE_BATCH_SIZE],
       );
       const leases = await sql.all(
         `delete from gsc_lease where ctid in (
@@ -58,7 +79,12 @@ export class PruneStore {
             limit ?) returning session_id`,
         [this.leaseTtlMs, PRUNE_BATCH_SIZE],
       );
-      return { sessions: sessions.length, leases: leases.length, ran: true };
+      return {
+        sessions: Number(pruned.sessions),
+        leases: leases.length,
+        tombstones: { kept: Number(pruned.kept), expired: expiredTombstones.length },
+        ran: true,
+      };
     });
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../policy/admission.js';
 import {
   clipped,
@@ -28,6 +29,8 @@ export interface AdmissionRequest {
   defaultUserLimit: Limit;
   appLimit: Limit;
   policy: LimitPolicy;
+  /** When the host's key stops being valid (`Identity.expiresAt`), if it said. */
+  keyExpiresAt: Date | null;
 }
 
 export type AdmissionResult =
@@ -38,10 +41,32 @@ export type AdmissionResult =
       evicted: StoredSession[];
       overLimit?: { level: SessionLimitLevel; limit: number };
     }
-  | { kind: 'REJECTED'; level: SessionLimitLevel; limit: number };
+  | { kind: 'REJECTED'; level: SessionLimitLevel; limit: number }
+  /** The key was revoked and its row pruned: its tombstone still refuses it (docs/contract.md rule 5). */
+  | { kind: 'TOMBSTONED'; reason: RevokeReason };
+
+/** What `gsc_admit` answers (migrations/Migration20261128110000_scale.ts). */
+interface AdmitRow {
+  o_kind: 'EXISTING' | 'ADMITTED' | 'REJECTED' | 'TOMBSTONED' | 'FALLBACK' | 'NEAR_CAP';
+  o_level: string | null;
+  o_limit: number | null;
+  o_over_level: SessionLimitLevel | null;
+  o_over_limit: number | null;
+  o_session: SessionRow | null;
+}
+
+/**
+ * How many app-capped admissions near the cap one instance runs at once. Near the cap they take
+ * the app lock exclusively and may count; the others wait here, in memory, instead of holding a
+ * pooled connection while they wait for the lock (so no caller times out waiting for a connection).
+ */
+export const NEAR_CAP_CONCURRENCY = 2;
+/** Once an instance has seen the app near its cap, it skips the shared-lock attempt this long. */
+const NEAR_CAP_MEMORY_MS = 1_000;
 
 interface AdmissionFacts {
   existing: SessionRow | null;
+  tombstone: RevokeReason | null;
   rules: Array<{ type: LimitSubject; max: number | null }>;
   user_active: Array<{ id: string }>;
   app_active: number | string;
@@ -49,6 +74,11 @@ interface AdmissionFacts {
 
 /** Persistence and atomicity of sessions. It decides nothing itself: `policy.ts` does. */
 export class SessionStore {
+  /** Near-cap admissions of this instance, one queue (see NEAR_CAP_CONCURRENCY). */
+  private readonly nearCap: LimitFunction = pLimit(NEAR_CAP_CONCURRENCY);
+  /** Local time until which this instance goes straight to the near-cap path. */
+  private nearCapUntil = 0;
+
   constructor(
     private readonly sql: SqlRunner,
     private readonly timeouts: Timeouts,
@@ -73,8 +103,81 @@ export class SessionStore {
    * docs/contract.md rule 1: checking the caps and inserting happen in one short transaction serialized per
    * user (and app-wide when the app cap applies), so no interleaving of instances exceeds a cap,
    * and a second first-request with the same key finds the row the first one inserted.
+   *
+   * The common case is one round trip: `gsc_admit` takes the locks, reads the facts, decides and
+   * inserts in one statement (docs/design.md, "Atomic admission"). Near the app cap it is queued
+   * on this instance and takes the app lock exclusively; an eviction runs the multi-statement
+   * transaction below, which decides the same way with the policy in TypeScript.
    */
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
+    const appCapped = request.appLimit !== null && !request.exempt;
+    let row: AdmitRow;
+    if (appCapped && Date.now() < this.nearCapUntil) {
+      row = await this.nearCap(() => this.admitCall(request, 'exclusive'));
+    } else {
+      row = await this.admitCall(request, 'auto');
+      if (row.o_kind === 'NEAR_CAP') {
+        this.nearCapUntil = Date.now() + NEAR_CAP_MEMORY_MS;
+        row = await this.nearCap(() => this.admitCall(request, 'exclusive'));
+      }
+    }
+    switch (row.o_kind) {
+      case 'EXISTING':
+        return { kind: 'EXISTING', session: toStoredSession(row.o_session!) };
+      case 'TOMBSTONED':
+        return { kind: 'TOMBSTONED', reason: row.o_level as RevokeReason };
+      case 'REJECTED':
+        return { kind: 'REJECTED', level: row.o_level as SessionLimitLevel, limit: row.o_limit! };
+      case 'ADMITTED':
+        return {
+          kind: 'ADMITTED',
+          session: toStoredSession(row.o_session!),
+          evicted: [],
+          ...(row.o_over_level ? { overLimit: { level: row.o_over_level, limit: row.o_over_limit! } } : {}),
+        };
+      default:
+        // FALLBACK (an eviction is needed); NEAR_CAP cannot come back from the exclusive mode.
+        return appCapped ? this.nearCap(() => this.admitInTransaction(request)) : this.admitInTransaction(request);
+    }
+  }
+
+  /** One call of `gsc_admit`: one statement, one round trip, its own transaction. */
+  private async admitCall(request: AdmissionRequest, mode: 'auto' | 'exclusive'): Promise<AdmitRow> {
+    const limitGiven = request.limitFromOption !== undefined;
+    const row = await this.sql.one<AdmitRow>(
+      `select o_kind, o_level, o_limit, o_over_level, o_over_limit, o_session
+         from gsc_admit(?::text, ?::uuid, ?::text, ?::text, ?::jsonb, ?::text, ?::text, ?::boolean, ?::timestamptz,
+                        ?::boolean, ?::int, ?::int, ?::int, ?::text, ?::double precision, ?::double precision)`,
+      [
+        mode,
+        randomUUID(),
+        request.userId,
+        request.keyHash,
+        JSON.stringify(request.groups),
+        request.ipAddress,
+        request.userAgent,
+        request.exempt,
+        request.keyExpiresAt,
+        limitGiven,
+        // The option's value normalized as the reference policy does (Infinity: unlimited, floored, >= 0).
+        limitGiven
+          ? resolveUserLimit({ fromOption: request.limitFromOption, userRule: undefined, groupRules: [], defaultUserLimit: null })
+          : null,
+        request.defaultUserLimit,
+        request.appLimit,
+        request.policy,
+        this.timeouts.idleTimeoutMs,
+        this.timeouts.absoluteTimeoutMs,
+      ],
+    );
+    return row!;
+  }
+
+  /**
+   * The multi-statement admission: locks, one facts query, the policy in TypeScript, evictions,
+   * the insert. Taken when an eviction is needed; it takes the app lock exclusively.
+   */
+  private admitInTransaction(request: AdmissionRequest): Promise<AdmissionResult> {
     const appCapped = request.appLimit !== null && !request.exempt;
     return this.sql.transaction(async (sql) => {
       // App lock before user lock, always, so two admissions can never wait on each other in a cycle.
@@ -88,6 +191,7 @@ export class SessionStore {
       );
       const facts = await this.admissionFacts(sql, request, appCapped);
       if (facts.existing) return { kind: 'EXISTING', session: toStoredSession(facts.existing) };
+      if (facts.tombstone) return { kind: 'TOMBSTONED', reason: facts.tombstone };
 
       const decision: AdmissionDecision = decideAdmission({
         policy: request.policy,
@@ -110,10 +214,10 @@ export class SessionStore {
       const evictIds = facts.user_active.slice(0, decision.evict).map((s) => s.id);
       const evicted = evictIds.length ? await this.revokeWhere(sql, 's.id in (select jsonb_array_elements_text(?::jsonb)::uuid)', [JSON.stringify(evictIds)], 'EVICTED', null) : [];
       const inserted = await sql.one<SessionRow>(
-        `insert into gsc_session as s (id, user_id, key_hash, ip_address, user_agent, exempt)
-         values (?, ?, ?, ?, ?, ?)
+        `insert into gsc_session as s (id, user_id, key_hash, ip_address, user_agent, exempt, key_expires_at)
+         values (?, ?, ?, ?, ?, ?, ?)
          returning ${SESSION_COLUMNS}`,
-        [randomUUID(), request.userId, request.keyHash, request.ipAddress, request.userAgent, request.exempt],
+        [randomUUID(), request.userId, request.keyHash, request.ipAddress, request.userAgent, request.exempt, request.keyExpiresAt],
       );
       return {
         kind: 'ADMITTED',
@@ -134,25 +238,31 @@ export class SessionStore {
           where s.user_id = ? and s.exempt = false and ${alive.sql})
        select
         (select row_to_json(e) from (select ${SESSION_COLUMNS} from gsc_session s where s.key_hash = ?) e) as existing,
+        (select t.reason from gsc_tombstone t where t.key_hash = ? and t.expires_at > now()) as tombstone,
         (select coalesce(json_agg(json_build_object('type', r.subject_type, 'max', r.max_sessions)), '[]'::json)
            from gsc_limit_rule r
           where ? and ((r.subject_type = 'USER' and r.subject = ?)
              or (r.subject_type = 'GROUP' and r.subject in (select jsonb_array_elements_text(?::jsonb))))) as rules,
         (select coalesce(json_agg(json_build_object('id', ua.id) order by ua.last_seen_at, ua.created_at, ua.id), '[]'::json)
            from ua) as user_active,
-        (select count(*) from (select 1 from gsc_session s where ? and s.exempt = false and ${alive.sql}
-           limit ?::int + (select count(*) from ua)) a) as app_active`,
+        -- The counter is an upper bound of the live count: below the cap it decides, else count exactly.
+        (select case when not ? then 0 when c.n < ?::bigint then c.n else
+           (select count(*) from (select 1 from gsc_session s where s.exempt = false and s.swept_at is null and ${alive.sql}
+              limit ?::int + (select count(*) from ua)) a) end
+           from (select coalesce(sum(n), 0) as n from gsc_app_counter) c) as app_active`,
       [
         request.userId,
         ...alive.params,
+        request.keyHash,
         request.keyHash,
         needRules,
         request.userId,
         JSON.stringify(request.groups),
         appCapped,
+        appCapped ? request.appLimit : 0,
         ...alive.params,
         // Counting stops once the answer cannot change: the cap plus every seat eviction could free.
-        appCapped ? request.appLimit! + 1 : 0,
+        appCapped ? request.appLimit! : 0,
       ],
     );
     const facts = row!;
@@ -212,14 +322,16 @@ export class SessionStore {
 
   /**
    * Writes many `lastSeenAt` touches in one statement. `greatest` keeps a late flush from moving
-   * a session back in time, and revoked rows are left as they were for audit.
+   * a session back in time, and revoked rows are left as they were for audit. A session the
+   * sweep has already found expired (`swept_at`, at least `SWEEP_GRACE_MS` after its expiry) stays
+   * expired: the app count stopped counting it.
    */
   async touch(entries: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
     if (!entries.length) return;
     await this.sql.all(
       `update gsc_session s set last_seen_at = greatest(s.last_seen_at, t.at)
          from jsonb_to_recordset(?::jsonb) as t(id uuid, at timestamptz)
-        where s.id = t.id and s.revoked_at is null`,
+        where s.id = t.id and s.revoked_at is null and s.swept_at is null`,
       [JSON.stringify(entries.map((e) => ({ id: e.id, at: e.at.toISOString() })))],
     );
   }

@@ -1,4 +1,5 @@
 import type { Timeouts } from '../vocabulary.js';
+import { AppCountStore } from './app-count-store.js';
 import { ChangeLog } from './change-log.js';
 import { type Database, migrateDatabase } from './database.js';
 import { LeaseStore } from './lease-store.js';
@@ -12,6 +13,8 @@ export interface StoreSettings {
   timeouts: Timeouts;
   retentionMs: number;
   leaseTtlMs: number;
+  tombstoneTtlMs: number;
+  feedDatabase?: string | false;
 }
 
 /**
@@ -32,6 +35,8 @@ export class Store {
   readonly changes: ChangeLog;
   /** The pruning job's batches. */
   readonly pruning: PruneStore;
+  /** The app count: its sweep and its reconciliation. */
+  readonly appCount: AppCountStore;
   /** The runner every part uses; outside `store/`, only the library's own tests read rows with it. */
   readonly sql: SqlRunner;
 
@@ -44,8 +49,9 @@ export class Store {
     this.queries = new SessionQueries(db.sql, settings.timeouts, settings.retentionMs);
     this.leases = new LeaseStore(db.sql, settings.timeouts, settings.leaseTtlMs);
     this.rules = new LimitRuleStore(db.sql);
-    this.changes = new ChangeLog(db);
-    this.pruning = new PruneStore(db.sql, settings.timeouts, settings.retentionMs, settings.leaseTtlMs);
+    this.changes = new ChangeLog(db, settings.feedDatabase);
+    this.pruning = new PruneStore(db.sql, settings.timeouts, settings.retentionMs, settings.leaseTtlMs, settings.tombstoneTtlMs);
+    this.appCount = new AppCountStore(db.sql, settings.timeouts);
   }
 
   /** Applies pending migrations; returns their names. */

@@ -1,8 +1,10 @@
+import { AppCounterRecord } from './app-counter-record.js';
 import { SessionLeaseRecord } from './session-lease-record.js';
 import { SessionLimitRuleRecord } from './session-limit-rule-record.js';
 import { SessionRecord } from './session-record.js';
+import { TombstoneRecord } from './tombstone-record.js';
 
-export { SessionLeaseRecord, SessionLimitRuleRecord, SessionRecord };
+export { AppCounterRecord, SessionLeaseRecord, SessionLimitRuleRecord, SessionRecord, TombstoneRecord };
 
 /** Register these in a host-owned MikroORM instance passed as `database`. */
-export const sessionEntities = [SessionRecord, SessionLimitRuleRecord, SessionLeaseRecord];
+export const sessionEntities = [SessionRecord, SessionLimitRuleRecord, SessionLeaseRecord, TombstoneRecord, AppCounterRecord];

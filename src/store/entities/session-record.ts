@@ -12,11 +12,17 @@ import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
   expression:
     'create index "gsc_session_user_active_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc) where "revoked_at" is null',
 })
-// The app-wide count reads only non-exempt live rows, newest first, and stops at the cap.
+// The app count's exact path (near the cap) and the sweep read only counted rows: not revoked,
+// not exempt, not yet found expired (docs/design.md, "The app count").
 @Index({
-  name: 'gsc_session_app_active_idx',
+  name: 'gsc_session_app_counted_idx',
   expression:
-    'create index "gsc_session_app_active_idx" on "gsc_session" ("created_at" desc) where "revoked_at" is null and "exempt" = false',
+    'create index "gsc_session_app_counted_idx" on "gsc_session" ("created_at" desc) where "revoked_at" is null and "exempt" = false and "swept_at" is null',
+})
+// Sessions the sweep stopped counting: the reconciliation brings back those a lengthened timeout revived.
+@Index({
+  name: 'gsc_session_swept_idx',
+  expression: 'create index "gsc_session_swept_idx" on "gsc_session" ("swept_at") where "swept_at" is not null and "revoked_at" is null',
 })
 // Pruning and cross-instance sync look up recently revoked rows by time.
 @Index({
@@ -85,4 +91,12 @@ export class SessionRecord {
 
   @Property({ type: 'boolean', default: false })
   exempt: boolean = false;
+
+  /** When the host's key stops being valid (`Identity.expiresAt`): how long a tombstone must outlive the row. */
+  @Property({ type: 'Date', columnType: 'timestamptz', nullable: true })
+  keyExpiresAt?: Date | null;
+
+  /** When the sweep found the session expired and the app count stopped counting it (bookkeeping only). */
+  @Property({ type: 'Date', columnType: 'timestamptz', nullable: true })
+  sweptAt?: Date | null;
 }

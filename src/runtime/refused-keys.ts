@@ -1,0 +1,69 @@
+import { LRUCache } from 'lru-cache';
+import type { ExpiryReason, RevokeReason, SessionLimitLevel } from '../vocabulary.js';
+
+/**
+ * How long a key refused at a cap is refused from memory: the key costs at most one admission
+ * transaction per this interval per instance while it keeps retrying, and is admitted at most
+ * this long after a seat frees (docs/design.md, "Refused keys").
+ */
+export const LIMIT_MEMORY_MS = 1_000;
+
+/** What this instance remembers about a key it refused. */
+export type Refusal =
+  | { kind: 'LIMIT'; level: SessionLimitLevel; limit: number }
+  | { kind: 'REVOKED'; reason: RevokeReason }
+  | { kind: 'EXPIRED'; reason: ExpiryReason };
+
+interface Entry {
+  userId: string;
+  refusal: Refusal;
+  /** Local time after which the memory no longer answers; `Infinity` for a final refusal. */
+  until: number;
+}
+
+/**
+ * The negative memory of the session runtime: keys this instance refused, by digest, so that a
+ * client retrying a refused key does not cost a database transaction each time.
+ *
+ * A refusal at a cap is remembered for `LIMIT_MEMORY_MS`: the store is asked again at most that
+ * often per key, which also bounds how long after a seat frees the key is refused (forgetting
+ * on every revocation heard would not shorten that bound and would break the first one under
+ * churn). A revoked key without a row (a tombstone) and a key the store holds expired are final
+ * (docs/contract.md rule 5: never admitted again), remembered until the LRU drops them. Both are
+ * bounded like the session cache, separately, so refusals at a cap never push out final ones.
+ */
+export class RefusedKeys {
+  private readonly final: LRUCache<string, Entry>;
+  private readonly limits: LRUCache<string, Entry>;
+
+  constructor(maxEntries: number) {
+    this.final = new LRUCache({ max: maxEntries });
+    this.limits = new LRUCache({ max: maxEntries });
+  }
+
+  /** The refusal to repeat for this key and user, if memory still answers for it. */
+  get(keyHash: string, userId: string, now = Date.now()): Refusal | undefined {
+    const entry = this.final.get(keyHash) ?? this.limits.get(keyHash);
+    if (!entry || entry.userId !== userId) return undefined;
+    if (now >= entry.until) {
+      this.limits.delete(keyHash);
+      return undefined;
+    }
+    return entry.refusal;
+  }
+
+  /** A refusal at a cap: answered from memory for `LIMIT_MEMORY_MS`. */
+  limit(keyHash: string, userId: string, level: SessionLimitLevel, limit: number, now = Date.now()): void {
+    this.limits.set(keyHash, { userId, refusal: { kind: 'LIMIT', level, limit }, until: now + LIMIT_MEMORY_MS });
+  }
+
+  /** A final refusal: the key is revoked (tombstone) or expired in the store. */
+  revokedOrExpired(keyHash: string, userId: string, refusal: Exclude<Refusal, { kind: 'LIMIT' }>): void {
+    this.limits.delete(keyHash);
+    this.final.set(keyHash, { userId, refusal, until: Number.POSITIVE_INFINITY });
+  }
+
+  get size(): number {
+    return this.final.size + this.limits.size;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Refused keys are cheap (issue 13, item 3): a key refused at a cap costs at most one admission
+ * transaction per second per instance while it keeps retrying, and is admitted within a second
+ * once a seat frees; a revoked or expired key costs none.
+ */
+import test from 'ava';
+import { internalsOf } from '../src/controller.js';
+import { databaseKind } from './helpers/database.js';
+import { attempt, fleetDatabases, startFleet, wait, whoami } from './helpers/fleet.js';
+import type { RunningServer } from './helpers/server.js';
+
+const databases = fleetDatabases();
+test.after.always(() => databases.close());
+
+/** Counts this instance's admission transactions and session look-ups. */
+function storeCalls(s: RunningServer) {
+  const store = internalsOf(s.controller).store.sessions;
+  const calls = { admit: 0, lookup: 0 };
+  const admit = store.admit.bind(store);
+  const lookup = store.findByKeyHash.bind(store);
+  store.admit = (request) => {
+    calls.admit++;
+    return admit(request);
+  };
+  store.findByKeyHash = (keyHash) => {
+    calls.lookup++;
+    return lookup(keyHash);
+  };
+  return calls;
+}
+
+test.serial(
+  `a key retrying a full cap costs one admission a second, and gets in within a second of a seat freeing (${databaseKind})`,
+  async (t) => {
+    const fleet = await startFleet(t, databases, { idleTimeout: '1h', user: { maxSessions: 1 } }, 2);
+    const [a, b] = fleet.instances;
+    const first = await whoami(a, 'ray', 'ray-1');
+    const calls = storeCalls(a);
+
+    const started = performance.now();
+    let tries = 0;
+    while (performance.now() - started < 2_500) {
+      t.is(await attempt(a, 'ray', 'ray-2'), 'SESSION_LIMIT_EXCEEDED 403 USER');
+      tries++;
+      await wait(25);
+    }
+    t.log(`${databaseKind}: ${tries} refused tries in 2.5 s cost ${calls.admit} admission transactions`);
+    t.true(tries >= 20);
+    t.true(calls.admit >= 2 && calls.admit <= 3, `${calls.admit} admission transactions`);
+
+    // A seat frees on the other instance: the retrying key gets in within a second.
+    await b.controller.revoke(first);
+    const freed = performance.now();
+    let admittedAfter = Number.NaN;
+    while (performance.now() - freed < 3_000) {
+      if ((await attempt(a, 'ray', 'ray-2')) === 'ok') {
+        admittedAfter = performance.now() - freed;
+        break;
+      }
+      await wait(25);
+    }
+    t.log(`${databaseKind}: admitted ${Math.round(admittedAfter)} ms after the seat freed`);
+    t.true(admittedAfter <= 1_100, `admitted after ${Math.round(admittedAfter)} ms`);
+  },
+);
+
+test.serial(`revoked, tombstoned and expired keys cost no admission and no look-up (${databaseKind})`, async (t) => {
+  const fleet = await startFleet(t, databases, { idleTimeout: '1500ms', retention: '1s' }, 1);
+  const [a] = fleet.instances;
+  const revoked = await whoami(a, 'sam', 'sam-revoked');
+  await whoami(a, 'sam', 'sam-expired');
+  const pruned = await whoami(a, 'sam', 'sam-pruned');
+  await a.controller.revoke(pruned, 'ADMIN_REVOKED');
+  await wait(1_200);
+  await a.controller.prune();
+  await a.controller.revoke(revoked, 'LOGOUT');
+
+  // A fresh instance knows none of them: each costs the store once, then nothing.
+  const fresh = await fleet.add({ idleTimeout: '1500ms', retention: '1s' });
+  const calls = storeCalls(fresh);
+  const expect = { 'sam-revoked': 'SESSION_REVOKED 401 LOGOUT', 'sam-pruned': 'SESSION_REVOKED 401 ADMIN_REVOKED' };
+  for (const [key, refusal] of Object.entries(expect)) t.is(await attempt(fresh, 'sam', key), refusal);
+  t.deepEqual(
+    calls,
+    { admit: 1, lookup: 2 },
+    'a look-up each; the pruned key reaches admission, which finds its tombstone',
+  );
+  for (let i = 0; i < 10; i++) {
+    for (const [key, refusal] of Object.entries(expect)) t.is(await attempt(fresh, 'sam', key), refusal);
+  }
+  t.deepEqual(calls, { admit: 1, lookup: 2 }, 'retries cost nothing');
+
+  // Expired in the store for longer than any late touch could undo (5 s): final, remembered.
+  await wait(1_500 + 5_200);
+  t.is(await attempt(fresh, 'sam', 'sam-expired'), 'SESSION_EXPIRED 401 IDLE');
+  const afterFirst = { ...calls };
+  for (let i = 0; i < 10; i++) t.is(await attempt(fresh, 'sam', 'sam-expired'), 'SESSION_EXPIRED 401 IDLE');
+  t.deepEqual(calls, afterFirst, 'retries of an expired key cost nothing');
+});

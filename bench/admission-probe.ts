@@ -108,7 +108,11 @@ try {
                     (select s.id from gsc_session s where s.key_hash = $2) as existing`,
             [user, key],
           );
-          await client.query('insert into gsc_session (id, user_id, key_hash) values ($1, $2, $3) returning *', [randomUUID(), user, key]);
+          await client.query('insert into gsc_session (id, user_id, key_hash) values ($1, $2, $3) returning *', [
+            randomUUID(),
+            user,
+            key,
+          ]);
           await client.query('commit');
         } finally {
           client.release();

@@ -39,7 +39,7 @@ export function cpuSnapshot(pids: number[]): CpuSnapshot {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const t = ticksOf(Number(entry));
-    if (t && t.comm.startsWith('postgres')) postgres.set(Number(entry), t.ticks);
+    if (t?.comm.startsWith('postgres')) postgres.set(Number(entry), t.ticks);
   }
   return { at: performance.now(), byPid, postgres };
 }

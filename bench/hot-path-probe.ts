@@ -50,7 +50,11 @@ async function server(db: BenchDatabase, enabled: boolean, plugin?: ApolloServer
     idleTimeout: '30m',
     enabled,
   });
-  const apollo = new ApolloServer<Context>({ schema: schema(), plugins: [plugin ?? controller.plugin()], stopOnTerminationSignals: false });
+  const apollo = new ApolloServer<Context>({
+    schema: schema(),
+    plugins: [plugin ?? controller.plugin()],
+    stopOnTerminationSignals: false,
+  });
   await apollo.start();
   return { controller, apollo };
 }
@@ -72,13 +76,20 @@ try {
     const query = { query: '{ dashboard }' };
     const execute = (apollo: ApolloServer<Context>) => async () => {
       const response = await apollo.executeOperation(query, { contextValue: { identity } });
-      if (response.body.kind !== 'single' || response.body.singleResult.errors) throw new Error(JSON.stringify(response.body));
+      if (response.body.kind !== 'single' || response.body.singleResult.errors)
+        throw new Error(JSON.stringify(response.body));
     };
     // Warm-up: JIT and the session cache.
     await perOperation(execute(on.apollo));
     await perOperation(execute(off.apollo));
     await perOperation(execute(noop.apollo));
-    const samples = { on: [] as number[], off: [] as number[], noop: [] as number[], handle: [] as number[], hash: [] as number[] };
+    const samples = {
+      on: [] as number[],
+      off: [] as number[],
+      noop: [] as number[],
+      handle: [] as number[],
+      hash: [] as number[],
+    };
     const apollo = { on: on.apollo, off: off.apollo, noop: noop.apollo };
     const kinds = ['on', 'off', 'noop'] as const;
     for (let round = 0; round < ROUNDS; round++) {
@@ -91,11 +102,17 @@ try {
     }
     const m = (xs: number[]) => median(xs).toFixed(2);
     const ratios = samples.on.map((v, i) => samples.off[i] / v);
-    console.log(`executeOperation { dashboard }, plugin on : ${m(samples.on)} µs/operation (median of ${ROUNDS} rounds of ${OPERATIONS})`);
+    console.log(
+      `executeOperation { dashboard }, plugin on : ${m(samples.on)} µs/operation (median of ${ROUNDS} rounds of ${OPERATIONS})`,
+    );
     console.log(`executeOperation { dashboard }, plugin off: ${m(samples.off)} µs/operation`);
     console.log(`executeOperation { dashboard }, no-op plugin with the same hooks: ${m(samples.noop)} µs/operation`);
-    console.log(`added by the plugin: ${(median(samples.on) - median(samples.off)).toFixed(2)} µs/operation; throughput ratio on/off ${median(ratios).toFixed(3)} (per-round ${ratios.map((r) => r.toFixed(3)).join(', ')})`);
-    console.log(`sessions.govern alone (cached session): ${m(samples.handle)} µs; SHA-256 of the key alone: ${m(samples.hash)} µs`);
+    console.log(
+      `added by the plugin: ${(median(samples.on) - median(samples.off)).toFixed(2)} µs/operation; throughput ratio on/off ${median(ratios).toFixed(3)} (per-round ${ratios.map((r) => r.toFixed(3)).join(', ')})`,
+    );
+    console.log(
+      `sessions.govern alone (cached session): ${m(samples.handle)} µs; SHA-256 of the key alone: ${m(samples.hash)} µs`,
+    );
   } finally {
     await on.apollo.stop();
     await off.apollo.stop();

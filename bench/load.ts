@@ -76,7 +76,10 @@ function requestsFor(plan: RequestPlan, record: (status: number, body: string) =
           setupRequest: (request) => {
             n++;
             const user = `${plan.userPrefix}${Math.floor(Math.random() * plan.users)}`;
-            return { ...request, body: JSON.stringify({ query: LOGIN_MUTATION, variables: { user, key: `${plan.tag}-k${n}` } }) };
+            return {
+              ...request,
+              body: JSON.stringify({ query: LOGIN_MUTATION, variables: { user, key: `${plan.tag}-k${n}` } }),
+            };
           },
           onResponse,
         },

@@ -67,7 +67,10 @@ export async function startServer(
   child.stderr!.on('data', keep);
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${START_TIMEOUT_MS / 1000}s`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${name}: not ready after ${START_TIMEOUT_MS / 1000}s`)),
+        START_TIMEOUT_MS,
+      );
       child.stdout!.on('data', (chunk: Buffer) => {
         keep(chunk);
         const match = readyLine.exec(output);
@@ -82,7 +85,10 @@ export async function startServer(
       });
     });
     // Loopback only, whatever name the server printed.
-    const loopback = url.replace('//localhost', '//127.0.0.1').replace('//[::]', '//127.0.0.1').replace('//0.0.0.0', '//127.0.0.1');
+    const loopback = url
+      .replace('//localhost', '//127.0.0.1')
+      .replace('//[::]', '//127.0.0.1')
+      .replace('//0.0.0.0', '//127.0.0.1');
     return { name, url: loopback, child, stop: (signal) => stopChild(child, signal) };
   } catch (error) {
     await stopChild(child);

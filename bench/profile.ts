@@ -3,7 +3,11 @@ import { join } from 'node:path';
 
 /** The parts of a V8 `.cpuprofile` (written by `node --cpu-prof`) this summary reads. */
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }>;
   samples: number[];
   timeDeltas: number[];
   startTime: number;
@@ -88,7 +92,11 @@ export function summarizeProfile(dir: string, window?: ProfileWindow): ProfileSu
     const a = area(url, functionName);
     areas.set(a, (areas.get(a) ?? 0) + us);
     const key = `${functionName}@${url}:${lineNumber}`;
-    const entry = fns.get(key) ?? { fn: functionName || '(anonymous)', where: url ? `${short(url)}:${lineNumber + 1}` : '', us: 0 };
+    const entry = fns.get(key) ?? {
+      fn: functionName || '(anonymous)',
+      where: url ? `${short(url)}:${lineNumber + 1}` : '',
+      us: 0,
+    };
     entry.us += us;
     fns.set(key, entry);
   }
@@ -101,7 +109,10 @@ export function summarizeProfile(dir: string, window?: ProfileWindow): ProfileSu
   const headline =
     `${libraryInclusivePct}% of the server's busy CPU ran inside library code (src/ and what it calls); ` +
     `busy ${Math.round((100 * busy) / Math.max(total, 1))}% of ${(total / 1e6).toFixed(1)} s. Top areas (self): ` +
-    byArea.slice(0, 6).map((a) => `${a.area} ${a.selfPct}%`).join(', ');
+    byArea
+      .slice(0, 6)
+      .map((a) => `${a.area} ${a.selfPct}%`)
+      .join(', ');
   const text = [
     `  ${headline}`,
     '  top functions by self time (% of busy CPU):',

@@ -18,7 +18,16 @@ export interface ScalingPoint {
 /** What the growth table keeps of a run. */
 export type Measurement = Pick<
   RunRecord,
-  'connections' | 'rps' | 'okPerS' | 'p50' | 'p95' | 'p99' | 'responses' | 'graphqlErrors' | 'limitExceeded' | 'errorSample'
+  | 'connections'
+  | 'rps'
+  | 'okPerS'
+  | 'p50'
+  | 'p95'
+  | 'p99'
+  | 'responses'
+  | 'graphqlErrors'
+  | 'limitExceeded'
+  | 'errorSample'
 >;
 
 export interface Target {
@@ -49,7 +58,13 @@ export interface BenchReport {
       dbCpuUsPerOp: Record<string, number>;
       nodeCpuUsPerOp: Record<string, number>;
     } | null;
-    sizes: Array<{ rows: number; heapBytes: number; bytesPerRow: number; totalBytes: number; indexes: Array<{ name: string; bytes: number; entries: number; bytesPerEntry: number }> }>;
+    sizes: Array<{
+      rows: number;
+      heapBytes: number;
+      bytesPerRow: number;
+      totalBytes: number;
+      indexes: Array<{ name: string; bytes: number; entries: number; bytesPerEntry: number }>;
+    }>;
   };
 }
 
@@ -62,7 +77,15 @@ function scaleSections(scale: BenchReport['scale']): string[] {
       '## Admissions against a bare INSERT … RETURNING (in-process, medians over alternating rounds)',
       '',
       table(
-        ['variant', 'per s', 'p50 ms', 'p95 ms', 'database backend CPU µs/op', 'per database core /s', 'Node CPU µs/op'],
+        [
+          'variant',
+          'per s',
+          'p50 ms',
+          'p95 ms',
+          'database backend CPU µs/op',
+          'per database core /s',
+          'Node CPU µs/op',
+        ],
         Object.keys(scale.floor.perS).map((name) => [
           name,
           int(scale.floor!.perS[name]),

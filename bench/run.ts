@@ -132,7 +132,8 @@ async function expectData(url: string, headers: Record<string, string>, body: st
     signal: AbortSignal.timeout(10_000),
   });
   const text = await response.text();
-  if (response.status !== 200 || text.includes('"errors"')) throw new Error(`${what}: ${response.status} ${text.slice(0, 300)}`);
+  if (response.status !== 200 || text.includes('"errors"'))
+    throw new Error(`${what}: ${response.status} ${text.slice(0, 300)}`);
 }
 
 function demoEnv(db: BenchDatabase, secret: string, control: 'on' | 'off', dataDir: string): NodeJS.ProcessEnv {
@@ -234,39 +235,57 @@ async function main(): Promise<BenchReport> {
 
       log('\nscenario 1: hot path — an admitted session querying { dashboard } (demo)');
       await scenario(() =>
-        runScenario(load, db, demoVariants(dashboard), {
-          name: 'hot path',
-          connections: settings.connections,
-          durationS: settings.hotDurationS,
-          rounds: settings.hotRounds,
-          warmupS: settings.warmupS,
-          accounting: true,
-          settleMs: settings.settleMs,
-        }, log),
+        runScenario(
+          load,
+          db,
+          demoVariants(dashboard),
+          {
+            name: 'hot path',
+            connections: settings.connections,
+            durationS: settings.hotDurationS,
+            rounds: settings.hotRounds,
+            warmupS: settings.warmupS,
+            accounting: true,
+            settleMs: settings.settleMs,
+          },
+          log,
+        ),
       );
       log('\nscenario 1b: hot path latency at one connection (no queueing)');
       await scenario(() =>
-        runScenario(load, db, demoVariants(dashboard), {
-          name: 'hot path, 1 connection',
-          connections: 1,
-          durationS: Math.max(1, settings.hotDurationS * 2 / 3),
-          rounds: settings.latencyRounds,
-          warmupS: 0,
-          accounting: false,
-          settleMs: settings.settleMs,
-        }, log),
+        runScenario(
+          load,
+          db,
+          demoVariants(dashboard),
+          {
+            name: 'hot path, 1 connection',
+            connections: 1,
+            durationS: Math.max(1, (settings.hotDurationS * 2) / 3),
+            rounds: settings.latencyRounds,
+            warmupS: 0,
+            accounting: false,
+            settleMs: settings.settleMs,
+          },
+          log,
+        ),
       );
       log('\nscenario 3: a governed @uniqueSession field — { exam } by the lease holder (demo)');
       await scenario(() =>
-        runScenario(load, db, demoVariants(exam), {
-          name: '@uniqueSession exam',
-          connections: settings.connections,
-          durationS: settings.durationS,
-          rounds: settings.examRounds,
-          warmupS: settings.warmupS,
-          accounting: true,
-          settleMs: settings.settleMs,
-        }, log),
+        runScenario(
+          load,
+          db,
+          demoVariants(exam),
+          {
+            name: '@uniqueSession exam',
+            connections: settings.connections,
+            durationS: settings.durationS,
+            rounds: settings.examRounds,
+            warmupS: settings.warmupS,
+            accounting: true,
+            settleMs: settings.settleMs,
+          },
+          log,
+        ),
       );
 
       if (PROFILE) {
@@ -282,7 +301,12 @@ async function main(): Promise<BenchReport> {
         let stopMs = 0;
         try {
           await expectData(profiled.url, dashboard.headers, dashboard.body, 'profiled { dashboard }');
-          await load.run({ url: profiled.url, connections: settings.connections, durationS: settings.profileS, plan: { kind: 'static', ...dashboard } });
+          await load.run({
+            url: profiled.url,
+            connections: settings.connections,
+            durationS: settings.profileS,
+            plan: { kind: 'static', ...dashboard },
+          });
         } finally {
           const stopping = Date.now();
           await profiled.stop('SIGUSR2');
@@ -295,7 +319,11 @@ async function main(): Promise<BenchReport> {
 
       // ---- Issue 13, in this process: each beside its baseline ----
       log('\nissue 13: admissions against a bare INSERT … RETURNING of the same row (in-process, 10 concurrent)');
-      scale.floor = await admissionFloor(db, { concurrency: settings.connections, seconds: settings.floorSeconds, rounds: settings.floorRounds });
+      scale.floor = await admissionFloor(db, {
+        concurrency: settings.connections,
+        seconds: settings.floorSeconds,
+        rounds: settings.floorRounds,
+      });
       for (const [name, perS] of Object.entries(scale.floor.perS)) {
         log(
           `  ${name.padEnd(30)} ${String(Math.round(perS)).padStart(6)} /s  p50 ${scale.floor.p50[name].toFixed(2)} ms  p95 ${scale.floor.p95[name].toFixed(2)} ms` +
@@ -308,7 +336,9 @@ async function main(): Promise<BenchReport> {
       log(`  ${JSON.stringify(scale.refused)}`);
       log('\nissue 13: the app lock, shared (far from the cap) and exclusive (near it), 4 instances in-process');
       scale.ceiling = await appLockCeiling(db, { seconds: settings.ceilingSeconds });
-      log(`  shared ${Math.round(scale.ceiling.shared.perS)}/s (p95 ${scale.ceiling.shared.p95} ms), exclusive ${Math.round(scale.ceiling.exclusive.perS)}/s (p95 ${scale.ceiling.exclusive.p95} ms)`);
+      log(
+        `  shared ${Math.round(scale.ceiling.shared.perS)}/s (p95 ${scale.ceiling.shared.p95} ms), exclusive ${Math.round(scale.ceiling.exclusive.perS)}/s (p95 ${scale.ceiling.exclusive.p95} ms)`,
+      );
       log('\nissue 13: two instances through PgBouncer (transaction pooling)');
       scale.pgbouncer = await pgbouncerCheck();
       log(`  ${JSON.stringify(scale.pgbouncer)}`);
@@ -343,14 +373,21 @@ async function main(): Promise<BenchReport> {
           log,
         ),
       );
-      const [{ n: stored }] = await db.query<{ n: string }>("select count(*) as n from gsc_session where user_id like $1", [`${db.name}-%`]);
+      const [{ n: stored }] = await db.query<{ n: string }>(
+        'select count(*) as n from gsc_session where user_id like $1',
+        [`${db.name}-%`],
+      );
       await benchOff.stop();
 
-      log('\nscenario 5: a fleet — admissions on 4 instances of the bench server (app cap on) on one database, against 1 instance');
+      log(
+        '\nscenario 5: a fleet — admissions on 4 instances of the bench server (app cap on) on one database, against 1 instance',
+      );
       const fleet = [
         benchAppCap,
         ...(await Promise.all(
-          [2, 3, 4].map((n) => startBench(`bench (on, app cap) #${n}`, { ...base, sessionControl: true, appMaxSessions: 10_000_000 })),
+          [2, 3, 4].map((n) =>
+            startBench(`bench (on, app cap) #${n}`, { ...base, sessionControl: true, appMaxSessions: 10_000_000 }),
+          ),
         )),
       ];
       await scenario(() =>
@@ -386,7 +423,12 @@ async function main(): Promise<BenchReport> {
         );
         let stopMs = 0;
         try {
-          await load.run({ url: profiled.url, connections: settings.connections, durationS: settings.profileS, plan: fresh('profile') });
+          await load.run({
+            url: profiled.url,
+            connections: settings.connections,
+            durationS: settings.profileS,
+            plan: fresh('profile'),
+          });
         } finally {
           const stopping = Date.now();
           await profiled.stop();
@@ -416,8 +458,18 @@ async function main(): Promise<BenchReport> {
         const admin = { 'x-user': BENCH_ADMIN, 'x-session': `${db.name}-admin-${size}` };
         const fleet: RequestPlan = { kind: 'static', headers: admin, body: gql(SESSIONS_FLEET) };
         const probe = seeded.probes[0];
-        await expectData(benchOn.url, { 'x-user': probe.userId, 'x-session': probe.sessionKey }, gql(ACTIVE_SESSIONS), 'activeSessions probe');
-        await expectData(benchOn.url, { 'x-user': probe.userId, 'x-session': probe.sessionKey }, gql(SESSIONS), 'sessions probe');
+        await expectData(
+          benchOn.url,
+          { 'x-user': probe.userId, 'x-session': probe.sessionKey },
+          gql(ACTIVE_SESSIONS),
+          'activeSessions probe',
+        );
+        await expectData(
+          benchOn.url,
+          { 'x-user': probe.userId, 'x-session': probe.sessionKey },
+          gql(SESSIONS),
+          'sessions probe',
+        );
         await expectData(benchOn.url, admin, gql(SESSIONS_FLEET), 'sessions fleet probe');
         const server = (s: ServerProcess) => ({ url: s.url, pid: s.child.pid });
         if (index === 0) {
@@ -440,7 +492,9 @@ async function main(): Promise<BenchReport> {
         );
         if (index === settings.sizes.length - 1) {
           scale.burst = await nearCapBurst(db);
-          log(`  40 concurrent admissions at an app cap 20 above ${scale.burst.live.toLocaleString('en-US')} live sessions: ${JSON.stringify(scale.burst.outcomes)} in ${scale.burst.elapsedMs} ms`);
+          log(
+            `  40 concurrent admissions at an app cap 20 above ${scale.burst.live.toLocaleString('en-US')} live sessions: ${JSON.stringify(scale.burst.outcomes)} in ${scale.burst.elapsedMs} ms`,
+          );
         }
         scaling.push({
           size,
@@ -466,7 +520,8 @@ async function main(): Promise<BenchReport> {
           ['sessions (user)', sessions],
           ['sessions (fleet)', sessionsFleet],
         ] as const) {
-          if (m.graphqlErrors > m.limitExceeded) notes.push(`${size}: ${what} had ${m.graphqlErrors} error responses, e.g. ${m.errorSample}`);
+          if (m.graphqlErrors > m.limitExceeded)
+            notes.push(`${size}: ${what} had ${m.graphqlErrors} error responses, e.g. ${m.errorSample}`);
         }
       }
       await Promise.all([benchOn.stop(), benchAppCap.stop(), benchOff.stop()]);
@@ -481,7 +536,9 @@ async function main(): Promise<BenchReport> {
   for (const s of scenarios) {
     for (const v of s.variants) {
       if (v.graphqlErrors || v.non2xx || v.transportErrors) {
-        notes.push(`${s.name} / ${v.label}: ${v.graphqlErrors} GraphQL-error, ${v.non2xx} non-2xx, ${v.transportErrors} transport-error responses, e.g. ${v.errorSample}`);
+        notes.push(
+          `${s.name} / ${v.label}: ${v.graphqlErrors} GraphQL-error, ${v.non2xx} non-2xx, ${v.transportErrors} transport-error responses, e.g. ${v.errorSample}`,
+        );
       }
     }
   }
@@ -493,7 +550,10 @@ async function main(): Promise<BenchReport> {
       `The machine was shared: its 1-minute load average reached ${busiest} on ${cpus().length} cores during the run (other processes than the bench's). Alternation spreads that over on and off alike, but absolute figures are lower than on an idle machine.`,
     );
   }
-  if (QUICK) notes.push('QUICK run: seconds-long runs and small tables; only a smoke test of the harness. Run `npm run bench` for figures.');
+  if (QUICK)
+    notes.push(
+      'QUICK run: seconds-long runs and small tables; only a smoke test of the harness. Run `npm run bench` for figures.',
+    );
 
   const report: BenchReport = {
     startedAt,
@@ -512,8 +572,10 @@ async function main(): Promise<BenchReport> {
 }
 
 function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[] {
-  const variant = (scenario: string, label: string) => scenarios.find((s) => s.name === scenario)?.variants.find((v) => v.label === label);
-  const accounting = (scenario: string, label: string) => scenarios.find((s) => s.name === scenario)?.accounting.find((a) => a.variant === label);
+  const variant = (scenario: string, label: string) =>
+    scenarios.find((s) => s.name === scenario)?.variants.find((v) => v.label === label);
+  const accounting = (scenario: string, label: string) =>
+    scenarios.find((s) => s.name === scenario)?.accounting.find((a) => a.variant === label);
   const hot = variant('hot path', 'on');
   const hotOff = variant('hot path', 'off');
   const single = variant('hot path, 1 connection', 'on');
@@ -527,7 +589,8 @@ function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[]
   const historyGrowth = growth((p) => p.sessions?.p95 ?? Number.NaN);
   const fleetGrowth = growth((p) => p.sessionsFleet?.p95 ?? Number.NaN);
   const sizes = first && last ? `${first.size.toLocaleString('en-US')} → ${last.size.toLocaleString('en-US')}` : '';
-  const n = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+  const n = (v: number | null | undefined, d = 2) =>
+    v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d);
   const iqr = (range: [number, number] | null | undefined) => (range ? `${n(range[0], 3)}–${n(range[1], 3)}` : 'n/a');
   const steady = (s: VariantSummary['steady'] | undefined, what: 'ratio' | 'p99') =>
     s
@@ -596,7 +659,8 @@ export interface ScaleResults {
 
 /** Issue 13's targets, each with its baseline from the same run. */
 function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], scale: ScaleResults): Target[] {
-  const n = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+  const n = (v: number | null | undefined, d = 2) =>
+    v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d);
   const out: Target[] = [];
   const f = scale.floor;
   out.push({
@@ -619,7 +683,11 @@ function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], sc
     pass: capRatio <= 1.5,
   });
   const b = scale.burst;
-  const unavailable = b ? Object.entries(b.outcomes).filter(([k]) => !k.startsWith('admitted') && !k.includes('LIMIT')).reduce((s, [, v]) => s + v, 0) : Number.NaN;
+  const unavailable = b
+    ? Object.entries(b.outcomes)
+        .filter(([k]) => !k.startsWith('admitted') && !k.includes('LIMIT'))
+        .reduce((s, [, v]) => s + v, 0)
+    : Number.NaN;
   out.push({
     name: '13.2 a burst at the cap, at the largest size',
     goal: 'exact; no SESSION_STORE_UNAVAILABLE',
@@ -636,12 +704,18 @@ function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], sc
       ? `${r.tries} tries in ${r.retrySeconds} s cost ${r.admissions} admission transactions (${r.admissionsPerS}/s); admitted ${r.admittedAfterMs} ms after the seat freed (retry every 10 ms); ` +
         `store calls for 200 retries: revoked ${r.revokedCalls}, tombstoned ${r.tombstonedCalls}, expired ${r.expiredCalls}`
       : 'not run',
-    pass: !!r && r.admissions <= Math.ceil(r.retrySeconds) && r.admittedAfterMs <= 1_000 && r.revokedCalls + r.tombstonedCalls + r.expiredCalls === 0,
+    pass:
+      !!r &&
+      r.admissions <= Math.ceil(r.retrySeconds) &&
+      r.admittedAfterMs <= 1_000 &&
+      r.revokedCalls + r.tombstonedCalls + r.expiredCalls === 0,
   });
   const hot = scenarios.find((s) => s.name === 'hot path');
   const on = hot?.variants.find((v) => v.label === 'on');
   const perRound = hot
-    ? hot.runs.filter((x) => x.variant === 'on').map((x) => x.rps / (hot.runs.find((o) => o.variant === 'off' && o.round === x.round)?.rps ?? Number.NaN))
+    ? hot.runs
+        .filter((x) => x.variant === 'on')
+        .map((x) => x.rps / (hot.runs.find((o) => o.variant === 'off' && o.round === x.round)?.rps ?? Number.NaN))
     : [];
   out.push({
     name: '13.4 hot path throughput',
@@ -671,7 +745,9 @@ function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], sc
     goal: 'runs without errors (figures for docs/scaling.md)',
     measured: four
       ? `${Math.round(four.okPerS)} admissions/s on 4 instances vs ${Math.round(one?.okPerS ?? 0)} on 1 (app cap on, 12 connections, HTTP; PostgreSQL ${four.cpu.postgres}% vs ${one?.cpu.postgres}% of a core); ` +
-        (c ? `app lock from 4 in-process instances: shared ${Math.round(c.shared.perS)}/s, exclusive (its ceiling) ${Math.round(c.exclusive.perS)}/s` : '')
+        (c
+          ? `app lock from 4 in-process instances: shared ${Math.round(c.shared.perS)}/s, exclusive (its ceiling) ${Math.round(c.exclusive.perS)}/s`
+          : '')
       : 'not run',
     pass: !!four && four.graphqlErrors === 0 && four.non2xx === 0 && four.transportErrors === 0,
   });

@@ -134,12 +134,16 @@ function record(variant: string, roundNo: number, connections: number, result: L
     non2xx,
     errorSample: result.errorSample,
     cpu,
-    serverCpuUsPerRequest: round((cpu.server / 100) * 1e6 / Math.max(result.rps, 1e-9), 1),
+    serverCpuUsPerRequest: round(((cpu.server / 100) * 1e6) / Math.max(result.rps, 1e-9), 1),
   };
 }
 
 /** Runs one load job and measures the CPU the server, the load generator and PostgreSQL used meanwhile. */
-async function measured(load: LoadGenerator, job: LoadJob, serverPid: number | undefined): Promise<{ result: LoadResult; cpu: Cpu }> {
+async function measured(
+  load: LoadGenerator,
+  job: LoadJob,
+  serverPid: number | undefined,
+): Promise<{ result: LoadResult; cpu: Cpu }> {
   const pids = [serverPid ?? -1, load.pid ?? -1];
   const before = cpuSnapshot(pids);
   const result = await load.run(job);
@@ -219,14 +223,23 @@ export async function runScenario(
         perRequest: (after - before) / Math.max(result.responses, 1),
         netPerRequest: null,
       });
-      log(`  ${options.name} accounting ${variant.label.padEnd(14)} ${after - before} transactions / ${result.responses} requests`);
+      log(
+        `  ${options.name} accounting ${variant.label.padEnd(14)} ${after - before} transactions / ${result.responses} requests`,
+      );
       before = after;
     }
     const off = accounting.find((a) => a.variant === 'off');
     for (const a of accounting) a.netPerRequest = off ? a.perRequest - off.perRequest : null;
   }
 
-  return { name: options.name, connections: options.connections, durationS: options.durationS, runs, variants: summarize(variants, runs), accounting };
+  return {
+    name: options.name,
+    connections: options.connections,
+    durationS: options.durationS,
+    runs,
+    variants: summarize(variants, runs),
+    accounting,
+  };
 }
 
 function steadyPairs(paired: RunRecord[], offIn: (round: number) => RunRecord | undefined): VariantSummary['steady'] {
@@ -251,7 +264,8 @@ function summarize(variants: Variant[], runs: RunRecord[]): VariantSummary[] {
   return variants.map(({ label }) => {
     const mine = runs.filter((r) => r.variant === label);
     const paired = label === 'off' ? [] : mine.filter((r) => offIn(r.round));
-    const sum = (key: 'responses' | 'graphqlErrors' | 'transportErrors' | 'non2xx') => mine.reduce((n, r) => n + r[key], 0);
+    const sum = (key: 'responses' | 'graphqlErrors' | 'transportErrors' | 'non2xx') =>
+      mine.reduce((n, r) => n + r[key], 0);
     return {
       label,
       rounds: mine.length,

@@ -61,14 +61,22 @@ async function main(): Promise<void> {
       return `Exam paper for ${ctx.identity?.userId ?? 'guest'}`;
     }
 
-    @Mutation(() => String, { description: "A login: admits a session for (user, key) and returns its id (off: a random id, as a host without the library would)." })
+    @Mutation(() => String, {
+      description:
+        'A login: admits a session for (user, key) and returns its id (off: a random id, as a host without the library would).',
+    })
     async login(
       @Arg('user', () => String) user: string,
       @Arg('key', () => String) key: string,
       @Ctx() ctx: BenchContext,
     ): Promise<string> {
       if (!config.sessionControl) return randomUUID();
-      const session = await controller.openSession({ userId: user, sessionKey: key, ip: ctx.client.ip, userAgent: ctx.client.userAgent });
+      const session = await controller.openSession({
+        userId: user,
+        sessionKey: key,
+        ip: ctx.client.ip,
+        userAgent: ctx.client.userAgent,
+      });
       return session.id;
     }
   }

@@ -10,7 +10,10 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 export function median(values: readonly number[]): number {
   const finite = values.filter((v) => Number.isFinite(v));
   if (!finite.length) return Number.NaN;
-  return quantile([...finite].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...finite].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 export function mean(values: ArrayLike<number>): number {

@@ -112,20 +112,30 @@ async function steady(db: BenchDatabase, sockets: number, control: 'on' | 'off')
   try {
     const before = await server.rss();
     // Distinct users: each socket is one session of its own.
-    const open = await openMany(server.url, sockets, (i) => [`ws-${control}-${sockets}-${i}`, `key-${control}-${sockets}-${i}`]);
+    const open = await openMany(server.url, sockets, (i) => [
+      `ws-${control}-${sockets}-${i}`,
+      `key-${control}-${sockets}-${i}`,
+    ]);
     const cpuBefore = cpuSnapshot([server.child.pid!]);
     await new Promise((resolve) => setTimeout(resolve, STEADY_MS));
     const cpu = cpuUsage(cpuBefore, cpuSnapshot([server.child.pid!])).byPid.get(server.child.pid!) ?? 0;
     const after = await server.rss();
     await closeAll(open);
-    return { sockets, control, bytesPerSocket: Math.round((after - before) / sockets), serverCpuPercent: round(cpu, 1) };
+    return {
+      sockets,
+      control,
+      bytesPerSocket: Math.round((after - before) / sockets),
+      serverCpuPercent: round(cpu, 1),
+    };
   } finally {
     await server.stop();
   }
 }
 
 /** Every socket of MASS_SESSIONS sessions of one user, half on each instance, revoked in one statement. */
-async function massRevocation(db: BenchDatabase): Promise<{ closeAllMs: number; medianMs: number; codes: Record<string, number> }> {
+async function massRevocation(
+  db: BenchDatabase,
+): Promise<{ closeAllMs: number; medianMs: number; codes: Record<string, number> }> {
   const [a, b] = [await startServer(db.url, 'on'), await startServer(db.url, 'on')];
   const revoker = await SessionController.create({ database: db.url, identify: () => null });
   try {

@@ -51,7 +51,10 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
         context: async ({ connectionParams, request }) => {
           const client = clientOf(request);
           const authorization = connectionParams?.authorization;
-          return { client, identity: await identityOf(typeof authorization === 'string' ? authorization : undefined, tokens, client) };
+          return {
+            client,
+            identity: await identityOf(typeof authorization === 'string' ? authorization : undefined, tokens, client),
+          };
         },
       }),
       wsServer,

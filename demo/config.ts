@@ -35,7 +35,9 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
 export function demoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const onLimit = (env.SESSION_ON_LIMIT || 'REJECT_NEW') as LimitPolicy;
   if (!LIMIT_POLICIES.includes(onLimit)) {
-    throw new Error(`Invalid SESSION_ON_LIMIT=${JSON.stringify(env.SESSION_ON_LIMIT)}: expected one of ${LIMIT_POLICIES.join(', ')}.`);
+    throw new Error(
+      `Invalid SESSION_ON_LIMIT=${JSON.stringify(env.SESSION_ON_LIMIT)}: expected one of ${LIMIT_POLICIES.join(', ')}.`,
+    );
   }
   const control = (env.SESSION_CONTROL || 'on').toLowerCase();
   if (control !== 'on' && control !== 'off') {

@@ -48,7 +48,11 @@ export const DEMO_LIMITS = {
  * option the refusal is what any syntax error is: 400 GRAPHQL_PARSE_FAILED, and the parser
  * stops at the limit instead of reading the whole document.
  */
-export function armor(): { plugins: ApolloServerPlugin<any>[]; validationRules: ValidationRule[]; parseOptions: ParseOptions } {
+export function armor(): {
+  plugins: ApolloServerPlugin<any>[];
+  validationRules: ValidationRule[];
+  parseOptions: ParseOptions;
+} {
   const protection = new ApolloArmor({
     maxTokens: { enabled: false },
     maxAliases: { n: DEMO_LIMITS.maxAliases },
@@ -138,7 +142,10 @@ export function formatDemoError(debug: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     if (debug || formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
     const original = (error as { originalError?: unknown }).originalError ?? error;
-    console.error('[demo] unexpected error:', original instanceof Error ? (original.stack ?? original.message) : original);
+    console.error(
+      '[demo] unexpected error:',
+      original instanceof Error ? (original.stack ?? original.message) : original,
+    );
     return { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
 }

@@ -13,7 +13,13 @@ import {
   Subscription,
   buildSchema,
 } from 'type-graphql';
-import { SessionErrorCode, currentSession, type Identity, type SessionController, type UserSessionView } from '../src/index.js';
+import {
+  SessionErrorCode,
+  currentSession,
+  type Identity,
+  type SessionController,
+  type UserSessionView,
+} from '../src/index.js';
 import { UniqueSession, UserSession, sessionResolvers } from '../src/type-graphql.js';
 import type { DemoTokens } from './tokens.js';
 import { checkPassword } from './users.js';
@@ -57,7 +63,10 @@ function signedIn(ctx: DemoContext): { userId: string; sessionId: string | null 
 }
 
 /** The demo's own fields (docs/contract.md §7); the session API comes from the controller. */
-export async function buildDemoSchema(controller: SessionController<DemoContext>, tokens: DemoTokens): Promise<GraphQLSchema> {
+export async function buildDemoSchema(
+  controller: SessionController<DemoContext>,
+  tokens: DemoTokens,
+): Promise<GraphQLSchema> {
   @Resolver()
   class DemoResolver {
     @Query(() => String, { nullable: true, description: "The caller's user id." })
@@ -92,10 +101,15 @@ export async function buildDemoSchema(controller: SessionController<DemoContext>
     }
 
     @Mutation(() => LoginPayload, { description: 'Admits a session: may fail with SESSION_LIMIT_EXCEEDED.' })
-    async login(@Args(() => LoginArgs) { username, password }: LoginArgs, @Ctx() ctx: DemoContext): Promise<LoginPayload> {
+    async login(
+      @Args(() => LoginArgs) { username, password }: LoginArgs,
+      @Ctx() ctx: DemoContext,
+    ): Promise<LoginPayload> {
       const user = checkPassword(username, password);
       if (!user) {
-        throw new GraphQLError('Wrong username or password.', { extensions: { code: SessionErrorCode.UNAUTHENTICATED } });
+        throw new GraphQLError('Wrong username or password.', {
+          extensions: { code: SessionErrorCode.UNAUTHENTICATED },
+        });
       }
       const { token, sessionKey } = await tokens.issue(user.username);
       const session = await controller.openSession({

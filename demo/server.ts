@@ -9,7 +9,9 @@ const config = demoConfig();
 if (!config.debug && !process.env.NODE_ENV) process.env.NODE_ENV = 'production';
 const demo = await startDemo(config);
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.dataDir}/pglite`;
-console.log(`graphql-session-controller demo at ${new URL('graphql', demo.url)} on ${where}; session control ${config.sessionControl ? 'on' : 'off'}`);
+console.log(
+  `graphql-session-controller demo at ${new URL('graphql', demo.url)} on ${where}; session control ${config.sessionControl ? 'on' : 'off'}`,
+);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

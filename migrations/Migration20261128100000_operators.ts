@@ -8,13 +8,20 @@ import { Migration } from '@mikro-orm/migrations';
  * and the same names: this migration then finds them and only adds the column.
  */
 export class Migration20261128100000_operators extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`alter table "gsc_session" add column "revoked_by" varchar(255) null;`);
-    this.addSql(`create index if not exists "gsc_session_ip_created_idx" on "gsc_session" ("ip_address", "created_at" desc, "id" desc) where "ip_address" is not null;`);
-    this.addSql(`create index if not exists "gsc_session_user_created_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc);`);
-    this.addSql(`create index if not exists "gsc_session_created_idx" on "gsc_session" ("created_at" desc, "id" desc);`);
-    this.addSql(`create index if not exists "gsc_session_revoked_created_idx" on "gsc_session" ("created_at" desc, "id" desc) where "revoked_at" is not null;`);
+    this.addSql(
+      `create index if not exists "gsc_session_ip_created_idx" on "gsc_session" ("ip_address", "created_at" desc, "id" desc) where "ip_address" is not null;`,
+    );
+    this.addSql(
+      `create index if not exists "gsc_session_user_created_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc);`,
+    );
+    this.addSql(
+      `create index if not exists "gsc_session_created_idx" on "gsc_session" ("created_at" desc, "id" desc);`,
+    );
+    this.addSql(
+      `create index if not exists "gsc_session_revoked_created_idx" on "gsc_session" ("created_at" desc, "id" desc) where "revoked_at" is not null;`,
+    );
   }
 
   override async down(): Promise<void> {
@@ -24,5 +31,4 @@ export class Migration20261128100000_operators extends Migration {
     this.addSql(`drop index "gsc_session_revoked_created_idx";`);
     this.addSql(`alter table "gsc_session" drop column "revoked_by";`);
   }
-
 }

@@ -10,7 +10,12 @@ import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
 import type { Identity } from './identity.js';
 import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
-import { type MetricsOptions, type MetricsRegistry, registerMetrics, type SessionMetrics } from './metrics/prometheus.js';
+import {
+  type MetricsOptions,
+  type MetricsRegistry,
+  registerMetrics,
+  type SessionMetrics,
+} from './metrics/prometheus.js';
 import { inertPlugin, sessionPlugin } from './plugin.js';
 import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { AppCountKeeper } from './runtime/app-count-keeper.js';
@@ -37,9 +42,8 @@ const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;
  * classes are other types than the ESM ones this package is compiled against.
  */
 export interface SessionPlugin {
-  // biome-ignore lint/suspicious/noExplicitAny: Apollo's own parameter types are what must not be named here.
+  // `any`: Apollo's own parameter types are what must not be named here.
   serverWillStart?(service: any): Promise<any>;
-  // biome-ignore lint/suspicious/noExplicitAny: as above.
   requestDidStart?(requestContext: any): Promise<any>;
 }
 
@@ -74,7 +78,10 @@ export class SessionController<TContext = any> {
     const hooks = (this.hooks = new HookRunner(options, this.log));
     // The kill switch is decided here, once: caps, the plugin and background work follow from it.
     const governance: Governance = options.enabled
-      ? { limits: { appLimit: options.appLimit, defaultUserLimit: options.defaultUserLimit }, limitFor: options.limitFor }
+      ? {
+          limits: { appLimit: options.appLimit, defaultUserLimit: options.defaultUserLimit },
+          limitFor: options.limitFor,
+        }
       : NO_CAPS;
     this.sessions = new Sessions(options, governance, store.sessions, hooks, this.log);
     this.leases = new Leases(options, store.leases, this.sessions, hooks);
@@ -100,18 +107,22 @@ export class SessionController<TContext = any> {
   }
 
   /** Validates the options, opens the store, applies migrations (unless `migrate: false`). */
-  static async create<TContext = any>(options: SessionControllerOptions<TContext>): Promise<SessionController<TContext>> {
+  static async create<TContext = any>(
+    options: SessionControllerOptions<TContext>,
+  ): Promise<SessionController<TContext>> {
     const resolved = resolveOptions(options);
-    const db = await openDatabase(resolved.database, { createDatabase: resolved.createDatabase }).catch((error: Error) => {
-      if (error instanceof MissingDatabaseError) {
-        throw new SessionConfigError(
-          `Invalid option "database": the PostgreSQL database "${error.database}" does not exist. ` +
-            'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
-        );
-      }
-      // Name the option to look at; the driver's message (never the URL's password) says why.
-      throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
-    });
+    const db = await openDatabase(resolved.database, { createDatabase: resolved.createDatabase }).catch(
+      (error: Error) => {
+        if (error instanceof MissingDatabaseError) {
+          throw new SessionConfigError(
+            `Invalid option "database": the PostgreSQL database "${error.database}" does not exist. ` +
+              'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
+          );
+        }
+        // Name the option to look at; the driver's message (never the URL's password) says why.
+        throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
+      },
+    );
     const store = new Store(db, resolved);
     const controller = new SessionController<TContext>(resolved, store);
     try {
@@ -351,7 +362,14 @@ export class SessionController<TContext = any> {
     if (this.closed) return;
     this.closed = true;
     // A scrape after close must not reach a closed store: the metrics leave their registries.
-    await Promise.all([...this.registered.values()].map((m) => m.then((metrics) => metrics.close(), () => {})));
+    await Promise.all(
+      [...this.registered.values()].map((m) =>
+        m.then(
+          (metrics) => metrics.close(),
+          () => {},
+        ),
+      ),
+    );
     this.connections.stop();
     this.events.stop();
     const lost = await this.sessions.stop(flushDeadline);

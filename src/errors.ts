@@ -27,8 +27,7 @@ function sessionError(
 }
 
 export function sessionLimitExceeded(level: LimitLevel, limit: number, field?: string): GraphQLError {
-  const what =
-    level === 'APP' ? 'the application' : level === 'USER' ? 'this user' : `field ${field ?? '?'}`;
+  const what = level === 'APP' ? 'the application' : level === 'USER' ? 'this user' : `field ${field ?? '?'}`;
   return sessionError(
     `Session limit exceeded: ${what} allows at most ${limit} concurrent session(s).`,
     SessionErrorCode.SESSION_LIMIT_EXCEEDED,

@@ -65,7 +65,9 @@ export function checkIdentity(value: unknown): Identity | null {
     throw invalidIdentity('identify() returned groups that are not an array of strings');
   }
   if (identity.expiresAt !== undefined && keyExpiry(identity) === null) {
-    throw invalidIdentity('identify() returned an expiresAt that is not a valid Date or a number of milliseconds since the epoch');
+    throw invalidIdentity(
+      'identify() returned an expiresAt that is not a valid Date or a number of milliseconds since the epoch',
+    );
   }
   return identity;
 }

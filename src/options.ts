@@ -188,7 +188,6 @@ export interface ResolvedOptions<TContext = any> {
 
 const noop = () => {};
 
-
 function fail(option: string, accepted: string, got: unknown): never {
   const shown = typeof got === 'string' ? JSON.stringify(got) : String(got);
   throw new SessionConfigError(`Invalid option "${option}": expected ${accepted}, got ${shown}.`);
@@ -350,7 +349,8 @@ function touchInterval(value: unknown, idleTimeoutMs: number | null): number {
 function maxStaleness(value: unknown, syncIntervalMs: number): number {
   if (value === undefined) return Math.max(2_000, 4 * syncIntervalMs);
   const staleMs = parseDuration('maxStaleness', value, { nullable: false })!;
-  if (staleMs <= syncIntervalMs) fail('maxStaleness', `a duration longer than syncInterval (${syncIntervalMs} ms)`, value);
+  if (staleMs <= syncIntervalMs)
+    fail('maxStaleness', `a duration longer than syncInterval (${syncIntervalMs} ms)`, value);
   return staleMs;
 }
 
@@ -369,7 +369,7 @@ function logger(value: unknown): Logger | undefined {
   if (value === undefined) return undefined;
   const candidate = value as Partial<Logger> | null;
   if (typeof candidate?.warn !== 'function' || typeof candidate.error !== 'function') {
-    fail('logger', 'an object with warn() and error() methods (e.g. Apollo Server\'s logger)', typeof value);
+    fail('logger', "an object with warn() and error() methods (e.g. Apollo Server's logger)", typeof value);
   }
   return value as Logger;
 }

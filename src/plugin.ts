@@ -24,7 +24,13 @@ export interface PluginRuntimes {
  * checked after its operation is resolved and before it executes, so a refusal costs no
  * resolver work and its HTTP status (401/403/503) reaches the client.
  */
-export function sessionPlugin({ sessions, leases, flush, maxApiCallsPerRequest, adoptLogger }: PluginRuntimes): ApolloServerPlugin<any> {
+export function sessionPlugin({
+  sessions,
+  leases,
+  flush,
+  maxApiCallsPerRequest,
+  adoptLogger,
+}: PluginRuntimes): ApolloServerPlugin<any> {
   // Apollo hands the same parsed operation to every request with the same text (its document
   // cache): its session API cost is computed once.
   const costs = new WeakMap<object, number>();

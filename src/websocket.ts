@@ -140,7 +140,8 @@ export function governedWebSocket<TContext>(
     if (!held) return;
     state.subscriptions.delete(id);
     clearInterval(held.refresh);
-    for (const { field, config } of held.seats) void runtimes.leases.release(field, config, held.session).catch(() => {});
+    for (const { field, config } of held.seats)
+      void runtimes.leases.release(field, config, held.session).catch(() => {});
   };
 
   return {
@@ -159,7 +160,9 @@ export function governedWebSocket<TContext>(
           closed: false,
         };
         if (governed.session) {
-          state.forget = runtimes.connections.open(governed.session, (code, reason) => ctx.extra.socket.close(code, reason));
+          state.forget = runtimes.connections.open(governed.session, (code, reason) =>
+            ctx.extra.socket.close(code, reason),
+          );
         }
         states.set(ctx, state);
         return true;
@@ -193,7 +196,13 @@ export function governedWebSocket<TContext>(
       // (and its socket closed), exactly as its next HTTP request would be.
       const contextValue = (await context(connectionOf(ctx))) as object;
       if (!runtimes.governs || !state) {
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+        };
       }
       let governed: Governed;
       try {
@@ -202,34 +211,49 @@ export function governedWebSocket<TContext>(
         close(ctx, error);
         return [error instanceof GraphQLError ? error : new GraphQLError('The session could not be checked.')];
       }
-      setRequestSession(contextValue, { identity: governed.identity, session: governed.session, leases: runtimes.leases });
+      setRequestSession(contextValue, {
+        identity: governed.identity,
+        session: governed.session,
+        leases: runtimes.leases,
+      });
 
       // `@uniqueSession` on subscription fields: the seat is taken before the stream starts and
       // held while it lives; a refusal ends this subscription only.
-      const seats = operation.operation === 'subscription' ? governedRootFields(schema, operation.selectionSet.selections) : [];
+      const seats =
+        operation.operation === 'subscription' ? governedRootFields(schema, operation.selectionSet.selections) : [];
       if (seats.length) {
         if (!governed.identity) return [unauthenticated('This subscription requires a signed-in session.', false)];
         if (governed.session) {
           const session = governed.session;
           try {
-            for (const seat of seats) await runtimes.leases.acquire(seat.field, seat.config, governed.identity, session);
+            for (const seat of seats)
+              await runtimes.leases.acquire(seat.field, seat.config, governed.identity, session);
           } catch (error) {
             return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
           }
           const held: HeldSeats = { seats, session, refresh: undefined };
           const identity = governed.identity;
-          held.refresh = setInterval(() => {
-            for (const seat of seats) {
-              void runtimes.leases
-                .acquire(seat.field, { ...seat.config, strict: true }, identity, session)
-                .catch(() => {});
-            }
-          }, Math.max(1_000, runtimes.leaseTtlMs / 3));
+          held.refresh = setInterval(
+            () => {
+              for (const seat of seats) {
+                void runtimes.leases
+                  .acquire(seat.field, { ...seat.config, strict: true }, identity, session)
+                  .catch(() => {});
+              }
+            },
+            Math.max(1_000, runtimes.leaseTtlMs / 3),
+          );
           held.refresh.unref();
           state.subscriptions.set(id, held);
         }
       }
-      return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+      return {
+        schema,
+        document,
+        operationName: payload.operationName,
+        variableValues: payload.variables,
+        contextValue,
+      };
     },
 
     async onComplete(ctx, id) {
@@ -259,7 +283,9 @@ function governedRootFields(
   const found: Array<{ field: string; config: UniqueSessionConfig }> = [];
   for (const selection of selections) {
     if (selection.kind !== Kind.FIELD) continue;
-    const config = fields[selection.name.value]?.extensions?.[UNIQUE_SESSION_EXTENSION] as UniqueSessionConfig | undefined;
+    const config = fields[selection.name.value]?.extensions?.[UNIQUE_SESSION_EXTENSION] as
+      | UniqueSessionConfig
+      | undefined;
     if (config) found.push({ field: `${type.name}.${selection.name.value}`, config });
   }
   return found;

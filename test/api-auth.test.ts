@@ -66,8 +66,14 @@ for (const style of SCHEMA_STYLES) {
     await admit(p.bob);
     const page = await list(p.alice);
     t.is(page.totalCount, 2);
-    t.deepEqual(page.edges.map((e) => e.node.id), [second, first]);
-    t.deepEqual(page.edges.map((e) => e.node.current), [false, true]);
+    t.deepEqual(
+      page.edges.map((e) => e.node.id),
+      [second, first],
+    );
+    t.deepEqual(
+      page.edges.map((e) => e.node.current),
+      [false, true],
+    );
     t.false(page.pageInfo.hasNextPage);
     t.is(page.pageInfo.endCursor, page.edges[1].cursor);
     const node = page.edges[1].node;
@@ -78,7 +84,10 @@ for (const style of SCHEMA_STYLES) {
     // Default idle timeout 30 min: expiresAt = lastSeenAt + 30 min.
     t.is(Date.parse(node.expiresAt!) - Date.parse(node.lastSeenAt), 30 * 60_000);
     // Passing one's own id is the same as omitting it.
-    t.deepEqual((await list(p.alice, { userId: p.aliceId })).edges.map((e) => e.node.id), [second, first]);
+    t.deepEqual(
+      (await list(p.alice, { userId: p.aliceId })).edges.map((e) => e.node.id),
+      [second, first],
+    );
   });
 
   test(`${style}: activeSessions of another user is FORBIDDEN for a user, allowed for an admin`, async (t) => {
@@ -90,7 +99,10 @@ for (const style of SCHEMA_STYLES) {
     t.is(f.status, 200);
     await admit(p.root);
     const page = await list(p.root, { userId: p.bobId });
-    t.deepEqual(page.edges.map((e) => e.node.id), [bobSession]);
+    t.deepEqual(
+      page.edges.map((e) => e.node.id),
+      [bobSession],
+    );
     t.false(page.edges[0].node.current);
     t.is(page.totalCount, 1);
     // An admin listing a user with no sessions gets an empty page, not an error.
@@ -121,7 +133,10 @@ for (const style of SCHEMA_STYLES) {
     const p = people(s());
     await admit(p.alice);
     const other = await admit(p.alice2);
-    const { revokeSession } = await p.alice.request<{ revokeSession: SessionView }>(REVOKE, { id: other, reason: 'lost phone' });
+    const { revokeSession } = await p.alice.request<{ revokeSession: SessionView }>(REVOKE, {
+      id: other,
+      reason: 'lost phone',
+    });
     t.is(revokeSession.id, other);
     t.is(revokeSession.status, 'REVOKED');
     t.is(revokeSession.revokedReason, 'REVOKED');
@@ -142,8 +157,10 @@ for (const style of SCHEMA_STYLES) {
     const p = people(s());
     await admit(p.alice);
     const other = await admit(p.alice2);
-    const first = (await p.alice.request<{ revokeSession: SessionView }>(REVOKE, { id: other, reason: 'first' })).revokeSession;
-    const again = (await p.alice.request<{ revokeSession: SessionView }>(REVOKE, { id: other, reason: 'second' })).revokeSession;
+    const first = (await p.alice.request<{ revokeSession: SessionView }>(REVOKE, { id: other, reason: 'first' }))
+      .revokeSession;
+    const again = (await p.alice.request<{ revokeSession: SessionView }>(REVOKE, { id: other, reason: 'second' }))
+      .revokeSession;
     t.deepEqual(again, first);
     t.is(again.revokedNote, 'first');
     // An admin revoking it later does not rewrite it either.
@@ -181,7 +198,10 @@ for (const style of SCHEMA_STYLES) {
     const p = people(s());
     const bobSession = await admit(p.bob);
     const rootSession = await admit(p.root);
-    const { revokeSession } = await p.root.request<{ revokeSession: SessionView }>(REVOKE, { id: bobSession, reason: 'policy' });
+    const { revokeSession } = await p.root.request<{ revokeSession: SessionView }>(REVOKE, {
+      id: bobSession,
+      reason: 'policy',
+    });
     t.is(revokeSession.userId, p.bobId);
     t.is(revokeSession.revokedReason, 'ADMIN_REVOKED');
     t.is(revokeSession.revokedNote, 'policy');
@@ -203,7 +223,10 @@ for (const style of SCHEMA_STYLES) {
     const { revokeOtherSessions } = await p.alice.request<{ revokeOtherSessions: number }>(REVOKE_OTHERS);
     t.is(revokeOtherSessions, 2);
     const page = await list(p.alice);
-    t.deepEqual(page.edges.map((e) => e.node.id), [keep]);
+    t.deepEqual(
+      page.edges.map((e) => e.node.id),
+      [keep],
+    );
     t.is((await failure(list(p.alice2))).extensions.reason, 'REVOKED');
     t.is((await list(p.bob)).totalCount, 1);
     // Nothing left to end.
@@ -235,7 +258,10 @@ for (const style of SCHEMA_STYLES) {
     t.is(event?.note, 'offboarding');
     t.is(event?.sessions.length, 2);
     // A user with no sessions: nothing to end.
-    t.is((await p.root.request<{ revokeUserSessions: number }>(REVOKE_USER, { userId: 'nobody' })).revokeUserSessions, 0);
+    t.is(
+      (await p.root.request<{ revokeUserSessions: number }>(REVOKE_USER, { userId: 'nobody' })).revokeUserSessions,
+      0,
+    );
     t.is((await list(p.alice)).totalCount, 1);
   });
 
@@ -260,17 +286,33 @@ for (const style of SCHEMA_STYLES) {
     const p = people(s());
     const subject = `group-${p.aliceId}`;
     t.is((await failure(p.alice.request(RULES))).code, 'FORBIDDEN');
-    t.is((await failure(p.alice.request(SET_LIMIT, { subjectType: 'USER', subject: p.aliceId, maxSessions: 10 }))).code, 'FORBIDDEN');
+    t.is(
+      (await failure(p.alice.request(SET_LIMIT, { subjectType: 'USER', subject: p.aliceId, maxSessions: 10 }))).code,
+      'FORBIDDEN',
+    );
     t.is((await failure(p.alice.request(REMOVE_LIMIT, { subjectType: 'USER', subject: p.aliceId }))).code, 'FORBIDDEN');
-    const set = await p.root.request<{ setSessionLimit: unknown }>(SET_LIMIT, { subjectType: 'GROUP', subject, maxSessions: 3 });
+    const set = await p.root.request<{ setSessionLimit: unknown }>(SET_LIMIT, {
+      subjectType: 'GROUP',
+      subject,
+      maxSessions: 3,
+    });
     t.deepEqual(set.setSessionLimit, { subjectType: 'GROUP', subject, maxSessions: 3 });
     // Setting again replaces; null means unlimited.
     const unlimited = await p.root.request<{ setSessionLimit: unknown }>(SET_LIMIT, { subjectType: 'GROUP', subject });
     t.deepEqual(unlimited.setSessionLimit, { subjectType: 'GROUP', subject, maxSessions: null });
     const rules = (await p.root.request<{ sessionLimitRules: Array<{ subject: string }> }>(RULES)).sessionLimitRules;
-    t.deepEqual(rules.filter((r) => r.subject === subject), [{ subjectType: 'GROUP', subject, maxSessions: null }]);
-    t.true((await p.root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject })).removeSessionLimit);
-    t.false((await p.root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject })).removeSessionLimit);
+    t.deepEqual(
+      rules.filter((r) => r.subject === subject),
+      [{ subjectType: 'GROUP', subject, maxSessions: null }],
+    );
+    t.true(
+      (await p.root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject }))
+        .removeSessionLimit,
+    );
+    t.false(
+      (await p.root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject }))
+        .removeSessionLimit,
+    );
     const after = (await p.root.request<{ sessionLimitRules: Array<{ subject: string }> }>(RULES)).sessionLimitRules;
     t.false(after.some((r) => r.subject === subject));
   });
@@ -290,7 +332,10 @@ test('without the plugin (enabled: false) the API still knows the caller and its
   const carol = s.as('carol', key);
   const page = await list(carol);
   t.is(page.totalCount, 2);
-  t.deepEqual(page.edges.filter((e) => e.node.current).map((e) => e.node.id), [opened.id]);
+  t.deepEqual(
+    page.edges.filter((e) => e.node.current).map((e) => e.node.id),
+    [opened.id],
+  );
   t.is((await carol.request<{ revokeOtherSessions: number }>(REVOKE_OTHERS)).revokeOtherSessions, 1);
   t.is((await failure(s.as().request(STATS))).code, 'UNAUTHENTICATED');
   t.is((await failure(carol.request(STATS))).code, 'FORBIDDEN');

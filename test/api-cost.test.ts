@@ -42,7 +42,9 @@ function costOf(source: string): number {
   const document = parse(source);
   const operation = document.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode;
   const fragments = Object.fromEntries(
-    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === 'FragmentDefinition').map((f) => [f.name.value, f]),
+    document.definitions
+      .filter((d): d is FragmentDefinitionNode => d.kind === 'FragmentDefinition')
+      .map((f) => [f.name.value, f]),
   );
   return sessionApiCost(operation, fragments);
 }
@@ -50,7 +52,12 @@ function costOf(source: string): number {
 test('the cost counts aliases, inline fragments and fragment spreads at the root, and nothing else', (t) => {
   t.is(costOf('{ me dashboard }'), 0);
   t.is(costOf('{ a: activeSessions { totalCount } b: activeSessions { totalCount } sessionStats { activeUsers } }'), 3);
-  t.is(costOf('{ ... on Query { activeSessions { totalCount } } ...F } fragment F on Query { x: sessionLimitRules { subject } }'), 2);
+  t.is(
+    costOf(
+      '{ ... on Query { activeSessions { totalCount } } ...F } fragment F on Query { x: sessionLimitRules { subject } }',
+    ),
+    2,
+  );
   t.is(costOf('mutation { revokeOtherSessions a: revokeOtherSessions }'), 2);
 });
 
@@ -82,7 +89,9 @@ test('without the plugin, the API itself holds the bound: calls past it fail bef
   await controller.openSession(context.id);
   const calls = await Promise.allSettled(Array.from({ length: 5 }, () => controller.api.activeSessions(context, {})));
   t.deepEqual(
-    calls.map((c) => (c.status === 'fulfilled' ? 'ok' : (c.reason as { extensions: { code: string } }).extensions.code)),
+    calls.map((c) =>
+      c.status === 'fulfilled' ? 'ok' : (c.reason as { extensions: { code: string } }).extensions.code,
+    ),
     ['ok', 'ok', 'ok', 'COST_LIMIT_EXCEEDED', 'COST_LIMIT_EXCEEDED'],
   );
   const other = { id: context.id };

@@ -5,17 +5,7 @@
 import test from 'ava';
 import { encodeCursor } from '../src/api/cursor.js';
 import { failure } from './helpers/server.js';
-import {
-  admit,
-  list,
-  newKey,
-  REMOVE_LIMIT,
-  REVOKE,
-  REVOKE_USER,
-  SET_LIMIT,
-  useApiServer,
-  type ApiServer,
-} from './helpers/api.js';
+import { admit, list, newKey, REMOVE_LIMIT, REVOKE, REVOKE_USER, SET_LIMIT, useApiServer } from './helpers/api.js';
 
 const api = useApiServer(test, 'type-graphql');
 
@@ -32,15 +22,33 @@ const badInput = test.macro(async (t, call: () => Promise<unknown>, argument: st
   t.true(f.message.includes(`"${argument}"`), f.message);
 });
 
-const validCursorShape = encodeCursor({ createdAt: '2026-01-01T00:00:00.000000Z', id: '00000000-0000-4000-8000-000000000000' });
+const validCursorShape = encodeCursor({
+  createdAt: '2026-01-01T00:00:00.000000Z',
+  id: '00000000-0000-4000-8000-000000000000',
+});
 const tooLong = (n: number) => 'x'.repeat(n);
 
 test('revokeSession: a malformed id', badInput, () => admin().request(REVOKE, { id: 'not-a-uuid' }), 'id');
-test('revokeSession: an id with a trailing character', badInput, () => admin().request(REVOKE, { id: '00000000-0000-4000-8000-0000000000001' }), 'id');
+test(
+  'revokeSession: an id with a trailing character',
+  badInput,
+  () => admin().request(REVOKE, { id: '00000000-0000-4000-8000-0000000000001' }),
+  'id',
+);
 test('revokeSession: an empty id', badInput, () => admin().request(REVOKE, { id: '' }), 'id');
 test('revokeSession: a SQL-looking id', badInput, () => admin().request(REVOKE, { id: "' or 1=1 --" }), 'id');
-test('revokeSession: a reason over 200 characters', badInput, () => admin().request(REVOKE, { id: '00000000-0000-4000-8000-000000000000', reason: tooLong(201) }), 'reason');
-test('revokeSession: a reason with a NUL character', badInput, () => admin().request(REVOKE, { id: '00000000-0000-4000-8000-000000000000', reason: 'a\u0000b' }), 'reason');
+test(
+  'revokeSession: a reason over 200 characters',
+  badInput,
+  () => admin().request(REVOKE, { id: '00000000-0000-4000-8000-000000000000', reason: tooLong(201) }),
+  'reason',
+);
+test(
+  'revokeSession: a reason with a NUL character',
+  badInput,
+  () => admin().request(REVOKE, { id: '00000000-0000-4000-8000-000000000000', reason: 'a\u0000b' }),
+  'reason',
+);
 test('revokeSession: a malformed id, asked by a user', badInput, () => user().request(REVOKE, { id: 'nope' }), 'id');
 test('activeSessions: first = 0', badInput, () => list(admin(), { first: 0 }), 'first');
 test('activeSessions: first = 101', badInput, () => list(admin(), { first: 101 }), 'first');
@@ -48,23 +56,99 @@ test('activeSessions: first = -1', badInput, () => list(admin(), { first: -1 }),
 test('activeSessions: first out of range for a user too', badInput, () => list(user(), { first: 1000 }), 'first');
 test('activeSessions: an after that is no cursor', badInput, () => list(admin(), { after: 'garbage!' }), 'after');
 test('activeSessions: an empty after', badInput, () => list(admin(), { after: '' }), 'after');
-test('activeSessions: base64 of something else', badInput, () => list(admin(), { after: Buffer.from('hello world').toString('base64url') }), 'after');
-test('activeSessions: a cursor with a bad date', badInput, () => list(admin(), { after: Buffer.from('v1|2026-02-30T00:00:00.000000Z|00000000-0000-4000-8000-000000000000').toString('base64url') }), 'after');
-test('activeSessions: a cursor with year 0', badInput, () => list(admin(), { after: Buffer.from('v1|0000-01-01T00:00:00.000000Z|00000000-0000-4000-8000-000000000000').toString('base64url') }), 'after');
-test('activeSessions: a cursor with a bad id', badInput, () => list(admin(), { after: Buffer.from('v1|2026-01-01T00:00:00.000000Z|zzzz').toString('base64url') }), 'after');
-test('activeSessions: a cursor with padding', badInput, () => list(admin(), { after: `${validCursorShape}=` }), 'after');
-test('activeSessions: a cursor with a flipped character', badInput, () => list(admin(), { after: `${validCursorShape.slice(0, -1)}${validCursorShape.endsWith('A') ? 'B' : 'A'}` }), 'after');
+test(
+  'activeSessions: base64 of something else',
+  badInput,
+  () => list(admin(), { after: Buffer.from('hello world').toString('base64url') }),
+  'after',
+);
+test(
+  'activeSessions: a cursor with a bad date',
+  badInput,
+  () =>
+    list(admin(), {
+      after: Buffer.from('v1|2026-02-30T00:00:00.000000Z|00000000-0000-4000-8000-000000000000').toString('base64url'),
+    }),
+  'after',
+);
+test(
+  'activeSessions: a cursor with year 0',
+  badInput,
+  () =>
+    list(admin(), {
+      after: Buffer.from('v1|0000-01-01T00:00:00.000000Z|00000000-0000-4000-8000-000000000000').toString('base64url'),
+    }),
+  'after',
+);
+test(
+  'activeSessions: a cursor with a bad id',
+  badInput,
+  () => list(admin(), { after: Buffer.from('v1|2026-01-01T00:00:00.000000Z|zzzz').toString('base64url') }),
+  'after',
+);
+test(
+  'activeSessions: a cursor with padding',
+  badInput,
+  () => list(admin(), { after: `${validCursorShape}=` }),
+  'after',
+);
+test(
+  'activeSessions: a cursor with a flipped character',
+  badInput,
+  () => list(admin(), { after: `${validCursorShape.slice(0, -1)}${validCursorShape.endsWith('A') ? 'B' : 'A'}` }),
+  'after',
+);
 test('activeSessions: an empty userId', badInput, () => list(admin(), { userId: '' }), 'userId');
 test('activeSessions: a userId over 255 characters', badInput, () => list(admin(), { userId: tooLong(256) }), 'userId');
 test('revokeUserSessions: an empty userId', badInput, () => admin().request(REVOKE_USER, { userId: '' }), 'userId');
-test('revokeUserSessions: a reason over 200 characters', badInput, () => admin().request(REVOKE_USER, { userId: 'bob', reason: tooLong(201) }), 'reason');
-test('setSessionLimit: a negative maxSessions', badInput, () => admin().request(SET_LIMIT, { subjectType: 'USER', subject: 'bob', maxSessions: -1 }), 'maxSessions');
-test('setSessionLimit: an empty subject', badInput, () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: '', maxSessions: 1 }), 'subject');
-test('setSessionLimit: a subject over 255 characters', badInput, () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: tooLong(256), maxSessions: 1 }), 'subject');
-test('setSessionLimit: a subject with a NUL character', badInput, () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: 'a\u0000', maxSessions: 1 }), 'subject');
-test('setSessionLimit: a subject with a lone surrogate', badInput, () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: 'a\ud800', maxSessions: 1 }), 'subject');
-test('removeSessionLimit: an empty subject', badInput, () => admin().request(REMOVE_LIMIT, { subjectType: 'USER', subject: '' }), 'subject');
-test('removeSessionLimit: a subject over 255 characters', badInput, () => admin().request(REMOVE_LIMIT, { subjectType: 'USER', subject: tooLong(256) }), 'subject');
+test(
+  'revokeUserSessions: a reason over 200 characters',
+  badInput,
+  () => admin().request(REVOKE_USER, { userId: 'bob', reason: tooLong(201) }),
+  'reason',
+);
+test(
+  'setSessionLimit: a negative maxSessions',
+  badInput,
+  () => admin().request(SET_LIMIT, { subjectType: 'USER', subject: 'bob', maxSessions: -1 }),
+  'maxSessions',
+);
+test(
+  'setSessionLimit: an empty subject',
+  badInput,
+  () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: '', maxSessions: 1 }),
+  'subject',
+);
+test(
+  'setSessionLimit: a subject over 255 characters',
+  badInput,
+  () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: tooLong(256), maxSessions: 1 }),
+  'subject',
+);
+test(
+  'setSessionLimit: a subject with a NUL character',
+  badInput,
+  () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: 'a\u0000', maxSessions: 1 }),
+  'subject',
+);
+test(
+  'setSessionLimit: a subject with a lone surrogate',
+  badInput,
+  () => admin().request(SET_LIMIT, { subjectType: 'GROUP', subject: 'a\ud800', maxSessions: 1 }),
+  'subject',
+);
+test(
+  'removeSessionLimit: an empty subject',
+  badInput,
+  () => admin().request(REMOVE_LIMIT, { subjectType: 'USER', subject: '' }),
+  'subject',
+);
+test(
+  'removeSessionLimit: a subject over 255 characters',
+  badInput,
+  () => admin().request(REMOVE_LIMIT, { subjectType: 'USER', subject: tooLong(256) }),
+  'subject',
+);
 
 test('limits are inclusive: first 1 and 100, a 200-character reason, a 255-character subject, maxSessions 0', async (t) => {
   const root = admin();
@@ -82,17 +166,32 @@ test('limits are inclusive: first 1 and 100, a 200-character reason, a 255-chara
     maxSessions: 0,
   });
   t.deepEqual(rule.setSessionLimit, { subjectType: 'GROUP', subject, maxSessions: 0 });
-  t.true((await root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject })).removeSessionLimit);
+  t.true(
+    (await root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject }))
+      .removeSessionLimit,
+  );
   // Unicode is fine in notes and subjects, counted as JavaScript counts.
   const note = 'perdu à la gare 🚉';
   const id2 = await admit(api().as('bob-limits', newKey('bob')));
-  t.is((await root.request<{ revokeSession: { revokedNote: string } }>(REVOKE, { id: id2, reason: note })).revokeSession.revokedNote, note);
+  t.is(
+    (await root.request<{ revokeSession: { revokedNote: string } }>(REVOKE, { id: id2, reason: note })).revokeSession
+      .revokedNote,
+    note,
+  );
 });
 
 test('an explicit null first means the default page size', async (t) => {
   const root = admin();
   await admit(root);
-  t.is((await root.request<{ activeSessions: { totalCount: number } }>('query($f: Int) { activeSessions(first: $f) { totalCount } }', { f: null })).activeSessions.totalCount, 1);
+  t.is(
+    (
+      await root.request<{ activeSessions: { totalCount: number } }>(
+        'query($f: Int) { activeSessions(first: $f) { totalCount } }',
+        { f: null },
+      )
+    ).activeSessions.totalCount,
+    1,
+  );
 });
 
 test('ill-typed variables and literals are refused by GraphQL with a 400, never a 5xx', async (t) => {
@@ -156,17 +255,30 @@ test('a battery of hostile strings in every argument never gets a 5xx', async (t
   };
   for (const [i, value] of hostile.entries()) {
     await record(`revokeSession.id#${i}`, root.request(REVOKE, { id: value }));
-    await record(`revokeSession.reason#${i}`, root.request(REVOKE, { id: '00000000-0000-4000-8000-000000000000', reason: value }));
+    await record(
+      `revokeSession.reason#${i}`,
+      root.request(REVOKE, { id: '00000000-0000-4000-8000-000000000000', reason: value }),
+    );
     await record(`activeSessions.userId#${i}`, list(root, { userId: value }));
     await record(`activeSessions.after#${i}`, list(root, { after: value }));
     await record(`revokeUserSessions.userId#${i}`, root.request(REVOKE_USER, { userId: value, reason: 'x' }));
     await record(`revokeUserSessions.reason#${i}`, root.request(REVOKE_USER, { userId: `nobody-${i}`, reason: value }));
-    await record(`setSessionLimit.subject#${i}`, root.request(SET_LIMIT, { subjectType: 'GROUP', subject: value, maxSessions: 1 }));
-    await record(`removeSessionLimit.subject#${i}`, root.request(REMOVE_LIMIT, { subjectType: 'GROUP', subject: value }));
+    await record(
+      `setSessionLimit.subject#${i}`,
+      root.request(SET_LIMIT, { subjectType: 'GROUP', subject: value, maxSessions: 1 }),
+    );
+    await record(
+      `removeSessionLimit.subject#${i}`,
+      root.request(REMOVE_LIMIT, { subjectType: 'GROUP', subject: value }),
+    );
   }
-  for (const first of [-(2 ** 31), -1, 0, 1, 100, 101, 2 ** 31 - 1]) await record(`first=${first}`, list(root, { first }));
+  for (const first of [-(2 ** 31), -1, 0, 1, 100, 101, 2 ** 31 - 1])
+    await record(`first=${first}`, list(root, { first }));
   for (const maxSessions of [-(2 ** 31), -1, 0, 2 ** 31 - 1]) {
-    await record(`maxSessions=${maxSessions}`, root.request(SET_LIMIT, { subjectType: 'USER', subject: 'u', maxSessions }));
+    await record(
+      `maxSessions=${maxSessions}`,
+      root.request(SET_LIMIT, { subjectType: 'USER', subject: 'u', maxSessions }),
+    );
   }
   const serverErrors = [...statuses].filter(([, status]) => status >= 500);
   t.deepEqual(serverErrors, []);
@@ -176,10 +288,17 @@ test('a battery of hostile strings in every argument never gets a 5xx', async (t
 
 test('semicolons and quotes in subjects and user ids are plain text', async (t) => {
   const root = admin();
-  const subject = "ops; team's \"core\" -- ?";
-  const rule = await root.request<{ setSessionLimit: unknown }>(SET_LIMIT, { subjectType: 'GROUP', subject, maxSessions: 2 });
+  const subject = 'ops; team\'s "core" -- ?';
+  const rule = await root.request<{ setSessionLimit: unknown }>(SET_LIMIT, {
+    subjectType: 'GROUP',
+    subject,
+    maxSessions: 2,
+  });
   t.deepEqual(rule.setSessionLimit, { subjectType: 'GROUP', subject, maxSessions: 2 });
-  t.true((await root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject })).removeSessionLimit);
+  t.true(
+    (await root.request<{ removeSessionLimit: boolean }>(REMOVE_LIMIT, { subjectType: 'GROUP', subject }))
+      .removeSessionLimit,
+  );
   const page = await list(root, { userId: "a; b' --" });
   t.is(page.totalCount, 0);
 });

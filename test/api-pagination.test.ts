@@ -57,9 +57,18 @@ test('45 sessions in pages of 10: five pages, every session once, newest first',
   const userId = 'pager-45';
   const created = await openSessions(userId, 45);
   const pages = await walk(admin(), userId, 10);
-  t.deepEqual(pages.map((p) => p.edges.length), [10, 10, 10, 10, 5]);
-  t.deepEqual(pages.map((p) => p.totalCount), [45, 45, 45, 45, 45]);
-  t.deepEqual(pages.map((p) => p.pageInfo.hasNextPage), [true, true, true, true, false]);
+  t.deepEqual(
+    pages.map((p) => p.edges.length),
+    [10, 10, 10, 10, 5],
+  );
+  t.deepEqual(
+    pages.map((p) => p.totalCount),
+    [45, 45, 45, 45, 45],
+  );
+  t.deepEqual(
+    pages.map((p) => p.pageInfo.hasNextPage),
+    [true, true, true, true, false],
+  );
   for (const page of pages) t.is(page.pageInfo.endCursor, page.edges.at(-1)!.cursor);
   const ids = pages.flatMap((p) => p.edges.map((e) => e.node.id));
   t.is(new Set(ids).size, 45);
@@ -71,7 +80,10 @@ test('45 sessions in pages of 10: five pages, every session once, newest first',
   // Continuing from any edge's cursor gives what follows it.
   const middle = pages[1].edges[3];
   const rest = await list(admin(), { userId, first: 5, after: middle.cursor });
-  t.deepEqual(rest.edges.map((e) => e.node.id), ids.slice(14, 19));
+  t.deepEqual(
+    rest.edges.map((e) => e.node.id),
+    ids.slice(14, 19),
+  );
 });
 
 test('a user pages through its own sessions and finds the current one exactly once', async (t) => {
@@ -82,7 +94,10 @@ test('a user pages through its own sessions and finds the current one exactly on
   const pages = await walk(me, userId, 5);
   const nodes = pages.flatMap((p) => p.edges.map((e) => e.node));
   t.is(nodes.length, 13);
-  t.deepEqual(nodes.filter((n) => n.current).map((n) => n.id), [mine]);
+  t.deepEqual(
+    nodes.filter((n) => n.current).map((n) => n.id),
+    [mine],
+  );
 });
 
 test('sessions admitted between pages: the walk still returns every earlier session exactly once', async (t) => {
@@ -96,7 +111,10 @@ test('sessions admitted between pages: the walk still returns every earlier sess
   t.is(new Set(ids).size, ids.length, 'no duplicates');
   t.deepEqual(ids.filter((id) => before.includes(id)).sort(), [...before].sort());
   // Newer sessions sort before the cursor, so a walk already under way does not see them.
-  t.deepEqual(ids.filter((id) => added.includes(id)), []);
+  t.deepEqual(
+    ids.filter((id) => added.includes(id)),
+    [],
+  );
   // The totals follow the growth.
   t.true(pages.at(-1)!.totalCount > pages[0].totalCount);
   t.is(pages.at(-1)!.totalCount, 30 + added.length);
@@ -116,7 +134,10 @@ test('sessions revoked between pages are skipped, never repeated', async (t) => 
   });
   const ids = pages.flatMap((p) => p.edges.map((e) => e.node.id));
   t.is(new Set(ids).size, ids.length);
-  t.deepEqual(ids, order.filter((id) => id !== order[15]));
+  t.deepEqual(
+    ids,
+    order.filter((id) => id !== order[15]),
+  );
   t.is(created.length, 20);
 });
 
@@ -128,7 +149,10 @@ test('sessions created in the same microsecond are told apart by id', async (t) 
      select gen_random_uuid(), ?, md5(random()::text) || md5(random()::text) from generate_series(1, 17)`,
     [userId],
   );
-  const created = await sql<{ n: string }>('select count(distinct created_at) as n from gsc_session where user_id = ?', [userId]);
+  const created = await sql<{ n: string }>(
+    'select count(distinct created_at) as n from gsc_session where user_id = ?',
+    [userId],
+  );
   t.is(Number(created[0].n), 1);
   for (const first of [1, 4, 16, 17]) {
     const ids = (await walk(admin(), userId, first)).flatMap((p) => p.edges.map((e) => e.node.id));

@@ -37,7 +37,9 @@ async function capturingLogs<T>(lines: string[], run: () => Promise<T>): Promise
   try {
     return await run();
   } finally {
-    methods.forEach((m, i) => (console[m] = saved[i]));
+    methods.forEach((m, i) => {
+      console[m] = saved[i];
+    });
     process.stderr.write = write;
     process.stdout.write = writeOut;
   }
@@ -98,7 +100,10 @@ for (const style of SCHEMA_STYLES) {
       t.is(down.status, 503);
     });
     t.true(events.length >= 8, 'the hooks saw the admissions and revocations');
-    t.true(logs.some((line) => line.includes('store error during api.activeSessions')), 'the store failure was logged');
+    t.true(
+      logs.some((line) => line.includes('store error during api.activeSessions')),
+      'the store failure was logged',
+    );
     // The scan itself works: it would have seen a digest.
     const [someSecret] = s.recorder.secrets;
     t.deepEqual(s.recorder.leaks([`x${someSecret}x`]), [someSecret]);

@@ -163,7 +163,12 @@ test('a note within 200 characters but over 200 UTF-16 units is stored whole, no
 
 test('a NUL character in userAgent or ip (PostgreSQL text cannot hold one) does not fail the login: it is dropped', async (t) => {
   const session = await api()
-    .controller.openSession({ userId: 'login-nul', sessionKey: newKey('login-nul'), userAgent: 'Mozilla\u0000/5.0', ip: '10.0.0.1\u0000' })
+    .controller.openSession({
+      userId: 'login-nul',
+      sessionKey: newKey('login-nul'),
+      userAgent: 'Mozilla\u0000/5.0',
+      ip: '10.0.0.1\u0000',
+    })
     .catch((error: Error & { extensions?: { code?: string } }) => {
       t.fail(`openSession failed: ${error.extensions?.code ?? ''} ${error.message}`);
       return undefined;

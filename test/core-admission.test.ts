@@ -46,7 +46,7 @@ test('an unknown key is admitted on its first request; the same key keeps its se
 
 test('resolvers read the current session without anything added to the host context', async (t) => {
   let seen: { keys: string[]; viaFunction: unknown } | undefined;
-  const s = await serveAlone(t, {}, (controller) =>
+  const s = await serveAlone(t, {}, (_controller) =>
     makeExecutableSchema({
       typeDefs: plainTypeDefs,
       resolvers: {
@@ -80,7 +80,13 @@ test('the user cap refuses a new session with SESSION_LIMIT_EXCEEDED 403 (level 
   t.is(await countRows(s.controller, "user_id = 'alice'"), 2);
   t.is(await countRows(s.controller, 'key_hash = ?', [hashSessionKey('a3')]), 0);
   // The refusal is not remembered: the admitted sessions go on, and other users are not affected.
-  t.is(await s.client('alice', 'a1').request<{ hello: string }>('{ hello }').then((r) => r.hello), 'world');
+  t.is(
+    await s
+      .client('alice', 'a1')
+      .request<{ hello: string }>('{ hello }')
+      .then((r) => r.hello),
+    'world',
+  );
   await s.client('bob', 'b1').request('{ hello }');
   t.like(await failure(s.client('alice', 'a3').request('{ hello }')), { code: 'SESSION_LIMIT_EXCEEDED' });
 });
@@ -108,7 +114,10 @@ test('anonymous requests pass untouched, even when no session may be admitted', 
   t.deepEqual(await s.client().request('{ hello whoami }'), { hello: 'world', whoami: null });
   // A user id without a session key is not an identity either.
   t.deepEqual(await s.client('alice').request('{ hello }'), { hello: 'world' });
-  t.like(await failure(s.client('alice', 'a1').request('{ hello }')), { code: 'SESSION_LIMIT_EXCEEDED', extensions: { level: 'APP', limit: 0 } });
+  t.like(await failure(s.client('alice', 'a1').request('{ hello }')), {
+    code: 'SESSION_LIMIT_EXCEEDED',
+    extensions: { level: 'APP', limit: 0 },
+  });
   t.is(await countRows(s.controller), 0);
 });
 
@@ -118,8 +127,7 @@ test('exempt identities (exempt: true or isExempt) are recorded but neither limi
     user: { maxSessions: 1 },
     // Staff are exempt by the option; the host marks "robots" exempt on the identity itself.
     isExempt: (identity) => identity.exempt === true || (identity.groups ?? []).includes('staff'),
-    identify: (ctx) =>
-      ctx.identity && { ...ctx.identity, exempt: ctx.identity.groups?.includes('robot') ?? false },
+    identify: (ctx) => ctx.identity && { ...ctx.identity, exempt: ctx.identity.groups?.includes('robot') ?? false },
   });
   for (const key of ['d1', 'd2', 'd3']) {
     const r = await s.client('dave', key, ['staff']).request<Whoami>('{ whoami }');
@@ -152,7 +160,11 @@ test('openSession admits explicitly on the same path as a request, and is idempo
   // Sessions opened either way count toward one cap.
   await s.client('alice', 'implicit-2').request('{ hello }');
   const refused = await t.throwsAsync(s.controller.openSession({ userId: 'alice', sessionKey: 'login-3' }));
-  t.like((refused as unknown as { extensions: object }).extensions, { code: 'SESSION_LIMIT_EXCEEDED', level: 'USER', limit: 2 });
+  t.like((refused as unknown as { extensions: object }).extensions, {
+    code: 'SESSION_LIMIT_EXCEEDED',
+    level: 'USER',
+    limit: 2,
+  });
   t.is(await countRows(s.controller), 2);
 
   await s.controller.revoke(opened.id, 'LOGOUT');
@@ -166,7 +178,10 @@ test('a login resolver that calls openSession gets the cap refusal as the reques
     makeExecutableSchema({
       typeDefs: `${plainTypeDefs} type Mutation { login(user: String!, key: String!): String! }`,
       resolvers: {
-        Query: { hello: () => 'world', whoami: (_: unknown, __: unknown, ctx: TestContext) => currentSession(ctx)?.id ?? null },
+        Query: {
+          hello: () => 'world',
+          whoami: (_: unknown, __: unknown, ctx: TestContext) => currentSession(ctx)?.id ?? null,
+        },
         Mutation: {
           login: async (_: unknown, args: { user: string; key: string }) =>
             (await controller.openSession({ userId: args.user, sessionKey: args.key })).id,
@@ -194,13 +209,19 @@ test('limitFor decides per identity, sync or async; null is unlimited; undefined
     },
   });
   // limitFor wins over a stored rule for the same user.
-  await query(s.controller, "insert into gsc_limit_rule (subject_type, subject, max_sessions) values ('USER', 'ruled', 5)");
+  await query(
+    s.controller,
+    "insert into gsc_limit_rule (subject_type, subject, max_sessions) values ('USER', 'ruled', 5)",
+  );
   const admitUntilRefused = async (user: string, max = 8) => {
     for (let i = 1; i <= max; i++) {
       const result = await s
         .client(user, `${user}-${i}`)
         .request('{ hello }')
-        .then(() => undefined, (error) => error);
+        .then(
+          () => undefined,
+          (error) => error,
+        );
       if (result) return { admitted: i - 1, refused: (await failure(Promise.reject(result))).extensions };
     }
     return { admitted: max, refused: undefined };
@@ -222,7 +243,13 @@ test('stored limit rules: a user rule, else the most permissive group rule, else
   const admitted = async (user: string, groups: string[], tries = 6, round = 'a') => {
     let n = 0;
     for (let i = 0; i < tries; i++) {
-      const ok = await s.client(user, `${user}-${round}${i}`, groups).request('{ hello }').then(() => true, () => false);
+      const ok = await s
+        .client(user, `${user}-${round}${i}`, groups)
+        .request('{ hello }')
+        .then(
+          () => true,
+          () => false,
+        );
       if (ok) n++;
     }
     return n;
@@ -283,10 +310,18 @@ test('hooks see admissions, refusals and revocations, never the session key or i
   const [, revoke] = events[2] as ['revoke', RevokeEvent];
   t.is(revoke.reason, 'REVOKED');
   t.is(revoke.note, 'lost phone');
-  t.deepEqual(revoke.sessions.map((x) => x.id), [id]);
+  t.deepEqual(
+    revoke.sessions.map((x) => x.id),
+    [id],
+  );
 
   const serialized = JSON.stringify(events);
-  for (const secret of ['secret-key-1', 'secret-key-2', hashSessionKey('secret-key-1'), hashSessionKey('secret-key-2')]) {
+  for (const secret of [
+    'secret-key-1',
+    'secret-key-2',
+    hashSessionKey('secret-key-1'),
+    hashSessionKey('secret-key-2'),
+  ]) {
     t.false(serialized.includes(secret), `hooks must not see ${secret}`);
   }
   for (const [, event] of events) {
@@ -307,14 +342,22 @@ test('a hook that throws does not fail the request it observes', async (t) => {
 test('a key presented by another user is refused (UNAUTHENTICATED 401), not shared', async (t) => {
   const s = await serveAlone(t, {});
   const { whoami } = await s.client('alice', 'shared-key').request<Whoami>('{ whoami }');
-  t.like(await failure(s.client('mallory', 'shared-key').request('{ whoami }')), { code: 'UNAUTHENTICATED', status: 401 });
-  t.is((await s.client('alice', 'shared-key').request<Whoami>('{ whoami }')).whoami, whoami, "alice's session is unaffected");
+  t.like(await failure(s.client('mallory', 'shared-key').request('{ whoami }')), {
+    code: 'UNAUTHENTICATED',
+    status: 401,
+  });
+  t.is(
+    (await s.client('alice', 'shared-key').request<Whoami>('{ whoami }')).whoami,
+    whoami,
+    "alice's session is unaffected",
+  );
   t.is(await countRows(s.controller), 1);
 });
 
 test('an identity without a usable user id or key fails with UNAUTHENTICATED 401, naming what is wrong', async (t) => {
   const s = await serveAlone(t, {
-    identify: (ctx) => (ctx.identity ? { ...ctx.identity, userId: ctx.identity.userId === 'none' ? '' : ctx.identity.userId } : null),
+    identify: (ctx) =>
+      ctx.identity ? { ...ctx.identity, userId: ctx.identity.userId === 'none' ? '' : ctx.identity.userId } : null,
   });
   const f = await failure(s.client('none', 'k').request('{ hello }'));
   t.like(f, { code: 'UNAUTHENTICATED', status: 401 });

@@ -16,13 +16,20 @@ interface Whoami {
 /** `n` logins of one user with distinct keys, all in flight at once, spread round-robin over the servers. */
 function race(servers: RunningServer[], n: number, user: (i: number) => string, key: (i: number) => string) {
   return Promise.all(
-    Array.from({ length: n }, (_, i) => outcome(servers[i % servers.length].client(user(i), key(i)).request('{ hello }'))),
+    Array.from({ length: n }, (_, i) =>
+      outcome(servers[i % servers.length].client(user(i), key(i)).request('{ hello }')),
+    ),
   );
 }
 
 test.serial('50 concurrent logins of one user with a cap of 2 on one instance: exactly 2 admitted', async (t) => {
   const s = await serve(t, { database: await sharedDatabase(t, { latencyMs: LATENCY_MS }), user: { maxSessions: 2 } });
-  const outcomes = await race([s], 50, () => 'alice', (i) => `alice-${i}`);
+  const outcomes = await race(
+    [s],
+    50,
+    () => 'alice',
+    (i) => `alice-${i}`,
+  );
   t.deepEqual(tally(outcomes), { ok: 2, 'SESSION_LIMIT_EXCEEDED 403': 48 });
   t.is(await countRows(s.controller, "user_id = 'alice'"), 2);
   // The two admitted are exactly the two that succeeded.
@@ -30,14 +37,22 @@ test.serial('50 concurrent logins of one user with a cap of 2 on one instance: e
   t.is(await countRows(s.controller, 'key_hash in (?, ?)', admittedKeys), 2);
 });
 
-test.serial('50 concurrent logins of one user with a cap of 2 over two instances on one database: exactly 2 admitted', async (t) => {
-  const database = await sharedDatabase(t, { latencyMs: LATENCY_MS });
-  const a = await serve(t, { database, user: { maxSessions: 2 } });
-  const b = await serve(t, { database, user: { maxSessions: 2 } });
-  const outcomes = await race([a, b], 50, () => 'alice', (i) => `alice-${i}`);
-  t.deepEqual(tally(outcomes), { ok: 2, 'SESSION_LIMIT_EXCEEDED 403': 48 });
-  t.is(await countRows(a.controller, "user_id = 'alice'"), 2);
-});
+test.serial(
+  '50 concurrent logins of one user with a cap of 2 over two instances on one database: exactly 2 admitted',
+  async (t) => {
+    const database = await sharedDatabase(t, { latencyMs: LATENCY_MS });
+    const a = await serve(t, { database, user: { maxSessions: 2 } });
+    const b = await serve(t, { database, user: { maxSessions: 2 } });
+    const outcomes = await race(
+      [a, b],
+      50,
+      () => 'alice',
+      (i) => `alice-${i}`,
+    );
+    t.deepEqual(tally(outcomes), { ok: 2, 'SESSION_LIMIT_EXCEEDED 403': 48 });
+    t.is(await countRows(a.controller, "user_id = 'alice'"), 2);
+  },
+);
 
 test.serial('concurrent explicit logins (openSession) on two instances respect the cap too', async (t) => {
   const database = await sharedDatabase(t, { latencyMs: LATENCY_MS });
@@ -50,14 +65,17 @@ test.serial('concurrent explicit logins (openSession) on two instances respect t
   );
   t.is(results.filter((r) => r.status === 'fulfilled').length, 3);
   for (const r of results) {
-    if (r.status === 'rejected') t.like(r.reason, { extensions: { code: 'SESSION_LIMIT_EXCEEDED', level: 'USER', limit: 3 } });
+    if (r.status === 'rejected')
+      t.like(r.reason, { extensions: { code: 'SESSION_LIMIT_EXCEEDED', level: 'USER', limit: 3 } });
   }
   t.is(await countRows(b.controller, "user_id = 'bob'"), 3);
 });
 
 test.serial('two concurrent first requests with one new key make one session (one instance)', async (t) => {
   const s = await serveAlone(t, { user: { maxSessions: 5 } });
-  const answers = await Promise.all(Array.from({ length: 10 }, () => s.client('alice', 'same-key').request<Whoami>('{ whoami }')));
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, () => s.client('alice', 'same-key').request<Whoami>('{ whoami }')),
+  );
   t.is(new Set(answers.map((a) => a.whoami)).size, 1);
   t.is(await countRows(s.controller), 1);
 });
@@ -81,7 +99,12 @@ test.serial('the app cap holds under concurrent logins of many users over two in
   const database = await sharedDatabase(t, { latencyMs: LATENCY_MS });
   const a = await serve(t, { database, app: { maxSessions: 3 }, user: { maxSessions: 2 } });
   const b = await serve(t, { database, app: { maxSessions: 3 }, user: { maxSessions: 2 } });
-  const outcomes = await race([a, b], 40, (i) => `user-${i % 20}`, (i) => `key-${i}`);
+  const outcomes = await race(
+    [a, b],
+    40,
+    (i) => `user-${i % 20}`,
+    (i) => `key-${i}`,
+  );
   t.deepEqual(tally(outcomes), { ok: 3, 'SESSION_LIMIT_EXCEEDED 403': 37 });
   t.is(await countRows(a.controller), 3);
 });
@@ -91,7 +114,12 @@ test.serial('EVICT_OLDEST under concurrent logins over two instances: never more
   const options = { database, user: { maxSessions: 2, onLimit: 'EVICT_OLDEST' as const } };
   const a = await serve(t, options);
   const b = await serve(t, options);
-  const outcomes = await race([a, b], 20, () => 'alice', (i) => `alice-${i}`);
+  const outcomes = await race(
+    [a, b],
+    20,
+    () => 'alice',
+    (i) => `alice-${i}`,
+  );
   t.deepEqual(tally(outcomes), { ok: 20 }, 'every login is admitted: each evicts the least recently seen');
   t.is(await countLive(a.controller, 'alice'), 2);
   t.is(await countRows(a.controller, "revoked_reason = 'EVICTED'"), 18);
@@ -99,10 +127,19 @@ test.serial('EVICT_OLDEST under concurrent logins over two instances: never more
 
 test.serial('exempt logins racing with capped ones neither take nor are refused a place', async (t) => {
   const database = await sharedDatabase(t, { latencyMs: LATENCY_MS });
-  const options = { database, app: { maxSessions: 2 }, isExempt: (id: { userId: string }) => id.userId.startsWith('staff') };
+  const options = {
+    database,
+    app: { maxSessions: 2 },
+    isExempt: (id: { userId: string }) => id.userId.startsWith('staff'),
+  };
   const a = await serve(t, options);
   const b = await serve(t, options);
-  const outcomes = await race([a, b], 30, (i) => (i % 3 === 0 ? `staff-${i}` : `user-${i}`), (i) => `key-${i}`);
+  const outcomes = await race(
+    [a, b],
+    30,
+    (i) => (i % 3 === 0 ? `staff-${i}` : `user-${i}`),
+    (i) => `key-${i}`,
+  );
   const staff = outcomes.filter((_, i) => i % 3 === 0);
   const users = outcomes.filter((_, i) => i % 3 !== 0);
   t.deepEqual(tally(staff), { ok: 10 });
@@ -111,5 +148,11 @@ test.serial('exempt logins racing with capped ones neither take nor are refused 
     a.controller,
     'select exempt, count(*) as n from gsc_session group by exempt order by exempt',
   );
-  t.deepEqual(rows.map((r) => [r.exempt, Number(r.n)]), [[false, 2], [true, 10]]);
+  t.deepEqual(
+    rows.map((r) => [r.exempt, Number(r.n)]),
+    [
+      [false, 2],
+      [true, 10],
+    ],
+  );
 });

@@ -18,48 +18,57 @@ async function use(server: RunningServer, user: string, key: string): Promise<st
   return whoami!.split(':')[1];
 }
 
-test.serial('EVICT_OLDEST evicts the least recently seen session, which then gets SESSION_REVOKED (EVICTED)', async (t) => {
-  const admits: AdmitEvent[] = [];
-  const revokes: RevokeEvent[] = [];
-  const s = await serveAlone(t, {
-    user: { maxSessions: 2, onLimit: 'EVICT_OLDEST' },
-    touchInterval: TOUCH_MS,
-    onAdmit: (e) => admits.push(e),
-    onRevoke: (e) => revokes.push(e),
-  });
-  const first = await use(s, 'alice', 'k1');
-  await sleep(STEP_MS);
-  const second = await use(s, 'alice', 'k2');
-  await sleep(STEP_MS);
-  // k1 is the oldest, but it is used again: k2 becomes the least recently seen.
-  await use(s, 'alice', 'k1');
-  await sleep(STEP_MS);
+test.serial(
+  'EVICT_OLDEST evicts the least recently seen session, which then gets SESSION_REVOKED (EVICTED)',
+  async (t) => {
+    const admits: AdmitEvent[] = [];
+    const revokes: RevokeEvent[] = [];
+    const s = await serveAlone(t, {
+      user: { maxSessions: 2, onLimit: 'EVICT_OLDEST' },
+      touchInterval: TOUCH_MS,
+      onAdmit: (e) => admits.push(e),
+      onRevoke: (e) => revokes.push(e),
+    });
+    const first = await use(s, 'alice', 'k1');
+    await sleep(STEP_MS);
+    const second = await use(s, 'alice', 'k2');
+    await sleep(STEP_MS);
+    // k1 is the oldest, but it is used again: k2 becomes the least recently seen.
+    await use(s, 'alice', 'k1');
+    await sleep(STEP_MS);
 
-  const third = await use(s, 'alice', 'k3');
-  t.like(await failure(s.client('alice', 'k2').request('{ hello }')), {
-    code: 'SESSION_REVOKED',
-    status: 401,
-    extensions: { reason: 'EVICTED' },
-  });
-  t.is(await use(s, 'alice', 'k1'), first);
-  t.is(await use(s, 'alice', 'k3'), third);
-  const rows = await query<{ id: string; revoked_reason: string | null }>(
-    s.controller,
-    'select id, revoked_reason from gsc_session order by created_at',
-  );
-  t.deepEqual(rows, [
-    { id: first, revoked_reason: null },
-    { id: second, revoked_reason: 'EVICTED' },
-    { id: third, revoked_reason: null },
-  ]);
-  t.deepEqual(admits.at(-1)!.evicted.map((e) => e.id), [second]);
-  t.is(revokes.length, 1);
-  t.like(revokes[0], { reason: 'EVICTED', note: null });
-  t.deepEqual(revokes[0].sessions.map((e) => e.id), [second]);
-  // An evicted key stays evicted: using it does not evict anyone else.
-  await failure(s.client('alice', 'k2').request('{ hello }'));
-  t.is(await countLive(s.controller, 'alice'), 2);
-});
+    const third = await use(s, 'alice', 'k3');
+    t.like(await failure(s.client('alice', 'k2').request('{ hello }')), {
+      code: 'SESSION_REVOKED',
+      status: 401,
+      extensions: { reason: 'EVICTED' },
+    });
+    t.is(await use(s, 'alice', 'k1'), first);
+    t.is(await use(s, 'alice', 'k3'), third);
+    const rows = await query<{ id: string; revoked_reason: string | null }>(
+      s.controller,
+      'select id, revoked_reason from gsc_session order by created_at',
+    );
+    t.deepEqual(rows, [
+      { id: first, revoked_reason: null },
+      { id: second, revoked_reason: 'EVICTED' },
+      { id: third, revoked_reason: null },
+    ]);
+    t.deepEqual(
+      admits.at(-1)!.evicted.map((e) => e.id),
+      [second],
+    );
+    t.is(revokes.length, 1);
+    t.like(revokes[0], { reason: 'EVICTED', note: null });
+    t.deepEqual(
+      revokes[0].sessions.map((e) => e.id),
+      [second],
+    );
+    // An evicted key stays evicted: using it does not evict anyone else.
+    await failure(s.client('alice', 'k2').request('{ hello }'));
+    t.is(await countLive(s.controller, 'alice'), 2);
+  },
+);
 
 test.serial('an eviction on another instance reaches the evicted session within the sync bound', async (t) => {
   const database = await sharedDatabase(t);
@@ -92,14 +101,20 @@ test('EVICT_OLDEST evicts as many as needed when a limit was lowered', async (t)
   for (const key of ['k1', 'k2', 'k3']) await use(s, 'alice', key);
   limit = 1;
   const newest = await use(s, 'alice', 'k4');
-  const live = await query<{ id: string }>(s.controller, "select id from gsc_session where revoked_at is null and user_id = 'alice'");
-  t.deepEqual(live.map((r) => r.id), [newest]);
+  const live = await query<{ id: string }>(
+    s.controller,
+    "select id from gsc_session where revoked_at is null and user_id = 'alice'",
+  );
+  t.deepEqual(
+    live.map((r) => r.id),
+    [newest],
+  );
   for (const key of ['k1', 'k2', 'k3']) {
     t.is(await outcome(s.client('alice', key).request('{ hello }')), 'SESSION_REVOKED 401');
   }
 });
 
-test('EVICT_OLDEST only evicts the user\'s own sessions; a full app still refuses other users', async (t) => {
+test("EVICT_OLDEST only evicts the user's own sessions; a full app still refuses other users", async (t) => {
   const s = await serveAlone(t, { app: { maxSessions: 3 }, user: { maxSessions: 2, onLimit: 'EVICT_OLDEST' } });
   await use(s, 'alice', 'a1');
   await use(s, 'alice', 'a2');
@@ -119,6 +134,9 @@ test('EVICT_OLDEST only evicts the user\'s own sessions; a full app still refuse
 
 test('EVICT_OLDEST with a limit of 0 refuses rather than evict', async (t) => {
   const s = await serveAlone(t, { user: { maxSessions: 0, onLimit: 'EVICT_OLDEST' } });
-  t.like(await failure(s.client('alice', 'a1').request('{ hello }')), { code: 'SESSION_LIMIT_EXCEEDED', extensions: { level: 'USER', limit: 0 } });
+  t.like(await failure(s.client('alice', 'a1').request('{ hello }')), {
+    code: 'SESSION_LIMIT_EXCEEDED',
+    extensions: { level: 'USER', limit: 0 },
+  });
   t.is(await countLive(s.controller), 0);
 });

@@ -1,7 +1,17 @@
 import test from 'ava';
 import type { RevokeEvent } from '../src/hooks.js';
 import { hashSessionKey } from '../src/identity.js';
-import { countLive, countRows, eventually, outcome, query, serve, serveAlone, sharedDatabase, sleep } from './helpers/core.js';
+import {
+  countLive,
+  countRows,
+  eventually,
+  outcome,
+  query,
+  serve,
+  serveAlone,
+  sharedDatabase,
+  sleep,
+} from './helpers/core.js';
 import { failure } from './helpers/server.js';
 
 interface Whoami {
@@ -48,8 +58,14 @@ test('revokeUser ends every session of a user with its reason (ADMIN_REVOKED by 
 
   const ended = await s.controller.revokeUser('alice', 'LOGOUT', null, keep);
   t.is(ended.length, 2);
-  t.like(await failure(s.client('alice', 'a1').request('{ hello }')), { code: 'SESSION_REVOKED', extensions: { reason: 'LOGOUT' } });
-  t.like(await failure(s.client('alice', 'a2').request('{ hello }')), { code: 'SESSION_REVOKED', extensions: { reason: 'LOGOUT' } });
+  t.like(await failure(s.client('alice', 'a1').request('{ hello }')), {
+    code: 'SESSION_REVOKED',
+    extensions: { reason: 'LOGOUT' },
+  });
+  t.like(await failure(s.client('alice', 'a2').request('{ hello }')), {
+    code: 'SESSION_REVOKED',
+    extensions: { reason: 'LOGOUT' },
+  });
   t.is(await outcome(s.client('alice', 'a3').request('{ hello }')), 'ok', 'the excepted session goes on');
 
   t.is((await s.controller.revokeUser('alice')).length, 1);
@@ -59,58 +75,78 @@ test('revokeUser ends every session of a user with its reason (ADMIN_REVOKED by 
     s.controller,
     "select revoked_reason from gsc_session where user_id = 'alice' order by revoked_reason",
   );
-  t.deepEqual(reasons.map((r) => r.revoked_reason), ['ADMIN_REVOKED', 'LOGOUT', 'LOGOUT']);
+  t.deepEqual(
+    reasons.map((r) => r.revoked_reason),
+    ['ADMIN_REVOKED', 'LOGOUT', 'LOGOUT'],
+  );
 });
 
-test.serial('an idle session expires with SESSION_EXPIRED 401 (IDLE); use keeps it alive; it is never admitted again', async (t) => {
-  const s = await serveAlone(t, { idleTimeout: 1_500, touchInterval: 50, user: { maxSessions: 1 } });
-  const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
-  // Used every 250 ms for 3 s, twice the idle timeout: still the same session.
-  for (let i = 0; i < 12; i++) {
-    await sleep(250);
+test.serial(
+  'an idle session expires with SESSION_EXPIRED 401 (IDLE); use keeps it alive; it is never admitted again',
+  async (t) => {
+    const s = await serveAlone(t, { idleTimeout: 1_500, touchInterval: 50, user: { maxSessions: 1 } });
+    const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
+    // Used every 250 ms for 3 s, twice the idle timeout: still the same session.
+    for (let i = 0; i < 12; i++) {
+      await sleep(250);
+      t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
+    }
+    await sleep(2_000);
+    for (let i = 0; i < 2; i++) {
+      t.like(await failure(s.client('alice', 'k1').request('{ hello }')), {
+        code: 'SESSION_EXPIRED',
+        status: 401,
+        extensions: { reason: 'IDLE' },
+      });
+    }
+    await t.throwsAsync(s.controller.openSession({ userId: 'alice', sessionKey: 'k1' }), { message: /expired/ });
+    t.is(await countRows(s.controller), 1);
+    // An expired session no longer holds a place under the cap.
+    t.regex((await s.client('alice', 'k2').request<Whoami>('{ whoami }')).whoami!, /^alice:/);
+  },
+);
+
+test.serial(
+  'a short idleTimeout alone (touchInterval left at its default) still keeps a used session alive',
+  async (t) => {
+    const s = await serveAlone(t, { idleTimeout: 1_500 });
+    const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
+    for (let i = 0; i < 12; i++) {
+      await sleep(250);
+      t.is(await outcome(s.client('alice', 'k1').request('{ hello }')), 'ok', `after ${(i + 1) * 250} ms of use`);
+    }
     t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
-  }
-  await sleep(2_000);
-  for (let i = 0; i < 2; i++) {
-    t.like(await failure(s.client('alice', 'k1').request('{ hello }')), {
-      code: 'SESSION_EXPIRED',
-      status: 401,
-      extensions: { reason: 'IDLE' },
+  },
+);
+
+test.serial(
+  'a session older than absoluteTimeout expires with SESSION_EXPIRED (ABSOLUTE) however active',
+  async (t) => {
+    const s = await serveAlone(t, {
+      idleTimeout: null,
+      absoluteTimeout: 1_200,
+      touchInterval: 50,
+      app: { maxSessions: 1 },
     });
-  }
-  await t.throwsAsync(s.controller.openSession({ userId: 'alice', sessionKey: 'k1' }), { message: /expired/ });
-  t.is(await countRows(s.controller), 1);
-  // An expired session no longer holds a place under the cap.
-  t.regex((await s.client('alice', 'k2').request<Whoami>('{ whoami }')).whoami!, /^alice:/);
-});
-
-test.serial('a short idleTimeout alone (touchInterval left at its default) still keeps a used session alive', async (t) => {
-  const s = await serveAlone(t, { idleTimeout: 1_500 });
-  const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
-  for (let i = 0; i < 12; i++) {
-    await sleep(250);
-    t.is(await outcome(s.client('alice', 'k1').request('{ hello }')), 'ok', `after ${(i + 1) * 250} ms of use`);
-  }
-  t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
-});
-
-test.serial('a session older than absoluteTimeout expires with SESSION_EXPIRED (ABSOLUTE) however active', async (t) => {
-  const s = await serveAlone(t, { idleTimeout: null, absoluteTimeout: 1_200, touchInterval: 50, app: { maxSessions: 1 } });
-  await s.client('alice', 'k1').request('{ hello }');
-  const outcomes: string[] = [];
-  const started = Date.now();
-  while (Date.now() - started < 1_800) {
-    outcomes.push(await outcome(s.client('alice', 'k1').request('{ hello }')));
-    await sleep(100);
-  }
-  // It worked while young, then failed for good: never a success after the first failure.
-  const firstFailure = outcomes.indexOf('SESSION_EXPIRED 401');
-  t.true(firstFailure > 0, outcomes.join(', '));
-  t.deepEqual(outcomes.slice(firstFailure), outcomes.slice(firstFailure).map(() => 'SESSION_EXPIRED 401'));
-  t.like(await failure(s.client('alice', 'k1').request('{ hello }')), { extensions: { reason: 'ABSOLUTE' } });
-  // The app seat it held is free: an expired session is not counted.
-  t.is(await outcome(s.client('bob', 'b1').request('{ hello }')), 'ok');
-});
+    await s.client('alice', 'k1').request('{ hello }');
+    const outcomes: string[] = [];
+    const started = Date.now();
+    while (Date.now() - started < 1_800) {
+      outcomes.push(await outcome(s.client('alice', 'k1').request('{ hello }')));
+      await sleep(100);
+    }
+    // It worked while young, then failed for good: never a success after the first failure.
+    const firstFailure = outcomes.indexOf('SESSION_EXPIRED 401');
+    t.true(firstFailure > 0, outcomes.join(', '));
+    t.deepEqual(
+      outcomes.slice(firstFailure),
+      outcomes.slice(firstFailure).map(() => 'SESSION_EXPIRED 401'),
+    );
+    t.like(await failure(s.client('alice', 'k1').request('{ hello }')), { extensions: { reason: 'ABSOLUTE' } });
+    // The app seat it held is free: an expired session is not counted.
+    t.is(await outcome(s.client('bob', 'b1').request('{ hello }')), 'ok');
+  },
+);
 
 test.serial('activity on one instance keeps a session alive on another', async (t) => {
   const database = await sharedDatabase(t);

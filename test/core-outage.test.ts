@@ -55,108 +55,150 @@ const whoami = async (s: RunningServer, user?: string, key?: string) =>
 /** Waits for the server to govern requests again, and says how long it took. */
 async function recovered(s: RunningServer, user: string, key: string): Promise<{ whoami: string; afterMs: number }> {
   const started = Date.now();
-  const who = await eventually(async () => {
-    const o = await s.client(user, key).request<Whoami>('{ whoami }').then((r) => r.whoami, () => undefined);
-    return o ?? undefined;
-  }, 10_000, 100);
+  const who = await eventually(
+    async () => {
+      const o = await s
+        .client(user, key)
+        .request<Whoami>('{ whoami }')
+        .then(
+          (r) => r.whoami,
+          () => undefined,
+        );
+      return o ?? undefined;
+    },
+    10_000,
+    100,
+  );
   return { whoami: who, afterMs: Date.now() - started };
 }
 
-test.serial("failMode 'closed': governed requests get SESSION_STORE_UNAVAILABLE 503, and it recovers by itself", async (t) => {
-  const outage = await interruptibleDatabase(t);
-  const errors: StoreErrorEvent[] = [];
-  const s = await serve(t, {
-    database: outage.database,
-    failMode: 'closed',
-    syncInterval: SYNC_MS,
-    maxStaleness: STALE_MS,
-    user: { maxSessions: 1 },
-    onStoreError: (e) => errors.push(e),
-  });
-  const alice = await whoami(s, 'alice', 'a1');
-  t.regex(alice!, /^alice:/);
+test.serial(
+  "failMode 'closed': governed requests get SESSION_STORE_UNAVAILABLE 503, and it recovers by itself",
+  async (t) => {
+    const outage = await interruptibleDatabase(t);
+    const errors: StoreErrorEvent[] = [];
+    const s = await serve(t, {
+      database: outage.database,
+      failMode: 'closed',
+      syncInterval: SYNC_MS,
+      maxStaleness: STALE_MS,
+      user: { maxSessions: 1 },
+      onStoreError: (e) => errors.push(e),
+    });
+    const alice = await whoami(s, 'alice', 'a1');
+    t.regex(alice!, /^alice:/);
 
-  await outage.down();
-  for (let i = 0; i < 3; i++) {
-    t.is(await outcome(s.client('bob', 'b1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
-  }
-  const login = await t.throwsAsync(s.controller.openSession({ userId: 'carol', sessionKey: 'c1' }));
-  t.like(login, { extensions: { code: 'SESSION_STORE_UNAVAILABLE' } } as object);
-  t.deepEqual(await s.client().request('{ hello whoami }'), { hello: 'world', whoami: null }, 'anonymous requests pass');
-  // A known session is served from memory only while the instance is in sync; after that the
-  // instance cannot know whether it was revoked elsewhere, so it fails closed too.
-  await sleep(3 * SYNC_MS);
-  t.is(await outcome(s.client('alice', 'a1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
-  t.true(errors.some((e) => e.operation === 'request'), 'the failure is reported through onStoreError');
-  t.true(errors.every((e) => e.error instanceof Error));
+    await outage.down();
+    for (let i = 0; i < 3; i++) {
+      t.is(await outcome(s.client('bob', 'b1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
+    }
+    const login = await t.throwsAsync(s.controller.openSession({ userId: 'carol', sessionKey: 'c1' }));
+    t.like(login, { extensions: { code: 'SESSION_STORE_UNAVAILABLE' } } as object);
+    t.deepEqual(
+      await s.client().request('{ hello whoami }'),
+      { hello: 'world', whoami: null },
+      'anonymous requests pass',
+    );
+    // A known session is served from memory only while the instance is in sync; after that the
+    // instance cannot know whether it was revoked elsewhere, so it fails closed too.
+    await sleep(3 * SYNC_MS);
+    t.is(await outcome(s.client('alice', 'a1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
+    t.true(
+      errors.some((e) => e.operation === 'request'),
+      'the failure is reported through onStoreError',
+    );
+    t.true(errors.every((e) => e.error instanceof Error));
 
-  await outage.up();
-  const back = await recovered(s, 'bob', 'b1');
-  t.log(`governing again ${back.afterMs} ms after the database returned`);
-  t.regex(back.whoami, /^bob:/);
-  t.is(await whoami(s, 'alice', 'a1'), alice, 'sessions admitted before the outage are intact');
-  t.like(await s.controller.openSession({ userId: 'carol', sessionKey: 'c1' }), { userId: 'carol' });
-  t.is(await outcome(s.client('alice', 'a2').request('{ hello }')), 'SESSION_LIMIT_EXCEEDED 403', 'caps apply again');
-  await sleep(2 * SYNC_MS);
-  t.deepEqual(unhandled, []);
-});
+    await outage.up();
+    const back = await recovered(s, 'bob', 'b1');
+    t.log(`governing again ${back.afterMs} ms after the database returned`);
+    t.regex(back.whoami, /^bob:/);
+    t.is(await whoami(s, 'alice', 'a1'), alice, 'sessions admitted before the outage are intact');
+    t.like(await s.controller.openSession({ userId: 'carol', sessionKey: 'c1' }), { userId: 'carol' });
+    t.is(await outcome(s.client('alice', 'a2').request('{ hello }')), 'SESSION_LIMIT_EXCEEDED 403', 'caps apply again');
+    await sleep(2 * SYNC_MS);
+    t.deepEqual(unhandled, []);
+  },
+);
 
-test.serial("failMode 'open': governed requests pass ungoverned while the database is away, then are governed again", async (t) => {
-  const outage = await interruptibleDatabase(t);
-  const errors: StoreErrorEvent[] = [];
-  const s = await serve(t, {
-    database: outage.database,
-    failMode: 'open',
-    syncInterval: SYNC_MS,
-    maxStaleness: STALE_MS,
-    user: { maxSessions: 1 },
-    onStoreError: (e) => errors.push(e),
-  });
-  t.regex((await whoami(s, 'alice', 'a1'))!, /^alice:/);
+test.serial(
+  "failMode 'open': governed requests pass ungoverned while the database is away, then are governed again",
+  async (t) => {
+    const outage = await interruptibleDatabase(t);
+    const errors: StoreErrorEvent[] = [];
+    const s = await serve(t, {
+      database: outage.database,
+      failMode: 'open',
+      syncInterval: SYNC_MS,
+      maxStaleness: STALE_MS,
+      user: { maxSessions: 1 },
+      onStoreError: (e) => errors.push(e),
+    });
+    t.regex((await whoami(s, 'alice', 'a1'))!, /^alice:/);
 
-  await outage.down();
-  // The request runs, without a session (the store could not say which).
-  t.is(await whoami(s, 'bob', 'b1'), null);
-  t.is(await whoami(s, 'bob', 'b2'), null, 'no cap can be checked either: open means open');
-  await sleep(3 * SYNC_MS);
-  t.is(await outcome(s.client('alice', 'a1').request('{ hello }')), 'ok');
-  t.true(errors.some((e) => e.operation === 'request'), 'every pass is reported through onStoreError');
+    await outage.down();
+    // The request runs, without a session (the store could not say which).
+    t.is(await whoami(s, 'bob', 'b1'), null);
+    t.is(await whoami(s, 'bob', 'b2'), null, 'no cap can be checked either: open means open');
+    await sleep(3 * SYNC_MS);
+    t.is(await outcome(s.client('alice', 'a1').request('{ hello }')), 'ok');
+    t.true(
+      errors.some((e) => e.operation === 'request'),
+      'every pass is reported through onStoreError',
+    );
 
-  await outage.up();
-  const back = await recovered(s, 'bob', 'b1');
-  t.regex(back.whoami, /^bob:/, 'b1 is admitted once the store is back');
-  t.is(await outcome(s.client('bob', 'b2').request('{ hello }')), 'SESSION_LIMIT_EXCEEDED 403', 'and the cap holds again');
-  await sleep(2 * SYNC_MS);
-  t.deepEqual(unhandled, []);
-});
+    await outage.up();
+    const back = await recovered(s, 'bob', 'b1');
+    t.regex(back.whoami, /^bob:/, 'b1 is admitted once the store is back');
+    t.is(
+      await outcome(s.client('bob', 'b2').request('{ hello }')),
+      'SESSION_LIMIT_EXCEEDED 403',
+      'and the cap holds again',
+    );
+    await sleep(2 * SYNC_MS);
+    t.deepEqual(unhandled, []);
+  },
+);
 
 if (onPostgres) {
-  test.serial('a revocation made while an instance is cut off is never served there: 503 meanwhile, SESSION_REVOKED after', async (t) => {
-    const db = await ownDatabase(t);
-    const proxy = await TcpProxy.to(db.url!);
-    t.teardown(() => proxy.close());
-    const options = { failMode: 'closed' as const, syncInterval: SYNC_MS, maxStaleness: STALE_MS, onStoreError: () => {} };
-    const cutOff = await serve(t, { ...options, database: proxy.urlFor(db.url!) });
-    const other = await serve(t, { ...options, database: db.url! });
-    const id = (await whoami(cutOff, 'alice', 'a1'))!.split(':')[1];
+  test.serial(
+    'a revocation made while an instance is cut off is never served there: 503 meanwhile, SESSION_REVOKED after',
+    async (t) => {
+      const db = await ownDatabase(t);
+      const proxy = await TcpProxy.to(db.url!);
+      t.teardown(() => proxy.close());
+      const options = {
+        failMode: 'closed' as const,
+        syncInterval: SYNC_MS,
+        maxStaleness: STALE_MS,
+        onStoreError: () => {},
+      };
+      const cutOff = await serve(t, { ...options, database: proxy.urlFor(db.url!) });
+      const other = await serve(t, { ...options, database: db.url! });
+      const id = (await whoami(cutOff, 'alice', 'a1'))!.split(':')[1];
 
-    await proxy.close();
-    await other.controller.revoke(id, 'ADMIN_REVOKED');
-    // The notification cannot reach the cut-off instance, nor can its poll. Within the sync bound
-    // it may still serve the session from memory; past it, it must not.
-    await sleep(3 * SYNC_MS);
-    for (let i = 0; i < 3; i++) {
-      t.is(await outcome(cutOff.client('alice', 'a1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
-    }
+      await proxy.close();
+      await other.controller.revoke(id, 'ADMIN_REVOKED');
+      // The notification cannot reach the cut-off instance, nor can its poll. Within the sync bound
+      // it may still serve the session from memory; past it, it must not.
+      await sleep(3 * SYNC_MS);
+      for (let i = 0; i < 3; i++) {
+        t.is(await outcome(cutOff.client('alice', 'a1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
+      }
 
-    await proxy.open();
-    const seen = await eventually(async () => {
-      const o = await outcome(cutOff.client('alice', 'a1').request('{ hello }'));
-      return o === 'SESSION_STORE_UNAVAILABLE 503' ? undefined : o;
-    }, 10_000, 100);
-    t.is(seen, 'SESSION_REVOKED 401');
-    t.deepEqual(unhandled, []);
-  });
+      await proxy.open();
+      const seen = await eventually(
+        async () => {
+          const o = await outcome(cutOff.client('alice', 'a1').request('{ hello }'));
+          return o === 'SESSION_STORE_UNAVAILABLE 503' ? undefined : o;
+        },
+        10_000,
+        100,
+      );
+      t.is(seen, 'SESSION_REVOKED 401');
+      t.deepEqual(unhandled, []);
+    },
+  );
 
   test.serial('the LISTEN connection comes back by itself: revocations arrive by notification again', async (t) => {
     const db = await ownDatabase(t);
@@ -192,27 +234,35 @@ if (onPostgres) {
     t.deepEqual(unhandled, []);
   });
 
-  test.serial('a database that accepts connections but never answers fails requests in seconds, not minutes', async (t) => {
-    const db = await ownDatabase(t);
-    const proxy = await TcpProxy.to(db.url!);
-    t.teardown(() => proxy.close());
-    const s = await serve(t, { database: proxy.urlFor(db.url!), syncInterval: SYNC_MS, maxStaleness: STALE_MS, onStoreError: () => {} });
-    await whoami(s, 'alice', 'a1');
-    // Cut the open connections, then accept new ones and swallow them: a black hole.
-    await proxy.close();
-    proxy.blackhole = true;
-    await proxy.open();
-    const started = Date.now();
-    t.is(await outcome(s.client('bob', 'b1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
-    const took = Date.now() - started;
-    t.log(`refused after ${took} ms`);
-    t.true(took < 8_000, `took ${took} ms`);
-    await proxy.close();
-    proxy.blackhole = false;
-    await proxy.open();
-    t.regex((await recovered(s, 'bob', 'b1')).whoami, /^bob:/);
-    t.deepEqual(unhandled, []);
-  });
+  test.serial(
+    'a database that accepts connections but never answers fails requests in seconds, not minutes',
+    async (t) => {
+      const db = await ownDatabase(t);
+      const proxy = await TcpProxy.to(db.url!);
+      t.teardown(() => proxy.close());
+      const s = await serve(t, {
+        database: proxy.urlFor(db.url!),
+        syncInterval: SYNC_MS,
+        maxStaleness: STALE_MS,
+        onStoreError: () => {},
+      });
+      await whoami(s, 'alice', 'a1');
+      // Cut the open connections, then accept new ones and swallow them: a black hole.
+      await proxy.close();
+      proxy.blackhole = true;
+      await proxy.open();
+      const started = Date.now();
+      t.is(await outcome(s.client('bob', 'b1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
+      const took = Date.now() - started;
+      t.log(`refused after ${took} ms`);
+      t.true(took < 8_000, `took ${took} ms`);
+      await proxy.close();
+      proxy.blackhole = false;
+      await proxy.open();
+      t.regex((await recovered(s, 'bob', 'b1')).whoami, /^bob:/);
+      t.deepEqual(unhandled, []);
+    },
+  );
 }
 
 test('a controller pointed at a dead port fails at create, quickly and clearly, without leaking the password', async (t) => {

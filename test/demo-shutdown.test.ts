@@ -49,8 +49,12 @@ async function twoPendingTouches(demo: DemoProcess, before?: () => Promise<void>
     // Served from memory (the instance was in sync a moment ago): the touch is only batched.
     const me = await demoClient(demo.url, token)
       .request<{ me: string }>('{ me }')
-      .then((r) => r.me, (error: Error) => `failed: ${error.message.slice(0, 120)}`);
-    if (me !== 'alice' && me !== 'bob') throw new Error(`precondition: a request served from memory just after the cut, got ${me}`);
+      .then(
+        (r) => r.me,
+        (error: Error) => `failed: ${error.message.slice(0, 120)}`,
+      );
+    if (me !== 'alice' && me !== 'bob')
+      throw new Error(`precondition: a request served from memory just after the cut, got ${me}`);
   }
   return tokens;
 }
@@ -107,7 +111,9 @@ test.serial('SIGTERM with the store up writes the pending touches and exits 0, r
 });
 
 /** A demo on PostgreSQL reached through a proxy the test can cut. */
-async function demoBehindProxy(t: ExecutionContext): Promise<{ demo: DemoProcess; proxy: TcpProxy; directUrl: string }> {
+async function demoBehindProxy(
+  t: ExecutionContext,
+): Promise<{ demo: DemoProcess; proxy: TcpProxy; directUrl: string }> {
   const db = await createTestDatabase();
   t.teardown(() => db.drop());
   const proxy = await TcpProxy.to(db.url!);
@@ -120,37 +126,51 @@ async function demoBehindProxy(t: ExecutionContext): Promise<{ demo: DemoProcess
 }
 
 if (onPostgres) {
-  test.serial('SIGTERM during a store outage that outlasts the deadline: exits non-zero, saying on stderr how many touches were lost', async (t) => {
-    const { demo, proxy, directUrl } = await demoBehindProxy(t);
-    await twoPendingTouches(demo, () => proxy.close());
+  test.serial(
+    'SIGTERM during a store outage that outlasts the deadline: exits non-zero, saying on stderr how many touches were lost',
+    async (t) => {
+      const { demo, proxy, directUrl } = await demoBehindProxy(t);
+      await twoPendingTouches(demo, () => proxy.close());
 
-    const { code, tookMs } = await terminate(demo);
-    t.log(`exit ${code} after ${tookMs} ms; stderr:\n${demo.stderr()}`);
-    t.not(code, 0, 'touches that could not be written: the exit code must say the shutdown was not clean');
-    const lines = demo.stderr().split('\n').filter((line) => LOSS_LINE.test(line) && /\b2\b/.test(line) && /lost|not written|unwritten|dropped/i.test(line));
-    t.true(lines.length > 0, `stderr must say that 2 touches were lost; it said:\n${demo.stderr()}`);
-    // And indeed they were not written.
-    await proxy.open();
-    const lag = await lastSeenLag(directUrl);
-    t.true(lag.alice < TOUCH_INTERVAL_MS / 1000 && lag.bob < TOUCH_INTERVAL_MS / 1000, `stored lags ${JSON.stringify(lag)}`);
-  });
+      const { code, tookMs } = await terminate(demo);
+      t.log(`exit ${code} after ${tookMs} ms; stderr:\n${demo.stderr()}`);
+      t.not(code, 0, 'touches that could not be written: the exit code must say the shutdown was not clean');
+      const lines = demo
+        .stderr()
+        .split('\n')
+        .filter(
+          (line) => LOSS_LINE.test(line) && /\b2\b/.test(line) && /lost|not written|unwritten|dropped/i.test(line),
+        );
+      t.true(lines.length > 0, `stderr must say that 2 touches were lost; it said:\n${demo.stderr()}`);
+      // And indeed they were not written.
+      await proxy.open();
+      const lag = await lastSeenLag(directUrl);
+      t.true(
+        lag.alice < TOUCH_INTERVAL_MS / 1000 && lag.bob < TOUCH_INTERVAL_MS / 1000,
+        `stored lags ${JSON.stringify(lag)}`,
+      );
+    },
+  );
 
-  test.serial('SIGTERM during a store outage that ends within the deadline: the retried flush writes the touches and it exits 0', async (t) => {
-    const { demo, proxy, directUrl } = await demoBehindProxy(t);
-    await twoPendingTouches(demo, () => proxy.close());
+  test.serial(
+    'SIGTERM during a store outage that ends within the deadline: the retried flush writes the touches and it exits 0',
+    async (t) => {
+      const { demo, proxy, directUrl } = await demoBehindProxy(t);
+      await twoPendingTouches(demo, () => proxy.close());
 
-    const exit = terminate(demo);
-    // The database comes back a second later, well within any reasonable shutdown deadline.
-    await sleep(1_000);
-    await proxy.open();
-    const { code, tookMs } = await exit;
-    t.log(`exit ${code} after ${tookMs} ms; stderr:\n${demo.stderr()}`);
-    const lag = await lastSeenLag(directUrl);
-    t.true(
-      lag.alice >= TOUCH_INTERVAL_MS / 1000 && lag.bob >= TOUCH_INTERVAL_MS / 1000,
-      `the retried flush must write both touches; stored last_seen_at - created_at: ${JSON.stringify(lag)} s`,
-    );
-    t.is(code, 0, 'every touch written: a clean exit');
-    t.false(/lost/i.test(demo.stderr()), 'nothing reported lost');
-  });
+      const exit = terminate(demo);
+      // The database comes back a second later, well within any reasonable shutdown deadline.
+      await sleep(1_000);
+      await proxy.open();
+      const { code, tookMs } = await exit;
+      t.log(`exit ${code} after ${tookMs} ms; stderr:\n${demo.stderr()}`);
+      const lag = await lastSeenLag(directUrl);
+      t.true(
+        lag.alice >= TOUCH_INTERVAL_MS / 1000 && lag.bob >= TOUCH_INTERVAL_MS / 1000,
+        `the retried flush must write both touches; stored last_seen_at - created_at: ${JSON.stringify(lag)} s`,
+      );
+      t.is(code, 0, 'every touch written: a clean exit');
+      t.false(/lost/i.test(demo.stderr()), 'nothing reported lost');
+    },
+  );
 }

@@ -30,7 +30,9 @@ test.serial('a user signs in, reads its data, is capped at two sessions, and log
     dashboard: 'Welcome alice',
   });
 
-  const wrong = await failure(demoClient(demo.url).request('mutation { login(username: "alice", password: "nope") { token } }'));
+  const wrong = await failure(
+    demoClient(demo.url).request('mutation { login(username: "alice", password: "nope") { token } }'),
+  );
   t.is(wrong.code, 'UNAUTHENTICATED');
   const anonymous = await failure(demoClient(demo.url).request('{ dashboard }'));
   t.is(anonymous.code, 'UNAUTHENTICATED');
@@ -50,48 +52,62 @@ test.serial('a user signs in, reads its data, is capped at two sessions, and log
   t.truthy((await login(demo.url, 'alice')).login.token);
 });
 
-test.serial('exam is held by one session per user; seat by two sessions in the app; the refused caller keeps the rest', async (t) => {
-  const [demo] = await startFleet(t);
-  const a1 = (await login(demo.url, 'alice')).login.token;
-  const a2 = (await login(demo.url, 'alice')).login.token;
-  t.deepEqual(await demoClient(demo.url, a1).request('{ exam }'), { exam: 'Exam paper for alice' });
+test.serial(
+  'exam is held by one session per user; seat by two sessions in the app; the refused caller keeps the rest',
+  async (t) => {
+    const [demo] = await startFleet(t);
+    const a1 = (await login(demo.url, 'alice')).login.token;
+    const a2 = (await login(demo.url, 'alice')).login.token;
+    t.deepEqual(await demoClient(demo.url, a1).request('{ exam }'), { exam: 'Exam paper for alice' });
 
-  const refused = await demoClient(demo.url, a2, { partial: true }).rawRequest<{ exam: string | null; dashboard: string }>('{ exam dashboard }');
-  t.is(refused.data.exam, null);
-  t.is(refused.data.dashboard, 'Welcome alice');
-  t.is(refused.errors?.[0]?.extensions?.code, 'SESSION_LIMIT_EXCEEDED');
-  t.is(refused.errors?.[0]?.extensions?.level, 'VIEW');
-  t.is(refused.errors?.[0]?.extensions?.field, 'Query.exam');
+    const refused = await demoClient(demo.url, a2, { partial: true }).rawRequest<{
+      exam: string | null;
+      dashboard: string;
+    }>('{ exam dashboard }');
+    t.is(refused.data.exam, null);
+    t.is(refused.data.dashboard, 'Welcome alice');
+    t.is(refused.errors?.[0]?.extensions?.code, 'SESSION_LIMIT_EXCEEDED');
+    t.is(refused.errors?.[0]?.extensions?.level, 'VIEW');
+    t.is(refused.errors?.[0]?.extensions?.field, 'Query.exam');
 
-  // The holder keeps it; once it logs out, the other session may take the exam.
-  t.deepEqual(await demoClient(demo.url, a1).request('{ exam }'), { exam: 'Exam paper for alice' });
-  await demoClient(demo.url, a1).request('mutation { logout }');
-  t.deepEqual(await demoClient(demo.url, a2).request('{ exam }'), { exam: 'Exam paper for alice' });
+    // The holder keeps it; once it logs out, the other session may take the exam.
+    t.deepEqual(await demoClient(demo.url, a1).request('{ exam }'), { exam: 'Exam paper for alice' });
+    await demoClient(demo.url, a1).request('mutation { logout }');
+    t.deepEqual(await demoClient(demo.url, a2).request('{ exam }'), { exam: 'Exam paper for alice' });
 
-  const seats = await Promise.all(['alice', 'bob', 'carol'].map(async (user) => (await login(demo.url, user)).login.token));
-  t.deepEqual(await demoClient(demo.url, seats[0]).request('{ seat }'), { seat: 'Seat taken by alice' });
-  t.deepEqual(await demoClient(demo.url, seats[1]).request('{ seat }'), { seat: 'Seat taken by bob' });
-  const third = await demoClient(demo.url, seats[2], { partial: true }).rawRequest<{ seat: string | null; me: string }>('{ seat me }');
-  t.is(third.data.seat, null);
-  t.is(third.data.me, 'carol');
-  t.is(third.errors?.[0]?.extensions?.code, 'SESSION_LIMIT_EXCEEDED');
-  t.is(third.errors?.[0]?.extensions?.field, 'Query.seat');
-});
+    const seats = await Promise.all(
+      ['alice', 'bob', 'carol'].map(async (user) => (await login(demo.url, user)).login.token),
+    );
+    t.deepEqual(await demoClient(demo.url, seats[0]).request('{ seat }'), { seat: 'Seat taken by alice' });
+    t.deepEqual(await demoClient(demo.url, seats[1]).request('{ seat }'), { seat: 'Seat taken by bob' });
+    const third = await demoClient(demo.url, seats[2], { partial: true }).rawRequest<{
+      seat: string | null;
+      me: string;
+    }>('{ seat me }');
+    t.is(third.data.seat, null);
+    t.is(third.data.me, 'carol');
+    t.is(third.errors?.[0]?.extensions?.code, 'SESSION_LIMIT_EXCEEDED');
+    t.is(third.errors?.[0]?.extensions?.field, 'Query.seat');
+  },
+);
 
-test.serial(`${INSTANCES} demo instance(s) on one database never admit more sessions than the cap, however logins race`, async (t) => {
-  const demos = await startFleet(t);
-  const attempts = await Promise.allSettled(
-    Array.from({ length: 50 }, (_, i) => login(demos[i % demos.length].url, 'bob')),
-  );
-  const admitted = attempts.filter((a) => a.status === 'fulfilled');
-  t.is(admitted.length, 2);
-  for (const rejected of attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected')) {
-    t.is((await failure(Promise.reject(rejected.reason))).code, 'SESSION_LIMIT_EXCEEDED');
-  }
-  // dave is staff: exempt, recorded, never limited.
-  const dave = await Promise.all([1, 2, 3].map(() => login(demos[0].url, 'dave')));
-  t.is(new Set(dave.map((d) => d.login.session.id)).size, 3);
-});
+test.serial(
+  `${INSTANCES} demo instance(s) on one database never admit more sessions than the cap, however logins race`,
+  async (t) => {
+    const demos = await startFleet(t);
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => login(demos[i % demos.length].url, 'bob')),
+    );
+    const admitted = attempts.filter((a) => a.status === 'fulfilled');
+    t.is(admitted.length, 2);
+    for (const rejected of attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected')) {
+      t.is((await failure(Promise.reject(rejected.reason))).code, 'SESSION_LIMIT_EXCEEDED');
+    }
+    // dave is staff: exempt, recorded, never limited.
+    const dave = await Promise.all([1, 2, 3].map(() => login(demos[0].url, 'dave')));
+    t.is(new Set(dave.map((d) => d.login.session.id)).size, 3);
+  },
+);
 
 test.serial('the demo stops cleanly on SIGTERM and its sessions survive a restart', async (t) => {
   const db = await createTestDatabase();

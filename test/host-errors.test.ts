@@ -27,9 +27,13 @@ test.after.always(() => process.off('unhandledRejection', onUnhandled));
 /** A logger that keeps every line, as a host's logger would ship them. */
 function recordingLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
-  const keep = (level: string) => (...parts: unknown[]) => {
-    lines.push(`${level}: ${parts.map((p) => (p instanceof Error ? `${p.name}: ${p.message}` : String(p))).join(' ')}`);
-  };
+  const keep =
+    (level: string) =>
+    (...parts: unknown[]) => {
+      lines.push(
+        `${level}: ${parts.map((p) => (p instanceof Error ? `${p.name}: ${p.message}` : String(p))).join(' ')}`,
+      );
+    };
   return { lines, logger: { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') } };
 }
 
@@ -73,7 +77,11 @@ type Hook = 'onAdmit' | 'onReject' | 'onRevoke' | 'onStoreError';
 /** Makes the hook fire through the public API and checks the observed operation is unaffected. */
 const trigger: Record<Hook, (t: ExecutionContext, s: RunningServer, down?: () => Promise<void>) => Promise<void>> = {
   async onAdmit(t, s) {
-    t.is(await outcome(s.client('alice', 'admit-1').request('{ whoami }')), 'ok', 'the admitted request still succeeds');
+    t.is(
+      await outcome(s.client('alice', 'admit-1').request('{ whoami }')),
+      'ok',
+      'the admitted request still succeeds',
+    );
   },
   async onReject(t, s) {
     t.is(await outcome(s.client('alice', 'reject-1').request('{ whoami }')), 'ok');
@@ -101,38 +109,51 @@ const trigger: Record<Hook, (t: ExecutionContext, s: RunningServer, down?: () =>
 
 for (const hook of ['onAdmit', 'onReject', 'onRevoke', 'onStoreError'] as const) {
   for (const mode of ['async', 'sync'] as const) {
-    test.serial(`${hook} that ${mode === 'async' ? 'rejects' : 'throws'}: no unhandled rejection, logged through the host's logger, the operation unaffected`, async (t) => {
-      unhandled.length = 0;
-      const consoleLines = watchConsole(t);
-      const { logger, lines } = recordingLogger();
-      const message = marker(hook);
-      const options: Options = {
-        syncInterval: 200,
-        user: { maxSessions: 1 },
-        logger,
-        [hook]: failing(mode, message),
-      };
-      let down: (() => Promise<void>) | undefined;
-      let s: RunningServer;
-      if (hook === 'onStoreError') {
-        const outage = await interruptibleDatabase(t);
-        down = outage.down;
-        s = await serve(t, { ...options, database: outage.database });
-      } else {
-        s = await serveAlone(t, options);
-      }
-      await trigger[hook](t, s, down);
-      await settle();
-      t.deepEqual(unhandled.map(String), [], `a ${mode} failure of ${hook} must not become an unhandled rejection (it crashes Node by default)`);
-      const logged = lines.filter((line) => line.includes(message));
-      t.true(logged.length > 0, `the failure of ${hook} must reach the host's logger; it logged: ${JSON.stringify(lines)}`);
-      t.true(logged.some((line) => line.includes(hook)), `the log line must name the hook (${hook}): ${JSON.stringify(logged)}`);
-      t.deepEqual(
-        consoleLines.filter((line) => line.includes(message)),
-        [],
-        'with a logger given, nothing about the failure goes to the console',
-      );
-    });
+    test.serial(
+      `${hook} that ${mode === 'async' ? 'rejects' : 'throws'}: no unhandled rejection, logged through the host's logger, the operation unaffected`,
+      async (t) => {
+        unhandled.length = 0;
+        const consoleLines = watchConsole(t);
+        const { logger, lines } = recordingLogger();
+        const message = marker(hook);
+        const options: Options = {
+          syncInterval: 200,
+          user: { maxSessions: 1 },
+          logger,
+          [hook]: failing(mode, message),
+        };
+        let down: (() => Promise<void>) | undefined;
+        let s: RunningServer;
+        if (hook === 'onStoreError') {
+          const outage = await interruptibleDatabase(t);
+          down = outage.down;
+          s = await serve(t, { ...options, database: outage.database });
+        } else {
+          s = await serveAlone(t, options);
+        }
+        await trigger[hook](t, s, down);
+        await settle();
+        t.deepEqual(
+          unhandled.map(String),
+          [],
+          `a ${mode} failure of ${hook} must not become an unhandled rejection (it crashes Node by default)`,
+        );
+        const logged = lines.filter((line) => line.includes(message));
+        t.true(
+          logged.length > 0,
+          `the failure of ${hook} must reach the host's logger; it logged: ${JSON.stringify(lines)}`,
+        );
+        t.true(
+          logged.some((line) => line.includes(hook)),
+          `the log line must name the hook (${hook}): ${JSON.stringify(logged)}`,
+        );
+        t.deepEqual(
+          consoleLines.filter((line) => line.includes(message)),
+          [],
+          'with a logger given, nothing about the failure goes to the console',
+        );
+      },
+    );
   }
 }
 
@@ -149,7 +170,11 @@ test.serial("without a logger option, a hook's failure goes to Apollo Server's l
     apollo.lines.some((line) => line.includes(message) && line.includes('onAdmit')),
     `the failure must reach the logger Apollo Server was given; it got: ${JSON.stringify(apollo.lines)}`,
   );
-  t.deepEqual(consoleLines.filter((line) => line.includes(message)), [], 'not the console');
+  t.deepEqual(
+    consoleLines.filter((line) => line.includes(message)),
+    [],
+    'not the console',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -182,61 +207,71 @@ const HOST_CASES: Array<[HostFunction, 'sync' | 'async']> = [
 
 for (const [fn, mode] of HOST_CASES) {
   for (const failMode of ['closed', 'open'] as const) {
-    test.serial(`${fn} that ${mode === 'async' ? 'rejects' : 'throws'} (failMode '${failMode}'): SESSION_HOST_ERROR 500 without the host's stack, logged, not a store outage`, async (t) => {
-      unhandled.length = 0;
-      const { logger, lines } = recordingLogger();
-      const storeErrors: StoreErrorEvent[] = [];
-      const message = marker(fn);
-      const options: Options = {
-        failMode,
-        user: { maxSessions: 5 },
-        logger,
-        onStoreError: (event) => storeErrors.push(event),
-        ...hostOptions(fn, mode, message),
-      };
-      // Stack traces on, as on a development machine (NODE_ENV unset): none may reach the client.
-      const s = await serveAlone(t, options, undefined, { includeStacktraceInErrorResponses: true });
+    test.serial(
+      `${fn} that ${mode === 'async' ? 'rejects' : 'throws'} (failMode '${failMode}'): SESSION_HOST_ERROR 500 without the host's stack, logged, not a store outage`,
+      async (t) => {
+        unhandled.length = 0;
+        const { logger, lines } = recordingLogger();
+        const storeErrors: StoreErrorEvent[] = [];
+        const message = marker(fn);
+        const options: Options = {
+          failMode,
+          user: { maxSessions: 5 },
+          logger,
+          onStoreError: (event) => storeErrors.push(event),
+          ...hostOptions(fn, mode, message),
+        };
+        // Stack traces on, as on a development machine (NODE_ENV unset): none may reach the client.
+        const s = await serveAlone(t, options, undefined, { includeStacktraceInErrorResponses: true });
 
-      const refused = await failure(s.client('boom', 'boom-1').request('{ whoami }')).catch((error: Error) => ({
-        code: `(request succeeded: ${error.message})`,
-        status: 200,
-        extensions: {},
-        message: '',
-      }));
-      await settle();
-      t.log(refused);
-      t.is(
-        refused.code,
-        'SESSION_HOST_ERROR',
-        `a failing ${fn} is a host error: not a store outage (503), not a pass (failMode open), not a bare 500`,
-      );
-      t.is(refused.status, 500);
-      t.false('stacktrace' in refused.extensions, 'no stack trace in the response');
-      t.notRegex(refused.message, /\n\s+at |\.ts:\d+|file:\/\//, 'the message carries no stack nor file path');
-      t.deepEqual(storeErrors, [], 'onStoreError is not called: the store did not fail');
-      t.true(
-        lines.some((line) => line.includes(message)),
-        `the host's error reaches the host's logger; it logged: ${JSON.stringify(lines)}`,
-      );
-      t.deepEqual(unhandled.map(String), []);
-      t.is(await outcome(s.client('alice', 'fine-1').request('{ whoami }')), 'ok', 'other users are served normally');
-    });
+        const refused = await failure(s.client('boom', 'boom-1').request('{ whoami }')).catch((error: Error) => ({
+          code: `(request succeeded: ${error.message})`,
+          status: 200,
+          extensions: {},
+          message: '',
+        }));
+        await settle();
+        t.log(refused);
+        t.is(
+          refused.code,
+          'SESSION_HOST_ERROR',
+          `a failing ${fn} is a host error: not a store outage (503), not a pass (failMode open), not a bare 500`,
+        );
+        t.is(refused.status, 500);
+        t.false('stacktrace' in refused.extensions, 'no stack trace in the response');
+        t.notRegex(refused.message, /\n\s+at |\.ts:\d+|file:\/\//, 'the message carries no stack nor file path');
+        t.deepEqual(storeErrors, [], 'onStoreError is not called: the store did not fail');
+        t.true(
+          lines.some((line) => line.includes(message)),
+          `the host's error reaches the host's logger; it logged: ${JSON.stringify(lines)}`,
+        );
+        t.deepEqual(unhandled.map(String), []);
+        t.is(await outcome(s.client('alice', 'fine-1').request('{ whoami }')), 'ok', 'other users are served normally');
+      },
+    );
   }
 }
 
-test.serial("openSession with a failing limitFor throws SESSION_HOST_ERROR, not SESSION_STORE_UNAVAILABLE", async (t) => {
-  unhandled.length = 0;
-  const storeErrors: StoreErrorEvent[] = [];
-  const { logger } = recordingLogger();
-  const options: Options = {
-    logger,
-    onStoreError: (event) => storeErrors.push(event),
-    ...hostOptions('limitFor', 'async', marker('login')),
-  };
-  const s = await serveAlone(t, options);
-  const error = await t.throwsAsync(s.controller.openSession({ userId: 'boom', sessionKey: 'boom-login' }));
-  t.like(error, { extensions: { code: 'SESSION_HOST_ERROR', http: { status: 500 } } } as object, 'the login fails as a host error');
-  t.deepEqual(storeErrors, [], 'onStoreError is not called');
-  await settle();
-  t.deepEqual(unhandled.map(String), []);
-});
+test.serial(
+  'openSession with a failing limitFor throws SESSION_HOST_ERROR, not SESSION_STORE_UNAVAILABLE',
+  async (t) => {
+    unhandled.length = 0;
+    const storeErrors: StoreErrorEvent[] = [];
+    const { logger } = recordingLogger();
+    const options: Options = {
+      logger,
+      onStoreError: (event) => storeErrors.push(event),
+      ...hostOptions('limitFor', 'async', marker('login')),
+    };
+    const s = await serveAlone(t, options);
+    const error = await t.throwsAsync(s.controller.openSession({ userId: 'boom', sessionKey: 'boom-login' }));
+    t.like(
+      error,
+      { extensions: { code: 'SESSION_HOST_ERROR', http: { status: 500 } } } as object,
+      'the login fails as a host error',
+    );
+    t.deepEqual(storeErrors, [], 'onStoreError is not called');
+    await settle();
+    t.deepEqual(unhandled.map(String), []);
+  },
+);

@@ -11,7 +11,10 @@ test('migrations apply once, then find nothing to do, and leave the tables exact
   t.teardown(() => db.drop());
   const store = await openDatabase(db.option());
   t.teardown(() => store.close());
-  t.deepEqual(await migrateDatabase(store), migrationsList.map((m) => m.name));
+  t.deepEqual(
+    await migrateDatabase(store),
+    migrationsList.map((m) => m.name),
+  );
   t.deepEqual(await migrateDatabase(store), []);
   // A change to an entity without a migration fails here: run `npm run migration:create -- name`.
   t.false(await store.orm.getMigrator().checkMigrationNeeded());
@@ -35,8 +38,6 @@ test('several controllers starting at once on one database all migrate it safely
     [1, 2, 3].map(() => SessionController.create({ database: option, identify: () => null })),
   );
   t.teardown(() => Promise.all(controllers.map((c) => c.close())));
-  const sessions = await Promise.all(
-    controllers.map((c, i) => c.openSession({ userId: 'u', sessionKey: `k${i}` })),
-  );
+  const sessions = await Promise.all(controllers.map((c, i) => c.openSession({ userId: 'u', sessionKey: `k${i}` })));
   t.is(new Set(sessions.map((s) => s.id)).size, 3);
 });

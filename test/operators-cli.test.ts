@@ -135,17 +135,14 @@ serial(
   },
 );
 
-serial(
-  'migrate creates the tables, then finds nothing to do; --database works as DATABASE_URL does',
-  async (t) => {
-    const first = await cli(t, ['migrate']);
-    t.is(first.code, 0, first.stderr);
-    t.regex(first.stdout, /^Applied: Migration20261125164550_initial, Migration20261128100000_operators/);
-    const again = await cli(t, ['--database', t.context.db.url!, 'migrate'], { DATABASE_URL: '' });
-    t.is(again.code, 0);
-    t.is(again.stdout, 'Nothing to apply: the database is up to date.\n');
-  },
-);
+serial('migrate creates the tables, then finds nothing to do; --database works as DATABASE_URL does', async (t) => {
+  const first = await cli(t, ['migrate']);
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /^Applied: Migration20261125164550_initial, Migration20261128100000_operators/);
+  const again = await cli(t, ['--database', t.context.db.url!, 'migrate'], { DATABASE_URL: '' });
+  t.is(again.code, 0);
+  t.is(again.stdout, 'Nothing to apply: the database is up to date.\n');
+});
 
 serial('sessions list: a table for people, --json for scripts; filters by user and status; --limit', async (t) => {
   const c = await controller(t);

@@ -59,54 +59,57 @@ async function controllerWithMetrics(
   return { controller, registry, url: served.url };
 }
 
-test.serial('the demo serves /metrics: admissions, refusals, revocations, seats, the gauges and the histogram', async (t) => {
-  const db = await createTestDatabase();
-  t.teardown(() => db.drop());
-  const demo = await startDemoProcess(db.url ? { DATABASE_URL: db.url } : {});
-  t.teardown(() => demo.stop());
-  const metricsUrl = new URL('/metrics', demo.url).toString();
+test.serial(
+  'the demo serves /metrics: admissions, refusals, revocations, seats, the gauges and the histogram',
+  async (t) => {
+    const db = await createTestDatabase();
+    t.teardown(() => db.drop());
+    const demo = await startDemoProcess(db.url ? { DATABASE_URL: db.url } : {});
+    t.teardown(() => demo.stop());
+    const metricsUrl = new URL('/metrics', demo.url).toString();
 
-  const before = await scrape(metricsUrl);
-  t.is(before.status, 200);
-  t.regex(before.contentType ?? '', /^text\/plain; version=0\.0\.4/);
-  // The series an alert reads exist before the first event.
-  t.is(sample(before.text, 'gsc_admissions_total', { result: 'rejected', level: 'APP' }), 0);
-  t.is(sample(before.text, 'gsc_store_errors_total'), undefined);
-  t.regex(before.text, /# TYPE gsc_store_errors_total counter/);
+    const before = await scrape(metricsUrl);
+    t.is(before.status, 200);
+    t.regex(before.contentType ?? '', /^text\/plain; version=0\.0\.4/);
+    // The series an alert reads exist before the first event.
+    t.is(sample(before.text, 'gsc_admissions_total', { result: 'rejected', level: 'APP' }), 0);
+    t.is(sample(before.text, 'gsc_store_errors_total'), undefined);
+    t.regex(before.text, /# TYPE gsc_store_errors_total counter/);
 
-  const first = await login(demo.url, 'alice');
-  await login(demo.url, 'alice');
-  t.is((await failure(login(demo.url, 'alice'))).code, 'SESSION_LIMIT_EXCEEDED');
-  // Two sessions of one user, one exam seat: the second is refused.
-  const bob1 = await login(demo.url, 'bob');
-  const bob2 = await login(demo.url, 'bob');
-  await demoClient(demo.url, bob1.login.token).request('{ exam }');
-  const refused = await demoClient(demo.url, bob2.login.token, { partial: true }).rawRequest('{ exam }');
-  t.is((refused.errors?.[0] as { extensions?: { code?: string } })?.extensions?.code, 'SESSION_LIMIT_EXCEEDED');
-  await demoClient(demo.url, first.login.token).request('mutation { logout }');
+    const first = await login(demo.url, 'alice');
+    await login(demo.url, 'alice');
+    t.is((await failure(login(demo.url, 'alice'))).code, 'SESSION_LIMIT_EXCEEDED');
+    // Two sessions of one user, one exam seat: the second is refused.
+    const bob1 = await login(demo.url, 'bob');
+    const bob2 = await login(demo.url, 'bob');
+    await demoClient(demo.url, bob1.login.token).request('{ exam }');
+    const refused = await demoClient(demo.url, bob2.login.token, { partial: true }).rawRequest('{ exam }');
+    t.is((refused.errors?.[0] as { extensions?: { code?: string } })?.extensions?.code, 'SESSION_LIMIT_EXCEEDED');
+    await demoClient(demo.url, first.login.token).request('mutation { logout }');
 
-  const { text } = await scrape(metricsUrl);
-  t.is(sample(text, 'gsc_admissions_total', { result: 'admitted', level: 'NONE' }), 4);
-  t.is(sample(text, 'gsc_admissions_total', { result: 'rejected', level: 'USER' }), 1);
-  t.is(sample(text, 'gsc_revocations_total', { reason: 'LOGOUT' }), 1);
-  t.is(sample(text, 'gsc_revocations_total', { reason: 'EVICTED' }), 0);
-  t.is(sample(text, 'gsc_lease_refusals_total', { field: 'Query.exam' }), 1);
-  t.is(sample(text, 'gsc_admission_duration_seconds_count'), 5);
-  t.true(sample(text, 'gsc_admission_duration_seconds_sum')! > 0);
-  t.is(sample(text, 'gsc_admission_duration_seconds_bucket', { le: '+Inf' }), 5);
-  t.true(sample(text, 'gsc_cache_entries')! >= 3);
-  // The gauge was read at the first scrape; it shows the three live sessions by the next read (5 s).
-  let active: number | undefined;
-  for (const deadline = Date.now() + 7_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-    active = sample((await scrape(metricsUrl)).text, 'gsc_active_sessions');
-    if (active === 3) break;
-  }
-  t.is(active, 3);
-  // The process's own metrics come along (the demo registers prom-client's defaults).
-  t.regex(text, /^process_cpu_user_seconds_total /m);
-  // Nothing secret: no token, no key.
-  t.false(text.includes(first.login.token));
-});
+    const { text } = await scrape(metricsUrl);
+    t.is(sample(text, 'gsc_admissions_total', { result: 'admitted', level: 'NONE' }), 4);
+    t.is(sample(text, 'gsc_admissions_total', { result: 'rejected', level: 'USER' }), 1);
+    t.is(sample(text, 'gsc_revocations_total', { reason: 'LOGOUT' }), 1);
+    t.is(sample(text, 'gsc_revocations_total', { reason: 'EVICTED' }), 0);
+    t.is(sample(text, 'gsc_lease_refusals_total', { field: 'Query.exam' }), 1);
+    t.is(sample(text, 'gsc_admission_duration_seconds_count'), 5);
+    t.true(sample(text, 'gsc_admission_duration_seconds_sum')! > 0);
+    t.is(sample(text, 'gsc_admission_duration_seconds_bucket', { le: '+Inf' }), 5);
+    t.true(sample(text, 'gsc_cache_entries')! >= 3);
+    // The gauge was read at the first scrape; it shows the three live sessions by the next read (5 s).
+    let active: number | undefined;
+    for (const deadline = Date.now() + 7_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      active = sample((await scrape(metricsUrl)).text, 'gsc_active_sessions');
+      if (active === 3) break;
+    }
+    t.is(active, 3);
+    // The process's own metrics come along (the demo registers prom-client's defaults).
+    t.regex(text, /^process_cpu_user_seconds_total /m);
+    // Nothing secret: no token, no key.
+    t.false(text.includes(first.login.token));
+  },
+);
 
 test.serial('the active-session gauge asks the store at most once per 5 s, however often it is scraped', async (t) => {
   const { controller, url } = await controllerWithMetrics(t);
@@ -163,24 +166,27 @@ test.serial('evictions, LOG_ONLY admissions and store errors are counted with th
   t.is(sample(logged, 'gsc_admissions_total', { result: 'rejected', level: 'APP' }), 1);
 });
 
-test.serial('metrics() is idempotent per registry, and close() unregisters; closing the controller does too', async (t) => {
-  const db = await createTestDatabase();
-  t.teardown(() => db.drop());
-  const controller = await SessionController.create({ database: db.option(), identify: () => null });
-  t.teardown(() => controller.close());
-  const registry = new Registry();
-  const metrics = await controller.metrics({ registry });
-  t.is(await controller.metrics({ registry }), metrics);
-  t.is(metrics.registry, registry);
-  t.truthy(registry.getSingleMetric('gsc_admissions_total'));
-  metrics.close();
-  t.is(registry.getSingleMetric('gsc_admissions_total'), undefined);
-  // Registered again after close, then removed when the controller closes.
-  await controller.metrics({ registry });
-  t.truthy(registry.getSingleMetric('gsc_cache_entries'));
-  await controller.close();
-  t.is(registry.getSingleMetric('gsc_cache_entries'), undefined);
-});
+test.serial(
+  'metrics() is idempotent per registry, and close() unregisters; closing the controller does too',
+  async (t) => {
+    const db = await createTestDatabase();
+    t.teardown(() => db.drop());
+    const controller = await SessionController.create({ database: db.option(), identify: () => null });
+    t.teardown(() => controller.close());
+    const registry = new Registry();
+    const metrics = await controller.metrics({ registry });
+    t.is(await controller.metrics({ registry }), metrics);
+    t.is(metrics.registry, registry);
+    t.truthy(registry.getSingleMetric('gsc_admissions_total'));
+    metrics.close();
+    t.is(registry.getSingleMetric('gsc_admissions_total'), undefined);
+    // Registered again after close, then removed when the controller closes.
+    await controller.metrics({ registry });
+    t.truthy(registry.getSingleMetric('gsc_cache_entries'));
+    await controller.close();
+    t.is(registry.getSingleMetric('gsc_cache_entries'), undefined);
+  },
+);
 
 test.serial('without prom-client installed, metrics() says what to install', async (t) => {
   const missing = Object.assign(new Error("Cannot find package 'prom-client'"), { code: 'ERR_MODULE_NOT_FOUND' });

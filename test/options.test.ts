@@ -85,7 +85,11 @@ test('accepts every documented form of each option', (t) => {
   t.is(resolved.pruneIntervalMs, 600_000);
   t.is(resolved.onAdmit, onAdmit);
 
-  t.is(resolveOptions({ identify, idleTimeout: null }).timeouts.idleTimeoutMs, null, 'null idleTimeout: never idle-expires');
+  t.is(
+    resolveOptions({ identify, idleTimeout: null }).timeouts.idleTimeoutMs,
+    null,
+    'null idleTimeout: never idle-expires',
+  );
   t.is(resolveOptions({ identify, user: { maxSessions: null } }).defaultUserLimit, null);
   t.deepEqual(resolveOptions({ identify, database: { embedded: { dataDir: '/tmp/x' } } }).database, {
     embedded: { dataDir: '/tmp/x' },
@@ -103,14 +107,24 @@ test('accepts every documented form of each option', (t) => {
 const mistakes: Array<[title: string, options: Record<string, unknown>, option: string, accepted: RegExp]> = [
   ['a missing identify', {}, 'identify', /a function/],
   ['an identify that is not a function', { identify: { userId: 'x' } }, 'identify', /a function/],
-  ['a negative app cap', { identify, app: { maxSessions: -1 } }, 'app.maxSessions', /whole number >= 0.*null.*Infinity/],
+  [
+    'a negative app cap',
+    { identify, app: { maxSessions: -1 } },
+    'app.maxSessions',
+    /whole number >= 0.*null.*Infinity/,
+  ],
   ['a negative user cap', { identify, user: { maxSessions: -3 } }, 'user.maxSessions', /whole number >= 0/],
   ['a fractional user cap', { identify, user: { maxSessions: 1.5 } }, 'user.maxSessions', /whole number >= 0/],
   ['a cap given as a string', { identify, user: { maxSessions: '2' } }, 'user.maxSessions', /whole number >= 0/],
   ['a NaN cap', { identify, app: { maxSessions: Number.NaN } }, 'app.maxSessions', /whole number >= 0/],
   ['an app cap given as a bare number', { identify, app: 100 }, 'app', /an object/],
   ['a user cap given as a bare number', { identify, user: 2 }, 'user', /an object/],
-  ['an unknown policy', { identify, user: { onLimit: 'EVICT_NEWEST' } }, 'user.onLimit', /"REJECT_NEW", "EVICT_OLDEST", "LOG_ONLY"/],
+  [
+    'an unknown policy',
+    { identify, user: { onLimit: 'EVICT_NEWEST' } },
+    'user.onLimit',
+    /"REJECT_NEW", "EVICT_OLDEST", "LOG_ONLY"/,
+  ],
   ['a policy in lower case', { identify, user: { onLimit: 'reject_new' } }, 'user.onLimit', /"REJECT_NEW"/],
   ['a malformed idle timeout', { identify, idleTimeout: '30 mins please' }, 'idleTimeout', /duration.*"30m".*or null/],
   ['a zero idle timeout', { identify, idleTimeout: 0 }, 'idleTimeout', /duration/],
@@ -125,21 +139,56 @@ const mistakes: Array<[title: string, options: Record<string, unknown>, option: 
   ['a null retention', { identify, retention: null }, 'retention', /duration/],
   ['a null lease TTL', { identify, leaseTtl: null }, 'leaseTtl', /duration/],
   ['a null touch interval', { identify, touchInterval: null }, 'touchInterval', /duration/],
-  ['a touch interval as long as the idle timeout', { identify, idleTimeout: '30s', touchInterval: '30s' }, 'touchInterval', /shorter than idleTimeout \(30000 ms\)/],
+  [
+    'a touch interval as long as the idle timeout',
+    { identify, idleTimeout: '30s', touchInterval: '30s' },
+    'touchInterval',
+    /shorter than idleTimeout \(30000 ms\)/,
+  ],
   ['an unknown fail mode', { identify, failMode: 'half-open' }, 'failMode', /"closed", "open"/],
   ['a kill switch that is not a boolean', { identify, enabled: 'no' }, 'enabled', /true or false/],
   ['a migrate flag that is not a boolean', { identify, migrate: 1 }, 'migrate', /true or false/],
   ['a zero cache size', { identify, cacheSize: 0 }, 'cacheSize', /whole number >= 1/],
   ['a logger without error()', { identify, logger: { warn: () => {} } }, 'logger', /warn\(\) and error\(\)/],
-  ['a staleness bound no longer than the sync interval', { identify, syncInterval: '1s', maxStaleness: '1s' }, 'maxStaleness', /longer than syncInterval \(1000 ms\)/],
+  [
+    'a staleness bound no longer than the sync interval',
+    { identify, syncInterval: '1s', maxStaleness: '1s' },
+    'maxStaleness',
+    /longer than syncInterval \(1000 ms\)/,
+  ],
   ['api bounds given as a bare number', { identify, api: 10 }, 'api', /an object/],
-  ['a zero API call bound', { identify, api: { maxCallsPerRequest: 0 } }, 'api.maxCallsPerRequest', /whole number >= 1/],
-  ['a fractional API concurrency', { identify, api: { maxConcurrentQueries: 1.5 } }, 'api.maxConcurrentQueries', /whole number >= 1/],
+  [
+    'a zero API call bound',
+    { identify, api: { maxCallsPerRequest: 0 } },
+    'api.maxCallsPerRequest',
+    /whole number >= 1/,
+  ],
+  [
+    'a fractional API concurrency',
+    { identify, api: { maxConcurrentQueries: 1.5 } },
+    'api.maxConcurrentQueries',
+    /whole number >= 1/,
+  ],
   ['a fractional cache size', { identify, cacheSize: 2.5 }, 'cacheSize', /whole number >= 1/],
   ['a database URL of another kind', { identify, database: 'mysql://db/app' }, 'database', /postgres:\/\/ URL/],
-  ['a database of the wrong type', { identify, database: 5432 }, 'database', /postgres:\/\/ URL, a MikroORM instance or \{ embedded/],
-  ['a createDatabase flag that is not a boolean', { identify, database: 'postgres://db/app', createDatabase: 'yes' }, 'createDatabase', /true or false/],
-  ['an empty data directory', { identify, database: { embedded: { dataDir: '' } } }, 'database.embedded.dataDir', /a directory path/],
+  [
+    'a database of the wrong type',
+    { identify, database: 5432 },
+    'database',
+    /postgres:\/\/ URL, a MikroORM instance or \{ embedded/,
+  ],
+  [
+    'a createDatabase flag that is not a boolean',
+    { identify, database: 'postgres://db/app', createDatabase: 'yes' },
+    'createDatabase',
+    /true or false/,
+  ],
+  [
+    'an empty data directory',
+    { identify, database: { embedded: { dataDir: '' } } },
+    'database.embedded.dataDir',
+    /a directory path/,
+  ],
   ['a limitFor that is a number', { identify, limitFor: 3 }, 'limitFor', /a function/],
   ['an isExempt that is a list', { identify, isExempt: ['staff'] }, 'isExempt', /a function/],
   ['an isAdmin that is a string', { identify, isAdmin: 'admin' }, 'isAdmin', /a function/],
@@ -162,7 +211,11 @@ test('the default touch interval shrinks with a short idle timeout, so used sess
   t.is(resolveOptions({ identify, idleTimeout: '10s' }).touchIntervalMs, 2_500);
   t.is(resolveOptions({ identify, idleTimeout: '1h' }).touchIntervalMs, 30_000);
   t.is(resolveOptions({ identify, idleTimeout: null }).touchIntervalMs, 30_000);
-  t.is(resolveOptions({ identify, idleTimeout: null, touchInterval: '5m' }).touchIntervalMs, 300_000, 'no idle timeout: any interval');
+  t.is(
+    resolveOptions({ identify, idleTimeout: null, touchInterval: '5m' }).touchIntervalMs,
+    300_000,
+    'no idle timeout: any interval',
+  );
 });
 
 test('rejects options that are not an object', (t) => {
@@ -175,7 +228,9 @@ test('rejects options that are not an object', (t) => {
 test('an empty database URL (DATABASE_URL set but blank) counts as unset: the embedded database', (t) => {
   t.deepEqual(resolveOptions({ identify, database: '' }).database, { embedded: {} });
   t.deepEqual(resolveOptions({ identify, database: '  ' }).database, { embedded: {} });
-  t.deepEqual(resolveOptions({ identify, database: process.env.GSC_TEST_NEVER_SET_VARIABLE }).database, { embedded: {} });
+  t.deepEqual(resolveOptions({ identify, database: process.env.GSC_TEST_NEVER_SET_VARIABLE }).database, {
+    embedded: {},
+  });
 });
 
 test('echoes the value that was wrong', (t) => {

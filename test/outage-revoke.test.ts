@@ -42,37 +42,44 @@ function hostSchema(controller: SessionController<TestContext>) {
 
 const DRIVER_WORDS = /ECONNREFUSED|ECONNRESET|connect|terminat|socket|closed|knex|pool|pglite/i;
 
-test.serial(`logout (revoke) and revokeUser during a store outage answer SESSION_STORE_UNAVAILABLE 503 (${databaseKind})`, async (t) => {
-  const outage = await interruptibleDatabase(t);
-  const s = await serve(
-    t,
-    { database: outage.database, failMode: 'closed', syncInterval: '1h', onStoreError: () => {} },
-    hostSchema,
-    // As on a development machine (NODE_ENV unset): a stack trace would show.
-    { includeStacktraceInErrorResponses: true },
-  );
-  t.is(await outcome(s.client('alice', 'a1').request('{ whoami }')), 'ok');
-  t.is(await outcome(s.client('bob', 'b1').request('{ whoami }')), 'ok');
-
-  await outage.down();
-  const answers = {
-    logout: await failure(s.client('alice', 'a1').request('mutation { logout }')),
-    logoutEverywhere: await failure(s.client('bob', 'b1').request('mutation { logoutEverywhere }')),
-  };
-  t.log(answers);
-  for (const [mutation, refused] of Object.entries(answers)) {
-    t.is(
-      refused.code,
-      'SESSION_STORE_UNAVAILABLE',
-      `${mutation} during the outage: the store failure must be SESSION_STORE_UNAVAILABLE, got ${refused.code}: ${refused.message}`,
+test.serial(
+  `logout (revoke) and revokeUser during a store outage answer SESSION_STORE_UNAVAILABLE 503 (${databaseKind})`,
+  async (t) => {
+    const outage = await interruptibleDatabase(t);
+    const s = await serve(
+      t,
+      { database: outage.database, failMode: 'closed', syncInterval: '1h', onStoreError: () => {} },
+      hostSchema,
+      // As on a development machine (NODE_ENV unset): a stack trace would show.
+      { includeStacktraceInErrorResponses: true },
     );
-    t.is(refused.status, 503, `${mutation}: HTTP 503`);
-    t.false('stacktrace' in refused.extensions, `${mutation}: no stack trace`);
-    t.notRegex(refused.message, DRIVER_WORDS, `${mutation}: not the driver's message`);
-  }
+    t.is(await outcome(s.client('alice', 'a1').request('{ whoami }')), 'ok');
+    t.is(await outcome(s.client('bob', 'b1').request('{ whoami }')), 'ok');
 
-  await outage.up();
-  // Once the store is back, logging out works and the session is refused afterwards.
-  await eventually(async () => ((await outcome(s.client('alice', 'a1').request('mutation { logout }'))) === 'ok' ? true : undefined), 10_000, 200);
-  t.is(await outcome(s.client('alice', 'a1').request('{ whoami }')), 'SESSION_REVOKED 401');
-});
+    await outage.down();
+    const answers = {
+      logout: await failure(s.client('alice', 'a1').request('mutation { logout }')),
+      logoutEverywhere: await failure(s.client('bob', 'b1').request('mutation { logoutEverywhere }')),
+    };
+    t.log(answers);
+    for (const [mutation, refused] of Object.entries(answers)) {
+      t.is(
+        refused.code,
+        'SESSION_STORE_UNAVAILABLE',
+        `${mutation} during the outage: the store failure must be SESSION_STORE_UNAVAILABLE, got ${refused.code}: ${refused.message}`,
+      );
+      t.is(refused.status, 503, `${mutation}: HTTP 503`);
+      t.false('stacktrace' in refused.extensions, `${mutation}: no stack trace`);
+      t.notRegex(refused.message, DRIVER_WORDS, `${mutation}: not the driver's message`);
+    }
+
+    await outage.up();
+    // Once the store is back, logging out works and the session is refused afterwards.
+    await eventually(
+      async () => ((await outcome(s.client('alice', 'a1').request('mutation { logout }'))) === 'ok' ? true : undefined),
+      10_000,
+      200,
+    );
+    t.is(await outcome(s.client('alice', 'a1').request('{ whoami }')), 'SESSION_REVOKED 401');
+  },
+);

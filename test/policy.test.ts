@@ -18,13 +18,23 @@ test('limit: user.maxSessions when nothing more specific exists', (t) => {
 });
 
 test('limit: limitFor wins over a user rule, group rules and the default', (t) => {
-  const all: LimitSources = { fromOption: 5, userRule: { maxSessions: 1 }, groupRules: [{ maxSessions: 9 }], defaultUserLimit: 2 };
+  const all: LimitSources = {
+    fromOption: 5,
+    userRule: { maxSessions: 1 },
+    groupRules: [{ maxSessions: 9 }],
+    defaultUserLimit: 2,
+  };
   t.is(resolveUserLimit(all), 5);
   t.is(resolveUserLimit({ ...all, fromOption: 0 }), 0, 'limitFor may forbid every session');
 });
 
 test('limit: limitFor null or Infinity means unlimited, whatever the rules say', (t) => {
-  const rules: LimitSources = { fromOption: null, userRule: { maxSessions: 1 }, groupRules: [{ maxSessions: 1 }], defaultUserLimit: 1 };
+  const rules: LimitSources = {
+    fromOption: null,
+    userRule: { maxSessions: 1 },
+    groupRules: [{ maxSessions: 1 }],
+    defaultUserLimit: 1,
+  };
   t.is(resolveUserLimit(rules), null);
   t.is(resolveUserLimit({ ...rules, fromOption: Infinity }), null);
 });
@@ -50,8 +60,16 @@ test('limit: a user rule wins over group rules and the default', (t) => {
 
 test('limit: the most permissive group rule wins over the default', (t) => {
   t.is(resolveUserLimit({ ...none, groupRules: [{ maxSessions: 1 }, { maxSessions: 3 }, { maxSessions: 2 }] }), 3);
-  t.is(resolveUserLimit({ ...none, defaultUserLimit: 10, groupRules: [{ maxSessions: 1 }] }), 1, 'a group rule may be stricter than the default');
-  t.is(resolveUserLimit({ ...none, groupRules: [{ maxSessions: 1 }, { maxSessions: null }] }), null, 'an unlimited group is the most permissive');
+  t.is(
+    resolveUserLimit({ ...none, defaultUserLimit: 10, groupRules: [{ maxSessions: 1 }] }),
+    1,
+    'a group rule may be stricter than the default',
+  );
+  t.is(
+    resolveUserLimit({ ...none, groupRules: [{ maxSessions: 1 }, { maxSessions: null }] }),
+    null,
+    'an unlimited group is the most permissive',
+  );
   t.is(resolveUserLimit({ ...none, groupRules: [{ maxSessions: 0 }] }), 0);
 });
 
@@ -68,7 +86,10 @@ const base: AdmissionInput = {
 
 test('admission: below every cap admits and evicts nobody', (t) => {
   for (const policy of ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'] as const) {
-    t.deepEqual(decideAdmission({ ...base, policy, userActive: 1, appLimit: 10, appActive: 9 }), { outcome: 'ADMIT', evict: 0 });
+    t.deepEqual(decideAdmission({ ...base, policy, userActive: 1, appLimit: 10, appActive: 9 }), {
+      outcome: 'ADMIT',
+      evict: 0,
+    });
   }
   t.deepEqual(decideAdmission({ ...base, userLimit: null, userActive: 1000 }), { outcome: 'ADMIT', evict: 0 });
 });
@@ -131,15 +152,22 @@ test('admission: a seat freed by eviction counts toward the app cap', (t) => {
 });
 
 test('admission: the user cap is reported before the app cap when both are full', (t) => {
-  t.deepEqual(decideAdmission({ ...base, userActive: 2, appLimit: 2, appActive: 2 }), { outcome: 'REJECT', level: 'USER', limit: 2 });
+  t.deepEqual(decideAdmission({ ...base, userActive: 2, appLimit: 2, appActive: 2 }), {
+    outcome: 'REJECT',
+    level: 'USER',
+    limit: 2,
+  });
 });
 
 test('admission: exempt identities are admitted whatever the caps', (t) => {
   for (const policy of ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'] as const) {
-    t.deepEqual(decideAdmission({ ...base, policy, exempt: true, userLimit: 0, userActive: 9, appLimit: 0, appActive: 9 }), {
-      outcome: 'ADMIT',
-      evict: 0,
-    });
+    t.deepEqual(
+      decideAdmission({ ...base, policy, exempt: true, userLimit: 0, userActive: 9, appLimit: 0, appActive: 9 }),
+      {
+        outcome: 'ADMIT',
+        evict: 0,
+      },
+    );
   }
 });
 
@@ -160,7 +188,10 @@ test('state: idle for idleTimeout is expired (IDLE); activity keeps it alive', (
 });
 
 test('state: older than absoluteTimeout is expired (ABSOLUTE) however active', (t) => {
-  t.deepEqual(sessionState({ ...fresh, lastSeenAt: at(10_000) }, t0 + 10_000, timeouts), { status: 'EXPIRED', reason: 'ABSOLUTE' });
+  t.deepEqual(sessionState({ ...fresh, lastSeenAt: at(10_000) }, t0 + 10_000, timeouts), {
+    status: 'EXPIRED',
+    reason: 'ABSOLUTE',
+  });
 });
 
 test('state: the absolute lifetime wins over idleness', (t) => {
@@ -171,16 +202,24 @@ test('state: revoked wins over expired, and keeps its reason', (t) => {
   const revoked = { ...fresh, revokedAt: at(1), revokedReason: 'EVICTED' as const };
   t.deepEqual(sessionState(revoked, t0 + 2, timeouts), { status: 'REVOKED', reason: 'EVICTED' });
   t.deepEqual(sessionState(revoked, t0 + 60_000, timeouts), { status: 'REVOKED', reason: 'EVICTED' });
-  t.deepEqual(sessionState({ ...revoked, revokedReason: null }, t0 + 2, timeouts), { status: 'REVOKED', reason: 'REVOKED' });
+  t.deepEqual(sessionState({ ...revoked, revokedReason: null }, t0 + 2, timeouts), {
+    status: 'REVOKED',
+    reason: 'REVOKED',
+  });
 });
 
 test('state: null timeouts never expire', (t) => {
-  t.deepEqual(sessionState(fresh, t0 + 10 * 365 * 86_400_000, { idleTimeoutMs: null, absoluteTimeoutMs: null }), { status: 'ACTIVE' });
+  t.deepEqual(sessionState(fresh, t0 + 10 * 365 * 86_400_000, { idleTimeoutMs: null, absoluteTimeoutMs: null }), {
+    status: 'ACTIVE',
+  });
 });
 
 test('expiresAt: the earlier of idle and absolute expiry, or null', (t) => {
   t.deepEqual(expiresAt({ createdAt: at(0), lastSeenAt: at(500) }, timeouts), at(1_500));
   t.deepEqual(expiresAt({ createdAt: at(0), lastSeenAt: at(9_500) }, timeouts), at(10_000));
-  t.deepEqual(expiresAt({ createdAt: at(0), lastSeenAt: at(0) }, { idleTimeoutMs: null, absoluteTimeoutMs: 10_000 }), at(10_000));
+  t.deepEqual(
+    expiresAt({ createdAt: at(0), lastSeenAt: at(0) }, { idleTimeoutMs: null, absoluteTimeoutMs: 10_000 }),
+    at(10_000),
+  );
   t.is(expiresAt({ createdAt: at(0), lastSeenAt: at(0) }, { idleTimeoutMs: null, absoluteTimeoutMs: null }), null);
 });

@@ -112,7 +112,8 @@ function surface(sdl: string | DocumentNode): string {
 function argumentOrder(schema: GraphQLSchema): Record<string, string[]> {
   const order: Record<string, string[]> = {};
   for (const type of [schema.getQueryType(), schema.getMutationType()]) {
-    for (const field of Object.values(type?.getFields() ?? {})) order[`${type!.name}.${field.name}`] = field.args.map((a) => a.name);
+    for (const field of Object.values(type?.getFields() ?? {}))
+      order[`${type!.name}.${field.name}`] = field.args.map((a) => a.name);
   }
   return order;
 }
@@ -129,7 +130,10 @@ test('the SDL schema-first servers get is what the type-graphql classes print (r
 
 test('the printed schema is exactly the surface of docs/contract.md §5', (t) => {
   t.is(surface(sessionTypeDefs()), surface(CONTRACT_SURFACE));
-  t.deepEqual(argumentOrder(buildASTSchema(parse(sessionTypeDefs()))), argumentOrder(buildASTSchema(parse(CONTRACT_SURFACE))));
+  t.deepEqual(
+    argumentOrder(buildASTSchema(parse(sessionTypeDefs()))),
+    argumentOrder(buildASTSchema(parse(CONTRACT_SURFACE))),
+  );
 });
 
 test('a type-graphql host gets the same surface, whatever its nullableByDefault, beside its own fields', async (t) => {
@@ -153,7 +157,12 @@ test('a type-graphql host gets the same surface, whatever its nullableByDefault,
   );
   const pubSub = { publish: () => {}, subscribe: () => (async function* () {})() };
   for (const nullableByDefault of [false, true]) {
-    const schema = await buildSchema({ resolvers: [HostResolver, ...resolvers], nullableByDefault, validate: false, pubSub });
+    const schema = await buildSchema({
+      resolvers: [HostResolver, ...resolvers],
+      nullableByDefault,
+      validate: false,
+      pubSub,
+    });
     const printed = parse(printSchema(schema));
     // Drop the host's own field and type; what remains is the session API.
     const apiOnly = visit(printed, {
@@ -197,7 +206,10 @@ test("a host schema with its own PageInfo builds in both styles: the library's p
     typeDefs: [sessionTypeDefs(), 'type PageInfo { hasPreviousPage: Boolean! }  type Query { hostPage: PageInfo! }'],
     resolvers: {},
   });
-  for (const [style, schema] of [['type-graphql', codeFirst], ['schema-first', sdlFirst]] as const) {
+  for (const [style, schema] of [
+    ['type-graphql', codeFirst],
+    ['schema-first', sdlFirst],
+  ] as const) {
     const hostPage = schema.getType('PageInfo') as GraphQLObjectType;
     t.deepEqual(Object.keys(hostPage.getFields()), ['hasPreviousPage'], `${style}: the host's PageInfo is untouched`);
     const connection = schema.getType('UserSessionConnection') as GraphQLObjectType;

@@ -36,7 +36,11 @@ async function race(
   field: 'exam' | 'solo',
   userOf: (i: number) => string,
 ): Promise<number> {
-  const racers = Array.from({ length: RACERS }, (_, i) => ({ server: servers[i % servers.length], user: userOf(i), key: `${field}-${i}` }));
+  const racers = Array.from({ length: RACERS }, (_, i) => ({
+    server: servers[i % servers.length],
+    user: userOf(i),
+    key: `${field}-${i}`,
+  }));
   await Promise.all(racers.map((r) => ask(r.server, r.user, r.key, '{ hello }')));
   const answers = await Promise.all(racers.map((r) => ask(r.server, r.user, r.key, `{ hello ${field} }`)));
   let won = 0;

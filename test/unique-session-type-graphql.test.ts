@@ -91,10 +91,21 @@ test('the decorator applies the directive: in the printed schema and in the fiel
   t.regex(sdl, /seat: String @uniqueSession\(max: 2, scope: APP, onLimit: REJECT_NEW\)/);
   t.regex(sdl, /answers: String @uniqueSession\(max: 1, scope: APP, onLimit: REJECT_NEW\)/);
   t.regex(sdl, /hello: String!\n/, 'ungoverned fields carry nothing');
-  t.regex(printSchema(schema), /directive @uniqueSession\(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW, strict: Boolean! = false\) on FIELD_DEFINITION/);
+  t.regex(
+    printSchema(schema),
+    /directive @uniqueSession\(max: Int! = 1, scope: SessionScope! = USER, onLimit: LimitPolicy! = REJECT_NEW, strict: Boolean! = false\) on FIELD_DEFINITION/,
+  );
   const exam = schema.getQueryType()!.getFields().exam;
-  t.deepEqual(exam.astNode?.directives?.map((d) => d.name.value), ['uniqueSession']);
-  t.deepEqual(exam.extensions[UNIQUE_SESSION_EXTENSION], { max: 1, scope: 'USER', onLimit: 'REJECT_NEW', strict: false });
+  t.deepEqual(
+    exam.astNode?.directives?.map((d) => d.name.value),
+    ['uniqueSession'],
+  );
+  t.deepEqual(exam.extensions[UNIQUE_SESSION_EXTENSION], {
+    max: 1,
+    scope: 'USER',
+    onLimit: 'REJECT_NEW',
+    strict: false,
+  });
   t.is(schema.getQueryType()!.getFields().hello.extensions[UNIQUE_SESSION_EXTENSION], undefined);
 });
 
@@ -105,7 +116,12 @@ test('USER scope: the holder keeps access, a second session gets a field error a
   const second = await ask(s, 'alice', 'alice-2', '{ hello exam }');
   t.is(second.status, 200);
   t.deepEqual(second.data, { hello: 'world', exam: null });
-  t.like(errorAt(second, 'exam')?.extensions, { code: 'SESSION_LIMIT_EXCEEDED', level: 'VIEW', field: 'Query.exam', limit: 1 });
+  t.like(errorAt(second, 'exam')?.extensions, {
+    code: 'SESSION_LIMIT_EXCEEDED',
+    level: 'VIEW',
+    field: 'Query.exam',
+    limit: 1,
+  });
   t.deepEqual((await ask(s, 'bob', 'bob-1', '{ exam }')).data, { exam: 'exam for bob' });
 });
 
@@ -119,7 +135,11 @@ test('APP scope, also on a field resolver of an object type', async (t) => {
   const third = await ask(s, 'erin', 'erin-1', '{ seat paper { title answers } }');
   t.deepEqual(third.data, { seat: null, paper: { title: 'Algebra', answers: null } });
   t.like(errorAt(third, 'seat')?.extensions, { code: 'SESSION_LIMIT_EXCEEDED', field: 'Query.seat', limit: 2 });
-  t.like(errorAt(third, 'paper', 'answers')?.extensions, { code: 'SESSION_LIMIT_EXCEEDED', field: 'Exam.answers', limit: 1 });
+  t.like(errorAt(third, 'paper', 'answers')?.extensions, {
+    code: 'SESSION_LIMIT_EXCEEDED',
+    field: 'Exam.answers',
+    limit: 1,
+  });
 });
 
 test('an anonymous caller gets UNAUTHENTICATED on the decorated field only', async (t) => {
@@ -161,10 +181,19 @@ test('invalid options fail when the class is defined, naming the method', (t) =>
     }
     return BadResolver;
   };
-  t.throws(define({ max: 0 }), { instanceOf: SessionConfigError, message: /BadResolver\.exam.*"max" must be a whole number/ });
+  t.throws(define({ max: 0 }), {
+    instanceOf: SessionConfigError,
+    message: /BadResolver\.exam.*"max" must be a whole number/,
+  });
   t.throws(define({ max: 1.5 }), { instanceOf: SessionConfigError, message: /BadResolver\.exam.*"max"/ });
-  t.throws(define({ scope: 'EVERYONE' as SessionScope }), { instanceOf: SessionConfigError, message: /BadResolver\.exam.*"scope"/ });
-  t.throws(define({ onLimit: 'QUEUE' as LimitPolicy }), { instanceOf: SessionConfigError, message: /BadResolver\.exam.*"onLimit"/ });
+  t.throws(define({ scope: 'EVERYONE' as SessionScope }), {
+    instanceOf: SessionConfigError,
+    message: /BadResolver\.exam.*"scope"/,
+  });
+  t.throws(define({ onLimit: 'QUEUE' as LimitPolicy }), {
+    instanceOf: SessionConfigError,
+    message: /BadResolver\.exam.*"onLimit"/,
+  });
   t.throws(define({ maximum: 2 } as never), { instanceOf: SessionConfigError, message: /unknown argument "maximum"/ });
   t.notThrows(define({ max: 3, scope: 'APP', onLimit: 'EVICT_OLDEST' }));
 });

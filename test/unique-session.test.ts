@@ -16,8 +16,22 @@ import { SessionConfigError } from '../src/errors.js';
 import type { RejectEvent, StoreErrorEvent } from '../src/hooks.js';
 import type { SessionControllerOptions } from '../src/options.js';
 import { internalsOf } from '../src/controller.js';
-import { failure, identityFromHeaders, startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
-import { ask, errorAt, governedSchema, type sharedDatabase, useSharedDatabase, sleep, untransformedSchema } from './helpers/unique-session.js';
+import {
+  failure,
+  identityFromHeaders,
+  startTestServer,
+  type RunningServer,
+  type TestContext,
+} from './helpers/server.js';
+import {
+  ask,
+  errorAt,
+  governedSchema,
+  type sharedDatabase,
+  useSharedDatabase,
+  sleep,
+  untransformedSchema,
+} from './helpers/unique-session.js';
 
 const test = anyTest as TestFn<{ database: Awaited<ReturnType<typeof sharedDatabase>> }>;
 
@@ -111,7 +125,12 @@ test('APP scope counts every session in the app (licence seats)', async (t) => {
   t.deepEqual((await ask(s, 'bob', 'b1', '{ seat }')).data, { seat: 'seat for bob' });
   const carol = await ask(s, 'carol', 'c1', '{ hello seat }');
   t.deepEqual(carol.data, { hello: 'world', seat: null });
-  t.like(errorAt(carol, 'seat')?.extensions, { code: 'SESSION_LIMIT_EXCEEDED', level: 'VIEW', field: 'Query.seat', limit: 2 });
+  t.like(errorAt(carol, 'seat')?.extensions, {
+    code: 'SESSION_LIMIT_EXCEEDED',
+    level: 'VIEW',
+    field: 'Query.seat',
+    limit: 2,
+  });
   // A second session of a user who holds a seat needs a seat of its own.
   t.like(errorAt(await ask(s, 'alice', 'a2', '{ seat }'), 'seat')?.extensions, { code: 'SESSION_LIMIT_EXCEEDED' });
   t.deepEqual((await ask(s, 'bob', 'b1', '{ seat }')).data, { seat: 'seat for bob' });
@@ -146,10 +165,15 @@ test('onLimit EVICT_OLDEST moves the lease from the least recently used holder t
   // "Least recently used" is known to the store to within leaseRecheckInterval (holders confirmed
   // that recently are served from memory); this test orders uses 1 ms apart, so it rechecks always.
   const s = await serve(t, { leaseRecheckInterval: 1 });
-  const [o1, o2, o3] = [await sessionId(s, 'olga', 'o1'), await sessionId(s, 'olga', 'o2'), await sessionId(s, 'olga', 'o3')];
+  const [o1, o2, o3] = [
+    await sessionId(s, 'olga', 'o1'),
+    await sessionId(s, 'olga', 'o2'),
+    await sessionId(s, 'olga', 'o3'),
+  ];
   const holders = async () => (await s.controller.leaseHolders('Query.board', 'olga')).map((h) => h.sessionId).sort();
 
-  for (const key of ['o1', 'o2', 'o1']) t.deepEqual((await ask(s, 'olga', key, '{ board }')).data, { board: 'board for olga' });
+  for (const key of ['o1', 'o2', 'o1'])
+    t.deepEqual((await ask(s, 'olga', key, '{ board }')).data, { board: 'board for olga' });
   t.deepEqual(await holders(), [o1, o2].sort());
   // o2 is now the least recently used holder (o1 was used again): o3 takes its lease.
   t.deepEqual((await ask(s, 'olga', 'o3', '{ board }')).data, { board: 'board for olga' });
@@ -201,7 +225,11 @@ test('a governed field on list items: one lease check per operation, each item r
     return acquire(request);
   };
   const pia = await ask(s, 'pia', 'p1', '{ papers { n answer } }');
-  t.deepEqual(pia.data, { papers: [1, 2, 3].map((n) => ({ n, answer: `answer ${n}` })) }, 'the default resolver is wrapped too');
+  t.deepEqual(
+    pia.data,
+    { papers: [1, 2, 3].map((n) => ({ n, answer: `answer ${n}` })) },
+    'the default resolver is wrapped too',
+  );
   t.is(calls, 1);
   const pat = await ask(s, 'pat', 'p2', '{ papers { n answer } }');
   t.deepEqual(pat.data, { papers: [1, 2, 3].map((n) => ({ n, answer: null })) });
@@ -215,7 +243,9 @@ test('a governed field on list items: one lease check per operation, each item r
 test('exempt identities take seats by default', async (t) => {
   const s = await serve(t, { isExempt: (identity) => identity.groups?.includes('staff') ?? false });
   t.deepEqual((await ask(s, 'dave', 'd1', '{ exam }', ['staff'])).data, { exam: 'exam for dave' });
-  t.like(errorAt(await ask(s, 'dave', 'd2', '{ exam }', ['staff']), 'exam')?.extensions, { code: 'SESSION_LIMIT_EXCEEDED' });
+  t.like(errorAt(await ask(s, 'dave', 'd2', '{ exam }', ['staff']), 'exam')?.extensions, {
+    code: 'SESSION_LIMIT_EXCEEDED',
+  });
 });
 
 test('exemptFromLeases: true lets exempt identities past seats without taking one', async (t) => {
@@ -224,7 +254,9 @@ test('exemptFromLeases: true lets exempt identities past seats without taking on
     exemptFromLeases: true,
   });
   for (const key of ['n1', 'n2', 'n3']) {
-    const answer = await ask<{ me: string; exam: string; board: string }>(s, 'dan', key, '{ me exam board }', ['staff']);
+    const answer = await ask<{ me: string; exam: string; board: string }>(s, 'dan', key, '{ me exam board }', [
+      'staff',
+    ]);
     t.like(answer.data, { exam: 'exam for dan', board: 'board for dan' });
     t.is(await leaseRows(s, answer.data!.me), 0, 'no lease was taken');
   }
@@ -259,18 +291,34 @@ test('the store failing on a governed field: a field error when failMode is clos
 test('invalid directive arguments fail when the schema is transformed, naming the field', (t) => {
   const transform = (field: string) => () =>
     uniqueSessionTransformer(
-      makeExecutableSchema({ typeDefs: [uniqueSessionTypeDefs, `type Query { hello: String  exam: String ${field} }`] }),
+      makeExecutableSchema({
+        typeDefs: [uniqueSessionTypeDefs, `type Query { hello: String  exam: String ${field} }`],
+      }),
     );
-  t.throws(transform('@uniqueSession(max: 0)'), { instanceOf: SessionConfigError, message: /Query\.exam.*"max" must be a whole number/ });
-  t.throws(transform('@uniqueSession(max: -3, scope: APP)'), { instanceOf: SessionConfigError, message: /Query\.exam/ });
-  t.throws(transform('@uniqueSession(scope: EVERYONE)'), { instanceOf: SessionConfigError, message: /Query\.exam.*scope/ });
-  t.throws(transform('@uniqueSession(onLimit: QUEUE)'), { instanceOf: SessionConfigError, message: /Query\.exam.*onLimit/ });
+  t.throws(transform('@uniqueSession(max: 0)'), {
+    instanceOf: SessionConfigError,
+    message: /Query\.exam.*"max" must be a whole number/,
+  });
+  t.throws(transform('@uniqueSession(max: -3, scope: APP)'), {
+    instanceOf: SessionConfigError,
+    message: /Query\.exam/,
+  });
+  t.throws(transform('@uniqueSession(scope: EVERYONE)'), {
+    instanceOf: SessionConfigError,
+    message: /Query\.exam.*scope/,
+  });
+  t.throws(transform('@uniqueSession(onLimit: QUEUE)'), {
+    instanceOf: SessionConfigError,
+    message: /Query\.exam.*onLimit/,
+  });
   t.throws(transform('@uniqueSession(max: 1.5)'), { instanceOf: SessionConfigError, message: /Query\.exam/ });
   t.notThrows(transform('@uniqueSession(max: 3, scope: APP, onLimit: EVICT_OLDEST)'));
 });
 
 test('a schema whose @uniqueSession fields nothing enforces is refused at server start', async (t) => {
-  const error = await t.throwsAsync(startTestServer({ database: t.context.database.option() }, () => untransformedSchema()));
+  const error = await t.throwsAsync(
+    startTestServer({ database: t.context.database.option() }, () => untransformedSchema()),
+  );
   t.regex(error!.message, /Query\.exam has @uniqueSession but nothing enforces it.*controller\.transformSchema/);
 });
 
@@ -307,7 +355,10 @@ test('without the plugin, a governed field fails with an error that says so; oth
 test('inert when the controller is disabled: governed fields resolve as if undecorated', async (t) => {
   const s = await serve(t, { enabled: false }, (controller) => controller.transformSchema(untransformedSchema()));
   for (const key of ['i1', 'i2', 'i3']) {
-    t.deepEqual((await ask(s, 'ivan', key, '{ exam board }')).data, { exam: 'exam for nobody', board: 'board for nobody' });
+    t.deepEqual((await ask(s, 'ivan', key, '{ exam board }')).data, {
+      exam: 'exam for nobody',
+      board: 'board for nobody',
+    });
   }
   const anonymous = await ask(s, undefined, undefined, '{ exam }');
   t.deepEqual(anonymous.data, { exam: 'exam for nobody' });

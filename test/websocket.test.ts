@@ -61,7 +61,11 @@ interface Instance {
   ws: string;
 }
 
-async function instance(t: ExecutionContext, database: unknown, options: Record<string, unknown> = {}): Promise<Instance> {
+async function instance(
+  t: ExecutionContext,
+  database: unknown,
+  options: Record<string, unknown> = {},
+): Promise<Instance> {
   const http = await serve(t, { database: database as never, syncInterval: 200, ...options }, schema);
   const { url } = await startWsServer(t, http.controller, await schema(http.controller));
   return { http, ws: url };
@@ -78,8 +82,12 @@ const SESSION_EVENTS = /* GraphQL */ `subscription ($userId: ID) {
 }`;
 
 /** The code of a refused subscription: graphql-ws reports it as an error, or as a result with errors. */
-function refusal(stream: { error: unknown; results: Array<{ errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }> }) {
-  const errors = (stream.error as Array<{ extensions?: Record<string, unknown> }> | undefined) ?? stream.results[0]?.errors;
+function refusal(stream: {
+  error: unknown;
+  results: Array<{ errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }>;
+}) {
+  const errors =
+    (stream.error as Array<{ extensions?: Record<string, unknown> }> | undefined) ?? stream.results[0]?.errors;
   return errors?.[0]?.extensions;
 }
 
@@ -97,11 +105,21 @@ test.serial('a signed-in connection is admitted on connect, and its resolvers se
   await stream.waitFor(1);
   t.regex(stream.results[0].data!.whoamiStream, /^alice:[0-9a-f-]{36}$/);
   t.is(a.http.controller.openConnections, 1);
-  t.is(await a.http.client('alice', 'ws-a1').request<{ whoami: string }>('{ whoami }').then((r) => r.whoami), 'alice');
+  t.is(
+    await a.http
+      .client('alice', 'ws-a1')
+      .request<{ whoami: string }>('{ whoami }')
+      .then((r) => r.whoami),
+    'alice',
+  );
 });
 
 for (const [how, reason, revoke] of [
-  ['an admin revocation', 'ADMIN_REVOKED', (c: SessionController<TestContext>, id: string) => c.revoke(id, 'ADMIN_REVOKED')],
+  [
+    'an admin revocation',
+    'ADMIN_REVOKED',
+    (c: SessionController<TestContext>, id: string) => c.revoke(id, 'ADMIN_REVOKED'),
+  ],
   ['a logout', 'LOGOUT', (c: SessionController<TestContext>, id: string) => c.revoke(id, 'LOGOUT')],
   ["the owner's revokeSession", 'REVOKED', (c: SessionController<TestContext>, id: string) => c.revoke(id, 'REVOKED')],
 ] as const) {
@@ -145,7 +163,13 @@ test.serial('an open socket keeps its session from idling out', async (t) => {
   const erin = client(t, a.ws, { user: 'erin', key: 'ws-e1' });
   await erin.connected;
   await sleep(3_500);
-  t.is(await a.http.client('erin', 'ws-e1').request<{ whoami: string }>('{ whoami }').then((r) => r.whoami), 'erin');
+  t.is(
+    await a.http
+      .client('erin', 'ws-e1')
+      .request<{ whoami: string }>('{ whoami }')
+      .then((r) => r.whoami),
+    'erin',
+  );
   await erin.dispose();
   await sleep(2_500);
   await t.throwsAsync(a.http.client('erin', 'ws-e1').request('{ whoami }'), { message: /SESSION_EXPIRED|expired/ });
@@ -184,52 +208,68 @@ test.serial('a connection over the user cap is closed with 4403 SESSION_LIMIT_EX
   t.deepEqual(await second.closed.then((c) => [c.code, c.reason]), [4403, 'SESSION_LIMIT_EXCEEDED:USER']);
 });
 
-test.serial('@uniqueSession on a subscription field: the seat lives with the subscription and is released when it completes', async (t) => {
-  const [a, b] = await fleet(t);
-  const first = client(t, a.ws, { user: 'ida', key: 'ws-i1' });
-  const second = client(t, b.ws, { user: 'ida', key: 'ws-i2' });
-  await Promise.all([first.connected, second.connected]);
-  const holding = subscribe<{ ticks: number }>(first.client, 'subscription { ticks(count: 1000) }');
-  await holding.waitFor(2);
-  t.true(holding.results.length >= 2 && !holding.results[0].errors, 'the first session streams');
+test.serial(
+  '@uniqueSession on a subscription field: the seat lives with the subscription and is released when it completes',
+  async (t) => {
+    const [a, b] = await fleet(t);
+    const first = client(t, a.ws, { user: 'ida', key: 'ws-i1' });
+    const second = client(t, b.ws, { user: 'ida', key: 'ws-i2' });
+    await Promise.all([first.connected, second.connected]);
+    const holding = subscribe<{ ticks: number }>(first.client, 'subscription { ticks(count: 1000) }');
+    await holding.waitFor(2);
+    t.true(holding.results.length >= 2 && !holding.results[0].errors, 'the first session streams');
 
-  const refused = subscribe(second.client, 'subscription { ticks(count: 1000) }');
-  await refused.waitFor(1);
-  t.like(refusal(refused), { code: 'SESSION_LIMIT_EXCEEDED', level: 'VIEW', field: 'Subscription.ticks' });
+    const refused = subscribe(second.client, 'subscription { ticks(count: 1000) }');
+    await refused.waitFor(1);
+    t.like(refusal(refused), { code: 'SESSION_LIMIT_EXCEEDED', level: 'VIEW', field: 'Subscription.ticks' });
 
-  holding.unsubscribe();
-  await sleep(300);
-  const taken = subscribe<{ ticks: number }>(second.client, 'subscription { ticks(count: 3) }');
-  await taken.waitFor(2);
-  t.false(Boolean(taken.error), 'the seat is free once the holding subscription completed');
-  t.true(taken.results.length >= 2);
-});
+    holding.unsubscribe();
+    await sleep(300);
+    const taken = subscribe<{ ticks: number }>(second.client, 'subscription { ticks(count: 3) }');
+    await taken.waitFor(2);
+    t.false(Boolean(taken.error), 'the seat is free once the holding subscription completed');
+    t.true(taken.results.length >= 2);
+  },
+);
 
-test.serial('sessionEvents: a user sees its new sign-ins and revocations from every instance; an admin may follow another user', async (t) => {
-  const [a, b] = await fleet(t, { isAdmin: (id: { groups?: readonly string[] }) => id.groups?.includes('admin') ?? false });
-  const jo = client(t, a.ws, { user: 'jo', key: 'ws-j1' });
-  const root = client(t, a.ws, { user: 'root', key: 'ws-r1', groups: ['admin'] });
-  const stranger = client(t, a.ws, { user: 'kim', key: 'ws-k1' });
-  await Promise.all([jo.connected, root.connected, stranger.connected]);
-  const mine = subscribe<{ sessionEvents: Record<string, any> }>(jo.client, SESSION_EVENTS);
-  const followed = subscribe<{ sessionEvents: Record<string, any> }>(root.client, SESSION_EVENTS, { userId: 'jo' });
-  const forbidden = subscribe(stranger.client, SESSION_EVENTS, { userId: 'jo' });
-  await sleep(300);
+test.serial(
+  'sessionEvents: a user sees its new sign-ins and revocations from every instance; an admin may follow another user',
+  async (t) => {
+    const [a, b] = await fleet(t, {
+      isAdmin: (id: { groups?: readonly string[] }) => id.groups?.includes('admin') ?? false,
+    });
+    const jo = client(t, a.ws, { user: 'jo', key: 'ws-j1' });
+    const root = client(t, a.ws, { user: 'root', key: 'ws-r1', groups: ['admin'] });
+    const stranger = client(t, a.ws, { user: 'kim', key: 'ws-k1' });
+    await Promise.all([jo.connected, root.connected, stranger.connected]);
+    const mine = subscribe<{ sessionEvents: Record<string, any> }>(jo.client, SESSION_EVENTS);
+    const followed = subscribe<{ sessionEvents: Record<string, any> }>(root.client, SESSION_EVENTS, { userId: 'jo' });
+    const forbidden = subscribe(stranger.client, SESSION_EVENTS, { userId: 'jo' });
+    await sleep(300);
 
-  const other = await b.http.controller.openSession({ userId: 'jo', sessionKey: 'ws-j2' });
-  await mine.waitFor(1, 3_000);
-  await followed.waitFor(1, 3_000);
-  t.like(mine.results[0]?.data?.sessionEvents, { type: 'ADMITTED', reason: null, session: { id: other.id, userId: 'jo', status: 'ACTIVE', current: false } });
-  t.like(followed.results[0]?.data?.sessionEvents, { type: 'ADMITTED', session: { id: other.id } });
+    const other = await b.http.controller.openSession({ userId: 'jo', sessionKey: 'ws-j2' });
+    await mine.waitFor(1, 3_000);
+    await followed.waitFor(1, 3_000);
+    t.like(mine.results[0]?.data?.sessionEvents, {
+      type: 'ADMITTED',
+      reason: null,
+      session: { id: other.id, userId: 'jo', status: 'ACTIVE', current: false },
+    });
+    t.like(followed.results[0]?.data?.sessionEvents, { type: 'ADMITTED', session: { id: other.id } });
 
-  await b.http.controller.revoke(other.id, 'ADMIN_REVOKED');
-  await mine.waitFor(2, 3_000);
-  t.like(mine.results[1]?.data?.sessionEvents, { type: 'REVOKED', reason: 'ADMIN_REVOKED', session: { id: other.id, status: 'REVOKED' } });
-  t.is(mine.results.length, 2, 'each event once, though NOTIFY and the poll both carry it');
+    await b.http.controller.revoke(other.id, 'ADMIN_REVOKED');
+    await mine.waitFor(2, 3_000);
+    t.like(mine.results[1]?.data?.sessionEvents, {
+      type: 'REVOKED',
+      reason: 'ADMIN_REVOKED',
+      session: { id: other.id, status: 'REVOKED' },
+    });
+    t.is(mine.results.length, 2, 'each event once, though NOTIFY and the poll both carry it');
 
-  await forbidden.waitFor(1);
-  t.is(refusal(forbidden)?.code, 'FORBIDDEN');
-});
+    await forbidden.waitFor(1);
+    t.is(refusal(forbidden)?.code, 'FORBIDDEN');
+  },
+);
 
 test.serial('sessionEvents: EXPIRED when a session passes its idle timeout', async (t) => {
   const [a] = await fleet(t, { idleTimeout: '1s', touchInterval: '200ms', isAdmin: () => true });
@@ -239,17 +279,22 @@ test.serial('sessionEvents: EXPIRED when a session passes its idle timeout', asy
   await sleep(300);
   const lee = await a.http.controller.openSession({ userId: 'lee', sessionKey: 'ws-l1' });
   await events.waitFor(2, 4_000);
-  t.like(events.results.map((r) => r.data?.sessionEvents), [
-    { type: 'ADMITTED', session: { id: lee.id } },
-    { type: 'EXPIRED', reason: 'IDLE', session: { id: lee.id, status: 'EXPIRED' } },
-  ]);
+  t.like(
+    events.results.map((r) => r.data?.sessionEvents),
+    [
+      { type: 'ADMITTED', session: { id: lee.id } },
+      { type: 'EXPIRED', reason: 'IDLE', session: { id: lee.id, status: 'EXPIRED' } },
+    ],
+  );
 });
 
 test.serial('a flood of connects and disconnects leaves no connection, listener or timer behind', async (t) => {
   const [a] = await fleet(t);
   const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   for (let round = 0; round < 10; round++) {
-    const clients = Array.from({ length: 30 }, (_, i) => connect(a.ws, { user: `flood${i % 10}`, key: `ws-flood-${round}-${i}` }));
+    const clients = Array.from({ length: 30 }, (_, i) =>
+      connect(a.ws, { user: `flood${i % 10}`, key: `ws-flood-${round}-${i}` }),
+    );
     await Promise.all(clients.map((c) => c.connected.catch(() => {})));
     const streams = clients.map((c) => subscribe(c.client, SESSION_EVENTS));
     await sleep(20);
@@ -260,7 +305,14 @@ test.serial('a flood of connects and disconnects leaves no connection, listener 
   await sleep(500);
   const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   t.true(after - before < 10, `timers before ${before}, after ${after}`);
-  t.is(await a.http.client('flood1', 'ws-flood-9-1').request<{ whoami: string }>('{ whoami }').then((r) => r.whoami), 'flood1', 'the server is healthy');
+  t.is(
+    await a.http
+      .client('flood1', 'ws-flood-9-1')
+      .request<{ whoami: string }>('{ whoami }')
+      .then((r) => r.whoami),
+    'flood1',
+    'the server is healthy',
+  );
 });
 
 if (onPostgres) {

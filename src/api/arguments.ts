@@ -54,7 +54,8 @@ export function pageSize(argument: string, value: unknown): number {
 export function cursor(argument: string, value: unknown): CursorPosition | null {
   if (value === undefined || value === null) return null;
   const position = typeof value === 'string' ? decodeCursor(value) : null;
-  if (!position) throw badUserInput(argument, 'not a cursor issued by this API; pass an endCursor or edge cursor unchanged.');
+  if (!position)
+    throw badUserInput(argument, 'not a cursor issued by this API; pass an endCursor or edge cursor unchanged.');
   return position;
 }
 

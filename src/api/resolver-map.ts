@@ -11,10 +11,12 @@ export function createSessionResolverMap(api: SessionApi) {
   return {
     DateTimeISO,
     Query: {
-      activeSessions: (_: unknown, a: Args, ctx: unknown) => api.activeSessions(ctx, { userId: a.userId, first: a.first, after: a.after }),
+      activeSessions: (_: unknown, a: Args, ctx: unknown) =>
+        api.activeSessions(ctx, { userId: a.userId, first: a.first, after: a.after }),
       sessionStats: (_: unknown, __: Args, ctx: unknown) => api.sessionStats(ctx),
       sessionLimitRules: (_: unknown, __: Args, ctx: unknown) => api.sessionLimitRules(ctx),
-      sessions: (_: unknown, a: Args, ctx: unknown) => api.sessions(ctx, { filter: a.filter, first: a.first, after: a.after }),
+      sessions: (_: unknown, a: Args, ctx: unknown) =>
+        api.sessions(ctx, { filter: a.filter, first: a.first, after: a.after }),
       sessionLeases: (_: unknown, a: Args, ctx: unknown) => api.sessionLeases(ctx, { field: a.field }),
     },
     Subscription: {
@@ -33,7 +35,8 @@ export function createSessionResolverMap(api: SessionApi) {
       removeSessionLimit: (_: unknown, a: Args, ctx: unknown) =>
         api.removeSessionLimit(ctx, { subjectType: a.subjectType, subject: a.subject }),
       releaseLease: (_: unknown, a: Args, ctx: unknown) => api.releaseLease(ctx, { field: a.field }),
-      revokeLease: (_: unknown, a: Args, ctx: unknown) => api.revokeLease(ctx, { field: a.field, sessionId: a.sessionId }),
+      revokeLease: (_: unknown, a: Args, ctx: unknown) =>
+        api.revokeLease(ctx, { field: a.field, sessionId: a.sessionId }),
     },
   };
 }

@@ -49,7 +49,10 @@ export function createSessionResolvers(
       nullable: false,
       description: "Active sessions, newest first: the caller's own, or (admins only) another user's.",
     })
-    activeSessions(@Args(() => ActiveSessionsArgs) args: ActiveSessionsArgs, @Ctx() contextValue: unknown): Promise<UserSessionConnectionView> {
+    activeSessions(
+      @Args(() => ActiveSessionsArgs) args: ActiveSessionsArgs,
+      @Ctx() contextValue: unknown,
+    ): Promise<UserSessionConnectionView> {
       return api().activeSessions(contextValue, args);
     }
 
@@ -58,16 +61,25 @@ export function createSessionResolvers(
       description:
         "Sessions in every status within retention, newest first: the caller's own; admins: every user's, or the filter's.",
     })
-    sessions(@Args(() => SessionsArgs) args: SessionsArgs, @Ctx() contextValue: unknown): Promise<UserSessionConnectionView> {
+    sessions(
+      @Args(() => SessionsArgs) args: SessionsArgs,
+      @Ctx() contextValue: unknown,
+    ): Promise<UserSessionConnectionView> {
       return api().sessions(contextValue, args);
     }
 
-    @Query(() => SessionStats, { nullable: false, description: 'Counts of active sessions and the configured caps. Admins only.' })
+    @Query(() => SessionStats, {
+      nullable: false,
+      description: 'Counts of active sessions and the configured caps. Admins only.',
+    })
     sessionStats(@Ctx() contextValue: unknown): Promise<SessionStatsView> {
       return api().sessionStats(contextValue);
     }
 
-    @Query(() => [SessionLimitRule], { nullable: false, description: 'The stored per-user and per-group limits. Admins only.' })
+    @Query(() => [SessionLimitRule], {
+      nullable: false,
+      description: 'The stored per-user and per-group limits. Admins only.',
+    })
     sessionLimitRules(@Ctx() contextValue: unknown): Promise<SessionLimitRuleView[]> {
       return api().sessionLimitRules(contextValue);
     }
@@ -76,7 +88,10 @@ export function createSessionResolvers(
       nullable: false,
       description: 'The live seats on a @uniqueSession field, most recently used first (at most 1,000). Admins only.',
     })
-    sessionLeases(@Args(() => LeaseFieldArgs) args: LeaseFieldArgs, @Ctx() contextValue: unknown): Promise<SessionLeaseView[]> {
+    sessionLeases(
+      @Args(() => LeaseFieldArgs) args: LeaseFieldArgs,
+      @Ctx() contextValue: unknown,
+    ): Promise<SessionLeaseView[]> {
       return api().sessionLeases(contextValue, args);
     }
   }
@@ -88,42 +103,68 @@ export function createSessionResolvers(
       description:
         "Ends one session: the caller's own (recorded as REVOKED), or anyone's for admins (ADMIN_REVOKED). An already revoked session is returned unchanged.",
     })
-    revokeSession(@Args(() => RevokeSessionArgs) args: RevokeSessionArgs, @Ctx() contextValue: unknown): Promise<UserSessionView> {
+    revokeSession(
+      @Args(() => RevokeSessionArgs) args: RevokeSessionArgs,
+      @Ctx() contextValue: unknown,
+    ): Promise<UserSessionView> {
       return api().revokeSession(contextValue, args);
     }
 
-    @Mutation(() => Int, { nullable: false, description: "Ends all of the caller's sessions but the current one; returns how many." })
+    @Mutation(() => Int, {
+      nullable: false,
+      description: "Ends all of the caller's sessions but the current one; returns how many.",
+    })
     revokeOtherSessions(@Ctx() contextValue: unknown): Promise<number> {
       return api().revokeOtherSessions(contextValue);
     }
 
-    @Mutation(() => Int, { nullable: false, description: "Ends all of a user's sessions; returns how many. Admins only." })
-    revokeUserSessions(@Args(() => RevokeUserSessionsArgs) args: RevokeUserSessionsArgs, @Ctx() contextValue: unknown): Promise<number> {
+    @Mutation(() => Int, {
+      nullable: false,
+      description: "Ends all of a user's sessions; returns how many. Admins only.",
+    })
+    revokeUserSessions(
+      @Args(() => RevokeUserSessionsArgs) args: RevokeUserSessionsArgs,
+      @Ctx() contextValue: unknown,
+    ): Promise<number> {
       return api().revokeUserSessions(contextValue, args);
     }
 
     @Mutation(() => SessionLimitRule, {
       nullable: false,
-      description: 'Creates or replaces a stored limit; it applies from the next admission, on every instance. Admins only.',
+      description:
+        'Creates or replaces a stored limit; it applies from the next admission, on every instance. Admins only.',
     })
-    setSessionLimit(@Args(() => SetSessionLimitArgs) args: SetSessionLimitArgs, @Ctx() contextValue: unknown): Promise<SessionLimitRuleView> {
+    setSessionLimit(
+      @Args(() => SetSessionLimitArgs) args: SetSessionLimitArgs,
+      @Ctx() contextValue: unknown,
+    ): Promise<SessionLimitRuleView> {
       return api().setSessionLimit(contextValue, args);
     }
 
-    @Mutation(() => Boolean, { nullable: false, description: 'Removes a stored limit; false if there was none. Admins only.' })
-    removeSessionLimit(@Args(() => RemoveSessionLimitArgs) args: RemoveSessionLimitArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+    @Mutation(() => Boolean, {
+      nullable: false,
+      description: 'Removes a stored limit; false if there was none. Admins only.',
+    })
+    removeSessionLimit(
+      @Args(() => RemoveSessionLimitArgs) args: RemoveSessionLimitArgs,
+      @Ctx() contextValue: unknown,
+    ): Promise<boolean> {
       return api().removeSessionLimit(contextValue, args);
     }
 
     @Mutation(() => Boolean, {
       nullable: false,
-      description: "The caller's session gives up its seat on a @uniqueSession field (e.g. an exam handed in); false if it held none.",
+      description:
+        "The caller's session gives up its seat on a @uniqueSession field (e.g. an exam handed in); false if it held none.",
     })
     releaseLease(@Args(() => LeaseFieldArgs) args: LeaseFieldArgs, @Ctx() contextValue: unknown): Promise<boolean> {
       return api().releaseLease(contextValue, args);
     }
 
-    @Mutation(() => Boolean, { nullable: false, description: "Ends a session's seat on a @uniqueSession field; false if it held none. Admins only." })
+    @Mutation(() => Boolean, {
+      nullable: false,
+      description: "Ends a session's seat on a @uniqueSession field; false if it held none. Admins only.",
+    })
     revokeLease(@Args(() => RevokeLeaseArgs) args: RevokeLeaseArgs, @Ctx() contextValue: unknown): Promise<boolean> {
       return api().revokeLease(contextValue, args);
     }
@@ -137,7 +178,10 @@ export function createSessionResolvers(
         "Sign-ins, revocations and expiry of the caller's sessions (or, for admins, userId's), from every server instance, as they happen.",
       subscribe: ({ args, context }) => api().sessionEvents(context, args as SessionEventsArgs),
     })
-    sessionEvents(@Root() event: SessionEventView, @Args(() => SessionEventsArgs) _args: SessionEventsArgs): SessionEventView {
+    sessionEvents(
+      @Root() event: SessionEventView,
+      @Args(() => SessionEventsArgs) _args: SessionEventsArgs,
+    ): SessionEventView {
       return event;
     }
   }

@@ -108,10 +108,15 @@ export class SessionApi {
 
   async activeSessions(contextValue: unknown, input: ActiveSessionsArgs): Promise<UserSessionConnectionView> {
     const caller = await this.caller(contextValue);
-    const userId = input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
+    const userId =
+      input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
     const first = args.pageSize('first', input.first);
     const after = args.cursor('after', input.after);
-    const access = accessTo(caller.userId, userId, userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
+    const access = accessTo(
+      caller.userId,
+      userId,
+      userId !== caller.userId && (await this.isAdmin(contextValue, caller)),
+    );
     if (access === 'NONE') throw forbidden("Only an administrator may list another user's sessions.");
     const page = await this.store('api.activeSessions', () => this.directory.listActive({ userId, first, after }));
     const edges = page.sessions.map(({ session, position }) => ({
@@ -134,12 +139,17 @@ export class SessionApi {
   async sessions(contextValue: unknown, input: SessionsArgs): Promise<UserSessionConnectionView> {
     const caller = await this.caller(contextValue);
     const given = input.filter ?? {};
-    const requested = given.userId === undefined || given.userId === null ? null : args.userId('filter.userId', given.userId);
+    const requested =
+      given.userId === undefined || given.userId === null ? null : args.userId('filter.userId', given.userId);
     let userId: string | null;
     if (requested === null) {
       userId = (await this.isAdmin(contextValue, caller)) ? null : caller.userId;
     } else {
-      const access = accessTo(caller.userId, requested, requested !== caller.userId && (await this.isAdmin(contextValue, caller)));
+      const access = accessTo(
+        caller.userId,
+        requested,
+        requested !== caller.userId && (await this.isAdmin(contextValue, caller)),
+      );
       if (access === 'NONE') throw forbidden("Only an administrator may list another user's sessions.");
       userId = requested;
     }
@@ -213,16 +223,25 @@ export class SessionApi {
    * Events about the caller's own sessions (or, for admins, `userId`'s), from every instance, as
    * they happen. Checked like a query before the first event: who calls, and may they see them.
    */
-  async sessionEvents(contextValue: unknown, input: { userId?: string | null }): Promise<AsyncGenerator<SessionEventView>> {
+  async sessionEvents(
+    contextValue: unknown,
+    input: { userId?: string | null },
+  ): Promise<AsyncGenerator<SessionEventView>> {
     const caller = await this.caller(contextValue);
-    const userId = input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
-    const access = accessTo(caller.userId, userId, userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
+    const userId =
+      input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
+    const access = accessTo(
+      caller.userId,
+      userId,
+      userId !== caller.userId && (await this.isAdmin(contextValue, caller)),
+    );
     if (access === 'NONE') throw forbidden("Only an administrator may follow another user's sessions.");
     const events = this.events.subscribe(userId);
     const view = (session: SessionInfo) => this.view(session, caller);
     return (async function* () {
       try {
-        for await (const event of events) yield { type: event.type, reason: event.reason, session: view(event.session) };
+        for await (const event of events)
+          yield { type: event.type, reason: event.reason, session: view(event.session) };
       } finally {
         await events.return(undefined);
       }
@@ -236,7 +255,11 @@ export class SessionApi {
     const found = await this.store('api.revokeSession', () => this.directory.find(id));
     // Unknown and foreign look the same to a non-admin: no existence leak.
     if (!found) throw notFound();
-    const access = accessTo(caller.userId, found.userId, found.userId !== caller.userId && (await this.isAdmin(contextValue, caller)));
+    const access = accessTo(
+      caller.userId,
+      found.userId,
+      found.userId !== caller.userId && (await this.isAdmin(contextValue, caller)),
+    );
     if (access === 'NONE') throw notFound();
     const revoked = await this.store('api.revokeSession', () =>
       this.runtime.revoke(id, revokeReasonFor(access), note, { by: caller.userId }),
@@ -317,7 +340,13 @@ export class SessionApi {
   }
 
   private view(session: SessionInfo, caller: Caller, status?: SessionStatus): UserSessionView {
-    return userSessionView(session, session.id === caller.sessionId, this.runtime.timeouts, this.runtime.dbNow(), status);
+    return userSessionView(
+      session,
+      session.id === caller.sessionId,
+      this.runtime.timeouts,
+      this.runtime.dbNow(),
+      status,
+    );
   }
 }
 

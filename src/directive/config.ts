@@ -43,7 +43,8 @@ export function resolveUniqueSessionConfig(input: unknown, where: string): Uniqu
     throw new SessionConfigError(`Invalid @uniqueSession on ${where}: ${problem}`);
   };
   if (input === undefined || input === null) return { ...UNIQUE_SESSION_DEFAULTS };
-  if (typeof input !== 'object' || Array.isArray(input)) invalid(`expected an object of arguments, got ${typeof input}.`);
+  if (typeof input !== 'object' || Array.isArray(input))
+    invalid(`expected an object of arguments, got ${typeof input}.`);
   const given = input as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!(key in UNIQUE_SESSION_DEFAULTS)) invalid(`unknown argument "${key}" (expected max, scope, onLimit, strict).`);
@@ -62,7 +63,12 @@ export function resolveUniqueSessionConfig(input: unknown, where: string): Uniqu
   }
   const strict = given.strict ?? UNIQUE_SESSION_DEFAULTS.strict;
   if (typeof strict !== 'boolean') invalid(`"strict" must be true or false, got ${show(strict)}.`);
-  return { max: max as number, scope: scope as SessionScope, onLimit: onLimit as LimitPolicy, strict: strict as boolean };
+  return {
+    max: max as number,
+    scope: scope as SessionScope,
+    onLimit: onLimit as LimitPolicy,
+    strict: strict as boolean,
+  };
 }
 
 function show(value: unknown): string {
@@ -74,4 +80,3 @@ export function uniqueSessionSdl(config: UniqueSessionConfig, directiveName = 'u
   const strict = config.strict ? ', strict: true' : '';
   return `@${directiveName}(max: ${config.max}, scope: ${config.scope}, onLimit: ${config.onLimit}${strict})`;
 }
-

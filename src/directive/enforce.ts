@@ -1,10 +1,4 @@
-import {
-  isInterfaceType,
-  isObjectType,
-  type GraphQLField,
-  type GraphQLResolveInfo,
-  type GraphQLSchema,
-} from 'graphql';
+import { isInterfaceType, isObjectType, type GraphQLField, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import { SessionConfigError, unauthenticated } from '../errors.js';
 import { getRequestSession, type RequestSession } from '../request-session.js';
 import type { UniqueSessionConfig } from './config.js';

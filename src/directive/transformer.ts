@@ -42,6 +42,8 @@ function governed(
   return (source, args, contextValue, info) => {
     const check = checkUniqueSession(config, coordinate, contextValue, info);
     // Inert (controller disabled): the original resolver, synchronously, as if undecorated.
-    return check ? check.then(() => resolve(source, args, contextValue, info)) : resolve(source, args, contextValue, info);
+    return check
+      ? check.then(() => resolve(source, args, contextValue, info))
+      : resolve(source, args, contextValue, info);
   };
 }

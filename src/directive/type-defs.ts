@@ -24,6 +24,5 @@ export const uniqueSessionTypeDefs = /* GraphQL */ `
  * type-graphql's `buildSchema({ directives: [...specifiedDirectives, uniqueSessionDirective] })`
  * makes the emitted `schema.graphql` define the directive that `@UniqueSession()` applies.
  */
-export const uniqueSessionDirective: GraphQLDirective = buildSchema(uniqueSessionTypeDefs).getDirective(
-  UNIQUE_SESSION_DIRECTIVE,
-)!;
+export const uniqueSessionDirective: GraphQLDirective =
+  buildSchema(uniqueSessionTypeDefs).getDirective(UNIQUE_SESSION_DIRECTIVE)!;

@@ -25,8 +25,7 @@ export interface LeaseInput {
 
 export type LeaseDecision =
   /** Take the lease; `evict` are the holders that lose theirs; `overLimit`: `LOG_ONLY` let it through. */
-  | { outcome: 'GRANT'; evict: string[]; overLimit: boolean }
-  | { outcome: 'REJECT' };
+  { outcome: 'GRANT'; evict: string[]; overLimit: boolean } | { outcome: 'REJECT' };
 
 /**
  * For a caller that holds no live lease (a holder always keeps its own). Below the limit it gets

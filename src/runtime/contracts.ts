@@ -32,7 +32,12 @@ export interface SessionRuntime {
   govern(contextValue: unknown): Governed | Promise<Governed>;
   /** Explicit admission (a login): the same path as a first request with an unknown key. */
   openSession(identity: Identity): Promise<SessionInfo>;
-  revoke(sessionId: string, reason: RevokeReason, note: string | null, options?: RevokeOptions): Promise<SessionInfo | null>;
+  revoke(
+    sessionId: string,
+    reason: RevokeReason,
+    note: string | null,
+    options?: RevokeOptions,
+  ): Promise<SessionInfo | null>;
   revokeUser(
     userId: string,
     reason: RevokeReason,

@@ -58,7 +58,13 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
     }
     if (result.overLimit) this.hooks.rejected({ ...event, allowed: true });
     if (result.evicted.length) {
-      this.hooks.leaseEvicted({ field, scope: config.scope, evicted: result.evicted, sessionId: session.id, identity: event.identity });
+      this.hooks.leaseEvicted({
+        field,
+        scope: config.scope,
+        evicted: result.evicted,
+        sessionId: session.id,
+        identity: event.identity,
+      });
     }
   }
 
@@ -66,7 +72,11 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
   async release(field: string, config: UniqueSessionConfig, session: StoredSession): Promise<void> {
     const scopeKey = leaseScopeKey(config.scope, session.userId);
     this.memory.forget(field, scopeKey, [session.id]);
-    await this.sessions.guard('lease', () => this.store.release(field, scopeKey, session.id), () => false);
+    await this.sessions.guard(
+      'lease',
+      () => this.store.release(field, scopeKey, session.id),
+      () => false,
+    );
   }
 
   /** The live leases on a field in one scope (`leaseScopeKey`), most recently used first. */

@@ -65,7 +65,9 @@ export class Pruner {
       total.sessions += batch.sessions;
       total.leases += batch.leases;
       const more =
-        batch.sessions >= PRUNE_BATCH_SIZE || batch.leases >= PRUNE_BATCH_SIZE || batch.tombstones.expired >= PRUNE_BATCH_SIZE;
+        batch.sessions >= PRUNE_BATCH_SIZE ||
+        batch.leases >= PRUNE_BATCH_SIZE ||
+        batch.tombstones.expired >= PRUNE_BATCH_SIZE;
       onBatch?.({ sessions: total.sessions, leases: total.leases, more });
       if (!more) return total;
     }

@@ -73,9 +73,11 @@ export class SessionEventHub {
       ([session]) => {
         if (!session) return;
         const reason =
-          notice.kind === 'REVOKED' ? notice.reason
-          : notice.kind === 'EXPIRED' ? expiryReason(session, this.settings)
-          : null;
+          notice.kind === 'REVOKED'
+            ? notice.reason
+            : notice.kind === 'EXPIRED'
+              ? expiryReason(session, this.settings)
+              : null;
         const event: SessionEvent = { type: notice.kind, session, reason };
         this.emitter.emit(channel(session.userId), event);
       },

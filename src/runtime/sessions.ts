@@ -123,7 +123,8 @@ export class Sessions implements SessionRuntime {
 
   govern(contextValue: unknown): Governed | Promise<Governed> {
     const identified = this.identify(contextValue);
-    if (isThenable<Identity | null>(identified)) return Promise.resolve(identified).then((identity) => this.governIdentity(identity));
+    if (isThenable<Identity | null>(identified))
+      return Promise.resolve(identified).then((identity) => this.governIdentity(identity));
     return this.governIdentity(identified);
   }
 
@@ -170,15 +171,12 @@ export class Sessions implements SessionRuntime {
     if (!checked) throw unauthenticated('openSession needs an identity.');
     const keyHash = hashSessionKey(checked.sessionKey);
     // A login brings a new key: straight to admission, which finds an existing row itself.
-    const session = await this.guard(
-      'openSession',
-      async () => {
-        const remembered = this.fromMemory(checked, keyHash);
-        if (remembered && remembered !== STALE) return remembered;
-        if (!remembered) this.repeatRefusal(checked, keyHash);
-        return this.serveFromStore(checked, keyHash, { expectNew: true });
-      },
-    );
+    const session = await this.guard('openSession', async () => {
+      const remembered = this.fromMemory(checked, keyHash);
+      if (remembered && remembered !== STALE) return remembered;
+      if (!remembered) this.repeatRefusal(checked, keyHash);
+      return this.serveFromStore(checked, keyHash, { expectNew: true });
+    });
     return toSessionInfo(session);
   }
 
@@ -223,7 +221,11 @@ export class Sessions implements SessionRuntime {
    * The session as the store has it, for a key memory could not answer for. Expired by this
    * instance's view is a reason to ask too: another instance may have seen the session since.
    */
-  private async serveFromStore(identity: Identity, keyHash: string, { expectNew = false } = {}): Promise<StoredSession> {
+  private async serveFromStore(
+    identity: Identity,
+    keyHash: string,
+    { expectNew = false } = {},
+  ): Promise<StoredSession> {
     const session = await this.loadOrAdmit(keyHash, identity, expectNew);
     // A key the host hands to two users is a host bug; refusing is the only safe answer.
     if (session.userId !== identity.userId) throw unauthenticated('This session belongs to another user.');
@@ -231,7 +233,8 @@ export class Sessions implements SessionRuntime {
     if (state.status === 'REVOKED') throw sessionRevoked(state.reason);
     if (state.status === 'EXPIRED') {
       const expiredFor = this.dbNow() - (expiresAt(session, this.timeouts)?.getTime() ?? Number.POSITIVE_INFINITY);
-      if (expiredFor >= EXPIRED_FINAL_AFTER_MS) this.refused.revokedOrExpired(keyHash, identity.userId, { kind: 'EXPIRED', reason: state.reason });
+      if (expiredFor >= EXPIRED_FINAL_AFTER_MS)
+        this.refused.revokedOrExpired(keyHash, identity.userId, { kind: 'EXPIRED', reason: state.reason });
       throw sessionExpired(state.reason);
     }
     return this.recordUse(session);
@@ -319,7 +322,12 @@ export class Sessions implements SessionRuntime {
   }
 
   /** Revokes one session, under the fail-mode guard like every store call a request can reach. */
-  revoke(sessionId: string, reason: RevokeReason, note: string | null, { by = null }: RevokeOptions = {}): Promise<SessionInfo | null> {
+  revoke(
+    sessionId: string,
+    reason: RevokeReason,
+    note: string | null,
+    { by = null }: RevokeOptions = {},
+  ): Promise<SessionInfo | null> {
     return this.guard('revoke', async () => {
       const changed = await this.store.revokeById(sessionId, reason, note, by);
       if (changed.length) {
@@ -350,7 +358,12 @@ export class Sessions implements SessionRuntime {
   }
 
   /** After a revoking transaction commits: this instance and the others learn it, then the hook. */
-  private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null, revokedBy: string | null): void {
+  private revoked(
+    sessions: StoredSession[],
+    reason: RevokeReason,
+    note: string | null,
+    revokedBy: string | null,
+  ): void {
     this.changes?.changed(
       sessions.map((s) => ({
         kind: 'REVOKED',

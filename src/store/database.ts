@@ -63,7 +63,10 @@ export interface OpenOptions {
   createDatabase?: boolean;
 }
 
-export async function openDatabase(option: DatabaseOption, { createDatabase = false }: OpenOptions = {}): Promise<Database> {
+export async function openDatabase(
+  option: DatabaseOption,
+  { createDatabase = false }: OpenOptions = {},
+): Promise<Database> {
   if (typeof option === 'string') return openPostgres(option, createDatabase);
   if ('embedded' in option) {
     // PGlite is loaded only here: a server on PostgreSQL never loads it.
@@ -130,7 +133,9 @@ export async function migrateDatabase(db: Pick<Database, 'orm' | 'kind'>): Promi
   const em = db.orm.em.fork();
   return em.transactional(async (tx) => {
     const trx = tx.getTransactionContext();
-    await knexStatements(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
+    await knexStatements(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [
+      ADVISORY_NAMESPACE.migrations,
+    ]);
     return (await migrator.up({ transaction: trx })).map((m) => m.name);
   });
 }

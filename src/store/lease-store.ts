@@ -157,7 +157,9 @@ export class LeaseStore {
    */
   async holdings(field: string): Promise<LeaseHolding[]> {
     const alive = aliveCondition(this.timeouts);
-    const rows = await this.sql.all<PublicSessionRow & { scope_key: string; acquired_at_: Date | string; last_used_at_: Date | string }>(
+    const rows = await this.sql.all<
+      PublicSessionRow & { scope_key: string; acquired_at_: Date | string; last_used_at_: Date | string }
+    >(
       `select l.scope_key, l.acquired_at as acquired_at_, l.last_used_at as last_used_at_, ${PUBLIC_SESSION_COLUMNS}
          from gsc_lease l join gsc_session s on s.id = l.session_id
         where l.field = ? and l.last_used_at > now() - ${MS} and ${alive.sql}

@@ -231,7 +231,10 @@ export class SessionQueries {
   /** Active sessions in the whole app (exempt ones included): a count alone, cheaper than `countActive`. */
   async countActiveSessions(): Promise<number> {
     const alive = aliveCondition(this.timeouts);
-    const row = await this.sql.one<{ n: number | string }>(`select count(*) as n from gsc_session s where ${alive.sql}`, alive.params);
+    const row = await this.sql.one<{ n: number | string }>(
+      `select count(*) as n from gsc_session s where ${alive.sql}`,
+      alive.params,
+    );
     return Number(row!.n);
   }
 

@@ -85,17 +85,14 @@ export class SessionStore {
   ) {}
 
   async findByKeyHash(keyHash: string): Promise<StoredSession | null> {
-    const row = await this.sql.one<SessionRow>(
-      `select ${SESSION_COLUMNS} from gsc_session s where s.key_hash = ?`,
-      [keyHash],
-    );
+    const row = await this.sql.one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.key_hash = ?`, [
+      keyHash,
+    ]);
     return row ? toStoredSession(row) : null;
   }
 
   async findById(id: string): Promise<StoredSession | null> {
-    const row = await this.sql.one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.id = ?`, [
-      id,
-    ]);
+    const row = await this.sql.one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.id = ?`, [id]);
     return row ? toStoredSession(row) : null;
   }
 
@@ -161,7 +158,12 @@ export class SessionStore {
         limitGiven,
         // The option's value normalized as the reference policy does (Infinity: unlimited, floored, >= 0).
         limitGiven
-          ? resolveUserLimit({ fromOption: request.limitFromOption, userRule: undefined, groupRules: [], defaultUserLimit: null })
+          ? resolveUserLimit({
+              fromOption: request.limitFromOption,
+              userRule: undefined,
+              groupRules: [],
+              defaultUserLimit: null,
+            })
           : null,
         request.defaultUserLimit,
         request.appLimit,
@@ -208,16 +210,33 @@ export class SessionStore {
         appLimit: appCapped ? request.appLimit : null,
         appActive: Number(facts.app_active),
       });
-      if (decision.outcome === 'REJECT') return { kind: 'REJECTED', level: decision.level as SessionLimitLevel, limit: decision.limit };
+      if (decision.outcome === 'REJECT')
+        return { kind: 'REJECTED', level: decision.level as SessionLimitLevel, limit: decision.limit };
 
       // user_active is ordered least recently seen first: those are the ones to evict.
       const evictIds = facts.user_active.slice(0, decision.evict).map((s) => s.id);
-      const evicted = evictIds.length ? await this.revokeWhere(sql, 's.id in (select jsonb_array_elements_text(?::jsonb)::uuid)', [JSON.stringify(evictIds)], 'EVICTED', null) : [];
+      const evicted = evictIds.length
+        ? await this.revokeWhere(
+            sql,
+            's.id in (select jsonb_array_elements_text(?::jsonb)::uuid)',
+            [JSON.stringify(evictIds)],
+            'EVICTED',
+            null,
+          )
+        : [];
       const inserted = await sql.one<SessionRow>(
         `insert into gsc_session as s (id, user_id, key_hash, ip_address, user_agent, exempt, key_expires_at)
          values (?, ?, ?, ?, ?, ?, ?)
          returning ${SESSION_COLUMNS}`,
-        [randomUUID(), request.userId, request.keyHash, request.ipAddress, request.userAgent, request.exempt, request.keyExpiresAt],
+        [
+          randomUUID(),
+          request.userId,
+          request.keyHash,
+          request.ipAddress,
+          request.userAgent,
+          request.exempt,
+          request.keyExpiresAt,
+        ],
       );
       return {
         kind: 'ADMITTED',
@@ -300,11 +319,22 @@ export class SessionStore {
     return rows.map(toStoredSession);
   }
 
-  private revokeInTransaction(condition: string, params: unknown[], reason: RevokeReason, note: string | null, by: string | null) {
+  private revokeInTransaction(
+    condition: string,
+    params: unknown[],
+    reason: RevokeReason,
+    note: string | null,
+    by: string | null,
+  ) {
     return this.sql.transaction((sql) => this.revokeWhere(sql, condition, params, reason, note, by));
   }
 
-  revokeById(id: string, reason: RevokeReason, note: string | null = null, by: string | null = null): Promise<StoredSession[]> {
+  revokeById(
+    id: string,
+    reason: RevokeReason,
+    note: string | null = null,
+    by: string | null = null,
+  ): Promise<StoredSession[]> {
     return this.revokeInTransaction('s.id = ?', [id], reason, note, by);
   }
 

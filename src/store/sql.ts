@@ -56,7 +56,9 @@ export function sqlRunner(orm: MikroORM, kind: 'postgresql' | 'embedded'): SqlRu
 
 /** Statements on a knex runner or a knex transaction (migrations use it inside the migrator's). */
 export function knexStatements(runner: Knex | Knex.Transaction): Sql {
-  return new Statements(async (text, values) => ((await runner.raw(text, values as never[])) as { rows: unknown[] }).rows);
+  return new Statements(
+    async (text, values) => ((await runner.raw(text, values as never[])) as { rows: unknown[] }).rows,
+  );
 }
 
 function knexRunner(knex: () => Knex): SqlRunner {
@@ -84,7 +86,10 @@ const ROLLBACK_DEADLINE_MS = 1_000;
  * unknown: the statement may still run, and its answer would be read as the next statement's.
  */
 function serverAnswered(error: unknown): boolean {
-  return typeof (error as { code?: unknown } | null)?.code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code);
+  return (
+    typeof (error as { code?: unknown } | null)?.code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((error as { code: string }).code)
+  );
 }
 
 /**
@@ -115,7 +120,9 @@ function poolRunner(knex: () => Knex): SqlRunner {
   };
   const on = (connection: PgConnection) =>
     new Statements(async (text, values) => (await connection.query(numbered(text), values)).rows);
-  const pool = new Statements((text, values) => withConnection(async (connection) => (await connection.query(numbered(text), values)).rows));
+  const pool = new Statements((text, values) =>
+    withConnection(async (connection) => (await connection.query(numbered(text), values)).rows),
+  );
   return {
     all: (text, params) => pool.all(text, params),
     one: (text, params) => pool.one(text, params),
@@ -143,7 +150,13 @@ async function rolledBack(connection: PgConnection): Promise<boolean> {
     timer = setTimeout(() => resolve(false), ROLLBACK_DEADLINE_MS);
   });
   try {
-    return await Promise.race([connection.query('rollback').then(() => true as const, () => false as const), deadline]);
+    return await Promise.race([
+      connection.query('rollback').then(
+        () => true as const,
+        () => false as const,
+      ),
+      deadline,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -50,7 +50,13 @@ export class Store {
     this.leases = new LeaseStore(db.sql, settings.timeouts, settings.leaseTtlMs);
     this.rules = new LimitRuleStore(db.sql);
     this.changes = new ChangeLog(db, settings.feedDatabase);
-    this.pruning = new PruneStore(db.sql, settings.timeouts, settings.retentionMs, settings.leaseTtlMs, settings.tombstoneTtlMs);
+    this.pruning = new PruneStore(
+      db.sql,
+      settings.timeouts,
+      settings.retentionMs,
+      settings.leaseTtlMs,
+      settings.tombstoneTtlMs,
+    );
     this.appCount = new AppCountStore(db.sql, settings.timeouts);
   }
 

@@ -29,7 +29,10 @@ export function schemaFor(style: SchemaStyle) {
     if (style === 'type-graphql') return buildSchema({ resolvers: sessionResolvers(controller), validate: false });
     return makeExecutableSchema({
       typeDefs: [controller.typeDefs, hostTypeDefs],
-      resolvers: [controller.resolverMap, { Query: { whoami: (_: unknown, __: unknown, ctx: TestContext) => ctx.identity?.userId ?? null } }],
+      resolvers: [
+        controller.resolverMap,
+        { Query: { whoami: (_: unknown, __: unknown, ctx: TestContext) => ctx.identity?.userId ?? null } },
+      ],
     });
   };
 }
@@ -41,7 +44,9 @@ export function schemaFor(style: SchemaStyle) {
 function fetchWithoutKeepAlive(url: string, init: RequestInit = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+    new Headers(init.headers).forEach((value, name) => {
+      headers[name] = value;
+    });
     const req = httpRequest(url, { method: init.method ?? 'GET', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -5,7 +5,6 @@ import type { SessionController } from '../../src/controller.js';
 import type { DatabaseOption } from '../../src/options.js';
 import { migrateDatabase } from '../../src/store/database.js';
 import { embeddedOrm as storeOrmOn } from '../../src/store/embedded.js';
-import { sqlRunner } from '../../src/store/sql.js';
 import { internalsOf } from '../../src/controller.js';
 import { createTestDatabase, onPostgres } from './database.js';
 import { startTestServer, type ApolloSettings, type RunningServer, type TestContext } from './server.js';
@@ -154,7 +153,11 @@ export async function countRows(
   where = 'true',
   params: unknown[] = [],
 ): Promise<number> {
-  const [row] = await query<{ n: number | string }>(controller, `select count(*) as n from gsc_session where ${where}`, params);
+  const [row] = await query<{ n: number | string }>(
+    controller,
+    `select count(*) as n from gsc_session where ${where}`,
+    params,
+  );
   return Number(row.n);
 }
 

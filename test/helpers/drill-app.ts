@@ -34,7 +34,14 @@ export function drillSchema(controller: SessionController<TestContext>) {
         },
         Mutation: {
           login: async (_: unknown, args: { user: string; key: string }) =>
-            (await controller.openSession({ userId: args.user, sessionKey: args.key, ip: '127.0.0.1', userAgent: 'drill' })).id,
+            (
+              await controller.openSession({
+                userId: args.user,
+                sessionKey: args.key,
+                ip: '127.0.0.1',
+                userAgent: 'drill',
+              })
+            ).id,
         },
       },
     ],
@@ -42,7 +49,10 @@ export function drillSchema(controller: SessionController<TestContext>) {
 }
 
 /** A drill instance: controller + Apollo server on `options.database`, stopped in teardown. */
-export async function startDrillServer(t: { teardown(fn: () => unknown): void }, options: ServerOptions): Promise<RunningServer> {
+export async function startDrillServer(
+  t: { teardown(fn: () => unknown): void },
+  options: ServerOptions,
+): Promise<RunningServer> {
   const server = await startTestServer(options, drillSchema);
   t.teardown(() => server.stop());
   return server;
@@ -92,7 +102,9 @@ export function gql(
     const req = httpRequest(url, { method: 'POST', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', (error) => done({ outcome: `network ${(error as NodeJS.ErrnoException).code ?? error.message}`, status: 0 }));
+      res.on('error', (error) =>
+        done({ outcome: `network ${(error as NodeJS.ErrnoException).code ?? error.message}`, status: 0 }),
+      );
       res.on('end', () => {
         const status = res.statusCode ?? 0;
         let parsed: { data?: Record<string, unknown> | null; errors?: Answer['errors'] } = {};
@@ -102,7 +114,11 @@ export function gql(
           return done({ outcome: `unparsable ${status}`, status });
         }
         const first = parsed.errors?.[0];
-        const outcome = first ? `${String(first.extensions?.code ?? 'NO_CODE')} ${status}` : status === 200 ? 'ok' : `HTTP ${status}`;
+        const outcome = first
+          ? `${String(first.extensions?.code ?? 'NO_CODE')} ${status}`
+          : status === 200
+            ? 'ok'
+            : `HTTP ${status}`;
         done({ outcome, status, data: parsed.data, errors: parsed.errors });
       });
     });
@@ -110,7 +126,9 @@ export function gql(
       done({ outcome: 'timeout', status: 0 });
       req.destroy();
     }, timeoutMs);
-    req.on('error', (error) => done({ outcome: `network ${(error as NodeJS.ErrnoException).code ?? error.message}`, status: 0 }));
+    req.on('error', (error) =>
+      done({ outcome: `network ${(error as NodeJS.ErrnoException).code ?? error.message}`, status: 0 }),
+    );
     req.end(body);
   });
 }

@@ -91,18 +91,29 @@ export function sql<T = Record<string, unknown>>(
   return internalsOf(controller).sql.all<T>(text, params);
 }
 
-export async function count(controller: SessionController<TestContext>, where = 'true', params: unknown[] = []): Promise<number> {
-  const [row] = await sql<{ n: number | string }>(controller, `select count(*) as n from gsc_session where ${where}`, params);
+export async function count(
+  controller: SessionController<TestContext>,
+  where = 'true',
+  params: unknown[] = [],
+): Promise<number> {
+  const [row] = await sql<{ n: number | string }>(
+    controller,
+    `select count(*) as n from gsc_session where ${where}`,
+    params,
+  );
   return Number(row.n);
 }
 
 /** The stored row of a session key, looked up by its digest. */
 export async function rowOf(controller: SessionController<TestContext>, sessionKey: string) {
-  const [row] = await sql<{ id: string; last_seen_at: Date | string; revoked_at: Date | string | null; revoked_reason: string | null }>(
-    controller,
-    'select id, last_seen_at, revoked_at, revoked_reason from gsc_session where key_hash = ?',
-    [hashSessionKey(sessionKey)],
-  );
+  const [row] = await sql<{
+    id: string;
+    last_seen_at: Date | string;
+    revoked_at: Date | string | null;
+    revoked_reason: string | null;
+  }>(controller, 'select id, last_seen_at, revoked_at, revoked_reason from gsc_session where key_hash = ?', [
+    hashSessionKey(sessionKey),
+  ]);
   return row;
 }
 

@@ -222,7 +222,9 @@ export class PgCluster {
   /** Stops the server (fast shutdown: sessions are cut, as when a database goes away). */
   async stop(): Promise<void> {
     this.thaw();
-    await run('pg_ctlcluster', ['--skip-systemctl-redirect', this.version, this.name, 'stop', '-m', 'fast'], { timeout: 60_000 });
+    await run('pg_ctlcluster', ['--skip-systemctl-redirect', this.version, this.name, 'stop', '-m', 'fast'], {
+      timeout: 60_000,
+    });
   }
 
   /** Starts it again after `stop()`, on the same port. */

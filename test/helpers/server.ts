@@ -61,7 +61,8 @@ export interface RunningServer {
 }
 
 export async function startTestServer(
-  options: Omit<SessionControllerOptions<TestContext>, 'identify'> & Partial<Pick<SessionControllerOptions<TestContext>, 'identify'>>,
+  options: Omit<SessionControllerOptions<TestContext>, 'identify'> &
+    Partial<Pick<SessionControllerOptions<TestContext>, 'identify'>>,
   schema: (controller: SessionController<TestContext>) => GraphQLSchema | Promise<GraphQLSchema> = plainSchema,
   apollo: ApolloSettings = {},
 ): Promise<RunningServer> {
@@ -71,7 +72,11 @@ export async function startTestServer(
   });
   let server: ApolloServer<TestContext> | undefined;
   try {
-    server = new ApolloServer<TestContext>({ schema: await schema(controller), plugins: [controller.plugin()], ...apollo });
+    server = new ApolloServer<TestContext>({
+      schema: await schema(controller),
+      plugins: [controller.plugin()],
+      ...apollo,
+    });
     const { url } = await startStandaloneServer(server, {
       listen: { port: 0, host: '127.0.0.1' },
       context: async ({ req }) => ({ identity: identityFromHeaders(req.headers) }),
@@ -102,14 +107,25 @@ export async function startTestServer(
 }
 
 /** The GraphQL error code of a failed graphql-request call, and its HTTP status. */
-export async function failure(promise: Promise<unknown>): Promise<{ code: string; status: number; extensions: Record<string, unknown>; message: string }> {
+export async function failure(
+  promise: Promise<unknown>,
+): Promise<{ code: string; status: number; extensions: Record<string, unknown>; message: string }> {
   try {
     await promise;
   } catch (error) {
-    const response = (error as { response?: { status: number; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } }).response;
+    const response = (
+      error as {
+        response?: { status: number; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+      }
+    ).response;
     if (!response?.errors?.length) throw error;
     const first = response.errors[0];
-    return { code: String(first.extensions?.code), status: response.status, extensions: first.extensions ?? {}, message: first.message };
+    return {
+      code: String(first.extensions?.code),
+      status: response.status,
+      extensions: first.extensions ?? {},
+      message: first.message,
+    };
   }
   throw new Error('expected the request to fail, but it succeeded');
 }

@@ -31,7 +31,8 @@ export async function startWsServer(
       context: ({ connectionParams, request }) => {
         const params = (connectionParams ?? {}) as TestParams;
         // A host's context refuses a token it cannot read, as the demo's does.
-        if (params.token === 'garbage') throw new GraphQLError('Invalid token.', { extensions: { code: 'UNAUTHENTICATED' } });
+        if (params.token === 'garbage')
+          throw new GraphQLError('Invalid token.', { extensions: { code: 'UNAUTHENTICATED' } });
         if (!params.user || !params.key) return { identity: null };
         return {
           identity: {
@@ -102,8 +103,15 @@ export function connect(url: string, params: TestParams): TestClient {
 }
 
 /** Subscribes and collects results; `next()` waits for the next one. */
-export function subscribe<T = Record<string, unknown>>(client: Client, query: string, variables?: Record<string, unknown>) {
-  const results: Array<{ data?: T | null; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> }> = [];
+export function subscribe<T = Record<string, unknown>>(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+) {
+  const results: Array<{
+    data?: T | null;
+    errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
+  }> = [];
   const waiters: Array<() => void> = [];
   let error: unknown;
   let done = false;
@@ -112,16 +120,16 @@ export function subscribe<T = Record<string, unknown>>(client: Client, query: st
     {
       next: (value) => {
         results.push(value as never);
-        waiters.splice(0).forEach((w) => w());
+        for (const wake of waiters.splice(0)) wake();
       },
       error: (e) => {
         error = e;
         done = true;
-        waiters.splice(0).forEach((w) => w());
+        for (const wake of waiters.splice(0)) wake();
       },
       complete: () => {
         done = true;
-        waiters.splice(0).forEach((w) => w());
+        for (const wake of waiters.splice(0)) wake();
       },
     },
   );

@@ -9,13 +9,19 @@ import { LimitSubject, SessionStatus } from './enums.js';
 
 @ArgsType()
 export class ActiveSessionsArgs {
-  @Field(() => ID, { nullable: true, description: "Whose sessions: omitted = the caller's own; another user's = admins only." })
+  @Field(() => ID, {
+    nullable: true,
+    description: "Whose sessions: omitted = the caller's own; another user's = admins only.",
+  })
   userId?: string | null;
 
   @Field(() => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE, description: 'Page size, 1..100.' })
   first?: number | null;
 
-  @Field(() => String, { nullable: true, description: 'Continue after this cursor (an edge cursor or pageInfo.endCursor).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Continue after this cursor (an edge cursor or pageInfo.endCursor).',
+  })
   after?: string | null;
 }
 
@@ -45,7 +51,10 @@ export class SetSessionLimitArgs {
   @Field(() => String, { nullable: false, description: 'The user id or group name, 1..255 characters.' })
   subject!: string;
 
-  @Field(() => Int, { nullable: true, description: 'Concurrent active sessions allowed, >= 0; null or omitted = unlimited.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Concurrent active sessions allowed, >= 0; null or omitted = unlimited.',
+  })
   maxSessions?: number | null;
 }
 
@@ -66,7 +75,10 @@ export class SessionFilter {
   })
   userId?: string | null;
 
-  @Field(() => [SessionStatus], { nullable: true, description: 'Only sessions in one of these statuses; omitted = every status.' })
+  @Field(() => [SessionStatus], {
+    nullable: true,
+    description: 'Only sessions in one of these statuses; omitted = every status.',
+  })
   status?: SessionStatus[] | null;
 
   @Field(() => String, { nullable: true, description: 'Only sessions admitted from this IP address (exact match).' })
@@ -81,7 +93,10 @@ export class SessionsArgs {
   @Field(() => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE, description: 'Page size, 1..100.' })
   first?: number | null;
 
-  @Field(() => String, { nullable: true, description: 'Continue after this cursor (an edge cursor or pageInfo.endCursor).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Continue after this cursor (an edge cursor or pageInfo.endCursor).',
+  })
   after?: string | null;
 }
 

@@ -11,7 +11,9 @@ export class UserSessionEdge {
   node!: UserSession;
 }
 
-@ObjectType('SessionPageInfo', { description: 'Where a page of sessions ends. Named apart from a host schema\'s own PageInfo.' })
+@ObjectType('SessionPageInfo', {
+  description: "Where a page of sessions ends. Named apart from a host schema's own PageInfo.",
+})
 export class SessionPageInfo {
   @Field(() => Boolean, { nullable: false })
   hasNextPage!: boolean;

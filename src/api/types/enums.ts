@@ -29,6 +29,9 @@ registerEnumType(LimitSubject, {
   description: 'What a stored limit rule applies to.',
   valuesConfig: {
     USER: { description: 'One user, by user id. Wins over group rules.' },
-    GROUP: { description: "A group, by name: applies to identities whose groups include it (the most permissive of a user's group rules wins)." },
+    GROUP: {
+      description:
+        "A group, by name: applies to identities whose groups include it (the most permissive of a user's group rules wins).",
+    },
   },
 });

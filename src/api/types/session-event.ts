@@ -16,7 +16,9 @@ registerEnumType(SessionEventType, {
   valuesConfig: {
     ADMITTED: { description: 'A new sign-in on the account.' },
     REVOKED: { description: 'Ended by logout, eviction or a revoke mutation; reason says which.' },
-    EXPIRED: { description: 'Idle longer than the idle timeout, or older than the absolute timeout; reason says which.' },
+    EXPIRED: {
+      description: 'Idle longer than the idle timeout, or older than the absolute timeout; reason says which.',
+    },
   },
 });
 
@@ -37,6 +39,9 @@ export class SessionEvent implements SessionEventView {
 
 @ArgsType()
 export class SessionEventsArgs {
-  @Field(() => ID, { nullable: true, description: "Whose sessions: omitted = the caller's own; another user's = admins only." })
+  @Field(() => ID, {
+    nullable: true,
+    description: "Whose sessions: omitted = the caller's own; another user's = admins only.",
+  })
   userId?: string | null;
 }

@@ -12,6 +12,9 @@ export class SessionStats {
   @Field(() => Int, { nullable: true, description: 'The app-level cap (app.maxSessions); null if none.' })
   appLimit!: number | null;
 
-  @Field(() => Int, { nullable: true, description: 'The default user-level cap (user.maxSessions); null if unlimited.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'The default user-level cap (user.maxSessions); null if unlimited.',
+  })
   defaultUserLimit!: number | null;
 }

@@ -17,13 +17,19 @@ export class UserSession implements UserSessionView {
   @Field(() => SessionStatus, { nullable: false })
   status!: SessionStatus;
 
-  @Field(() => Boolean, { nullable: false, description: "Whether this is the caller's own session, the one making this request." })
+  @Field(() => Boolean, {
+    nullable: false,
+    description: "Whether this is the caller's own session, the one making this request.",
+  })
   current!: boolean;
 
   @Field(() => GraphQLDateTimeISO, { nullable: false })
   createdAt!: Date;
 
-  @Field(() => GraphQLDateTimeISO, { nullable: false, description: 'When the session was last used (updated at most every touchInterval).' })
+  @Field(() => GraphQLDateTimeISO, {
+    nullable: false,
+    description: 'When the session was last used (updated at most every touchInterval).',
+  })
   lastSeenAt!: Date;
 
   @Field(() => GraphQLDateTimeISO, {
@@ -41,7 +47,10 @@ export class UserSession implements UserSessionView {
   @Field(() => GraphQLDateTimeISO, { nullable: true })
   revokedAt!: Date | null;
 
-  @Field(() => String, { nullable: true, description: 'Why it was revoked: EVICTED, REVOKED, ADMIN_REVOKED or LOGOUT.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why it was revoked: EVICTED, REVOKED, ADMIN_REVOKED or LOGOUT.',
+  })
   revokedReason!: string | null;
 
   @Field(() => String, { nullable: true, description: 'The free-text reason given to the revoke mutation, if any.' })
@@ -49,7 +58,8 @@ export class UserSession implements UserSessionView {
 
   @Field(() => ID, {
     nullable: true,
-    description: 'The user id of the caller that revoked it; null for evictions, expiry and revocations without a caller.',
+    description:
+      'The user id of the caller that revoked it; null for evictions, expiry and revocations without a caller.',
   })
   revokedBy!: string | null;
 

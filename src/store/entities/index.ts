@@ -7,4 +7,10 @@ import { TombstoneRecord } from './tombstone-record.js';
 export { AppCounterRecord, SessionLeaseRecord, SessionLimitRuleRecord, SessionRecord, TombstoneRecord };
 
 /** Register these in a host-owned MikroORM instance passed as `database`. */
-export const sessionEntities = [SessionRecord, SessionLimitRuleRecord, SessionLeaseRecord, TombstoneRecord, AppCounterRecord];
+export const sessionEntities = [
+  SessionRecord,
+  SessionLimitRuleRecord,
+  SessionLeaseRecord,
+  TombstoneRecord,
+  AppCounterRecord,
+];

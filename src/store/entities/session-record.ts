@@ -22,7 +22,8 @@ import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 // Sessions the sweep stopped counting: the reconciliation brings back those a lengthened timeout revived.
 @Index({
   name: 'gsc_session_swept_idx',
-  expression: 'create index "gsc_session_swept_idx" on "gsc_session" ("swept_at") where "swept_at" is not null and "revoked_at" is null',
+  expression:
+    'create index "gsc_session_swept_idx" on "gsc_session" ("swept_at") where "swept_at" is not null and "revoked_at" is null',
 })
 // Pruning and cross-instance sync look up recently revoked rows by time.
 @Index({
@@ -38,8 +39,7 @@ import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 })
 @Index({
   name: 'gsc_session_user_created_idx',
-  expression:
-    'create index "gsc_session_user_created_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc)',
+  expression: 'create index "gsc_session_user_created_idx" on "gsc_session" ("user_id", "created_at" desc, "id" desc)',
 })
 // Revoked sessions are a minority spread over the whole history: the fleet's REVOKED filter gets
 // its own walk. Inserts never touch it (a new session is not revoked).

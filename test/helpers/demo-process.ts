@@ -23,7 +23,7 @@ export async function startDemoProcess(env: Record<string, string>): Promise<Dem
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start in 90s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`demo did not start in 90s:\n${output}`)), 90_000);
     child.stdout!.on('data', () => {
       const match = /demo at (http:\/\/\S+)/.exec(output);
       if (match) {

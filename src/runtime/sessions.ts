@@ -285,6 +285,8 @@ export class Sessions implements SessionRuntime {
   /** After a revoking transaction commits: update this instance, tell the others, call the hook. */
   private revoked(sessions: StoredSession[], reason: RevokeReason, note: string | null): void {
     for (const s of sessions) this.forgetRevoked({ keyHash: s.keyHash, revokedAt: s.revokedAt ?? new Date(), reason });
+    // Seats freed here: keys refused at a cap may try again now (an eviction took the seat it freed).
+    if (reason !== 'EVICTED') this.refused.seatsFreed(sessions.map((s) => s.userId));
     void this.feed?.publish(sessions);
     this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note });
   }

@@ -64,6 +64,31 @@ test.serial(
   },
 );
 
+test.serial(`a seat this instance frees is taken at once by a key it refused (${databaseKind})`, async (t) => {
+  const fleet = await startFleet(
+    t,
+    databases,
+    { idleTimeout: '1h', app: { maxSessions: 2 }, user: { maxSessions: 1 } },
+    1,
+  );
+  const [a] = fleet.instances;
+  const calls = storeCalls(a);
+  const ann = await whoami(a, 'ann', 'ann-1');
+  await whoami(a, 'bob', 'bob-1');
+  t.is(await attempt(a, 'cy', 'cy-1'), 'SESSION_LIMIT_EXCEEDED 403 APP');
+  t.is(await attempt(a, 'ann', 'ann-2'), 'SESSION_LIMIT_EXCEEDED 403 USER');
+  const before = calls.admit;
+  t.is(await attempt(a, 'cy', 'cy-1'), 'SESSION_LIMIT_EXCEEDED 403 APP', 'from memory');
+  t.is(calls.admit, before);
+  await a.controller.revoke(ann);
+  t.is(await attempt(a, 'cy', 'cy-1'), 'ok', 'the app seat ann freed, at once');
+  t.is(
+    await attempt(a, 'ann', 'ann-2'),
+    'SESSION_LIMIT_EXCEEDED 403 APP',
+    'asked again: ann has a seat, the app has none',
+  );
+});
+
 test.serial(`revoked, tombstoned and expired keys cost no admission and no look-up (${databaseKind})`, async (t) => {
   const fleet = await startFleet(t, databases, { idleTimeout: '1500ms', retention: '1s' }, 1);
   const [a] = fleet.instances;

@@ -374,6 +374,8 @@ export class Sessions implements SessionRuntime {
         reason,
       })),
     );
+    // Seats freed here: keys refused at a cap may try again now (an eviction took the seat it freed).
+    if (reason !== 'EVICTED') this.refused.seatsFreed(sessions.map((s) => s.userId));
     this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note, revokedBy });
   }
 

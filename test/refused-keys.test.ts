@@ -45,7 +45,9 @@ test.serial(
       await wait(25);
     }
     t.log(`${databaseKind}: ${tries} refused tries in 2.5 s cost ${calls.admit} admission transactions`);
-    t.true(tries >= 20);
+    // Enough retries to tell one admission a second from one per try, even on a loaded machine
+    // (12 tries in 2.5 s were seen at load 20; about 60 on a quiet one).
+    t.true(tries >= 10, `only ${tries} tries in 2.5 s`);
     t.true(calls.admit >= 2 && calls.admit <= 3, `${calls.admit} admission transactions`);
 
     // A seat frees on the other instance: the retrying key gets in within a second.

@@ -6,7 +6,7 @@ import type { RunningServer, startTestServer } from './helpers/server.js';
 
 /*
  * Issue 9, item 4: a revoked key must never be admitted again, even after `retention` has pruned
- * its row. The promise (docs: DESIGN §11 "A revoked key never comes back"): a digest-only
+ * its row. The promise (docs/contract.md §11 "A revoked key never comes back"): a digest-only
  * tombstone is kept until the key can no longer be valid, which the host says with `expiresAt`
  * on the identity (e.g. the token's `exp`), or else the `tombstoneTtl` option says.
  *

@@ -195,15 +195,14 @@ export function governedWebSocket<TContext>(
       // Every operation is governed again: a session revoked or expired since connect is refused
       // (and its socket closed), exactly as its next HTTP request would be.
       const contextValue = (await context(connectionOf(ctx))) as object;
-      if (!runtimes.governs || !state) {
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue,
-        };
-      }
+      const execution = {
+        schema,
+        document,
+        operationName: payload.operationName,
+        variableValues: payload.variables,
+        contextValue,
+      };
+      if (!runtimes.governs || !state) return execution;
       let governed: Governed;
       try {
         governed = await runtimes.sessions.govern(contextValue);
@@ -247,13 +246,7 @@ export function governedWebSocket<TContext>(
           state.subscriptions.set(id, held);
         }
       }
-      return {
-        schema,
-        document,
-        operationName: payload.operationName,
-        variableValues: payload.variables,
-        contextValue,
-      };
+      return execution;
     },
 
     async onComplete(ctx, id) {

@@ -5,7 +5,7 @@
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test, { type ExecutionContext } from 'ava';
-import type { SessionController } from '../src/controller.js';
+import { internalsOf, type SessionController } from '../src/controller.js';
 import { currentSession } from '../src/request-session.js';
 import { eventually, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
@@ -268,6 +268,31 @@ test.serial(
 
     await forbidden.waitFor(1);
     t.is(refusal(forbidden)?.code, 'FORBIDDEN');
+  },
+);
+
+test.serial(
+  'sessionEvents: only what happens after subscribing, even when the instance misjudges the database clock',
+  async (t) => {
+    const [a, b] = await fleet(t);
+    // A loaded instance measures the database clock with a round trip's error; make it 5 s wrong.
+    const sessions = internalsOf(a.http.controller).sessions;
+    const measured = sessions.dbNow.bind(sessions);
+    sessions.dbNow = () => measured() - 5_000;
+
+    const lou = client(t, a.ws, { user: 'lou', key: 'ws-lou1' });
+    await lou.connected;
+    await sleep(100);
+    const events = subscribe<{ sessionEvents: Record<string, any> }>(lou.client, SESSION_EVENTS);
+    await sleep(500);
+    const other = await b.http.controller.openSession({ userId: 'lou', sessionKey: 'ws-lou2' });
+    await events.waitFor(1, 3_000);
+    await sleep(700);
+    t.deepEqual(
+      events.results.map((r) => [r.data?.sessionEvents.type, r.data?.sessionEvents.session.id]),
+      [['ADMITTED', other.id]],
+      'the sign-in before the subscription is old news',
+    );
   },
 );
 

@@ -52,13 +52,25 @@ export class SessionEventHub {
   async *subscribe(userId: string, signal?: AbortSignal): AsyncGenerator<SessionEvent> {
     this.startPolling();
     // Only what happens from now on: the feed and the overlapping polls also carry older news.
-    const since = this.settings.dbNow() - CLOCK_TOLERANCE_MS;
+    // "Now" is read from the database: the local estimate of its clock is off by up to half a
+    // round trip, which on a loaded instance let a sign-in made just before subscribing through.
+    // Events between this reading and the listener below are not lost: the polls overlap.
+    const since = await this.databaseNow();
     try {
       for await (const [event] of on(this.emitter, channel(userId), { signal })) {
         if (happenedAt(event as SessionEvent, this.settings.timeouts) >= since) yield event as SessionEvent;
       }
     } finally {
       if (!this.subscribedUsers().length) this.stopPolling();
+    }
+  }
+
+  private async databaseNow(): Promise<number> {
+    try {
+      return (await this.log.clock()).getTime();
+    } catch {
+      // The store is down: the estimate, less its usual error, rather than no events at all.
+      return this.settings.dbNow() - CLOCK_TOLERANCE_MS;
     }
   }
 

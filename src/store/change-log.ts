@@ -67,6 +67,12 @@ export class ChangeLog {
     return this.listenUrl !== undefined;
   }
 
+  /** The database clock now. */
+  async clock(): Promise<Date> {
+    const row = await this.sql.one<{ db_now: Date | string }>('select clock_timestamp() as db_now', []);
+    return new Date(row!.db_now);
+  }
+
   /**
    * Sessions revoked at or after `since` (database clock), with the database clock. Without
    * `since`, only the clock: a new instance has nothing cached to correct.

@@ -12,7 +12,7 @@ import { WebSocketServer } from 'ws';
 import { GraphQLError } from 'graphql';
 import { SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
-import { armor, formatDemoError, oneLoginPerOperation } from './defences.js';
+import { armor, bodyErrors, formatDemoError, oneLoginPerOperation } from './defences.js';
 import { metricsRoute } from './metrics.js';
 import { buildDemoSchema, type DemoContext } from './schema.js';
 import { DemoTokens, loadSecret } from './tokens.js';
@@ -97,6 +97,7 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
           return { client, identity: await identityOf(req.headers.authorization, tokens, client) };
         },
       }),
+      bodyErrors,
     );
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

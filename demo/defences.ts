@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import type { ErrorRequestHandler } from 'express';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   GraphQLError,
@@ -149,3 +150,22 @@ export function formatDemoError(debug: boolean) {
     return { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
 }
+
+/**
+ * A body Express could not read (over the size limit, not JSON) answered as GraphQL clients
+ * expect, with a code, instead of Express's HTML error page.
+ */
+export const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
+  const type = (error as { type?: unknown }).type;
+  if (type === 'entity.too.large') {
+    res.status(413).json({
+      errors: [{ message: 'The request body is larger than 100 kB.', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+    });
+  } else if (type === 'entity.parse.failed' || type === 'charset.unsupported' || type === 'encoding.unsupported') {
+    res.status(400).json({
+      errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }],
+    });
+  } else {
+    next(error);
+  }
+};

@@ -3,9 +3,10 @@
  * the compiled package (`dist`-like build, the shebang file the `bin` names) against a real
  * PostgreSQL database: its commands, tables and `--json` shapes, exit codes, prune progress, that
  * it never prints a key or a digest, and that its revocations reach a running server within 1 s.
- * The command line works on PostgreSQL only, so this file runs with TEST_DATABASE_URL.
+ * The command line works on PostgreSQL only: on the embedded database (no TEST_DATABASE_URL) only
+ * the tests that need no database are registered (the bin, usage errors, no database given).
  */
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type Implementation, type TestFn } from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -30,8 +31,10 @@ interface Context {
 }
 
 const test = anyTest as TestFn<Context>;
-/** On the embedded database (no TEST_DATABASE_URL) the file's tests are listed as skipped. */
-const serial = onPostgres ? test.serial : test.serial.skip;
+/** The tests that need a PostgreSQL database: registered only where there is one. */
+function withDatabase(title: string, fn: Implementation<[], Context>): void {
+  if (onPostgres) test.serial(title, fn);
+}
 
 interface Run {
   code: number | null;
@@ -44,7 +47,7 @@ interface Run {
 function cli(t: { context: Context }, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(MAIN, args, {
-      env: { ...process.env, DATABASE_URL: t.context.db.url, ...env },
+      env: { ...process.env, DATABASE_URL: t.context.db?.url, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -59,29 +62,27 @@ function cli(t: { context: Context }, args: string[], env: Record<string, string
   });
 }
 
-if (onPostgres)
-  test.before(async (t) => {
-    await mkdir(BUILD, { recursive: true });
-    // The package's own build (tsconfig.build.json), as `npm run build` makes dist/.
-    await promisify(execFile)(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD],
-      {
-        cwd: ROOT,
-      },
-    );
-    // npm makes a bin executable when it installs the package; the shebang does the rest.
-    await chmod(MAIN, 0o755);
-    t.context.db = await createTestDatabase();
-    t.context.secrets = new Set();
-    t.context.outputs = [];
-  });
+test.before(async (t) => {
+  await mkdir(BUILD, { recursive: true });
+  // The package's own build (tsconfig.build.json), as `npm run build` makes dist/.
+  await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD],
+    {
+      cwd: ROOT,
+    },
+  );
+  // npm makes a bin executable when it installs the package; the shebang does the rest.
+  await chmod(MAIN, 0o755);
+  if (onPostgres) t.context.db = await createTestDatabase();
+  t.context.secrets = new Set();
+  t.context.outputs = [];
+});
 
-if (onPostgres)
-  test.after.always(async (t) => {
-    await rm(BUILD, { recursive: true, force: true });
-    await t.context.db?.drop();
-  });
+test.after.always(async (t) => {
+  await rm(BUILD, { recursive: true, force: true });
+  await t.context.db?.drop();
+});
 
 /** A controller on the test database (the servers' side), closed with the test. */
 async function controller(
@@ -100,7 +101,7 @@ function key(t: { context: Context }, label: string): string {
   return k;
 }
 
-serial(
+test.serial(
   'the build is the bin: a node shebang, --version, help; no command or a wrong one is a usage error (2)',
   async (t) => {
     t.true((await readFile(MAIN, 'utf8')).startsWith('#!/usr/bin/env node\n'));
@@ -135,103 +136,111 @@ serial(
   },
 );
 
-serial('migrate creates the tables, then finds nothing to do; --database works as DATABASE_URL does', async (t) => {
-  const first = await cli(t, ['migrate']);
-  t.is(first.code, 0, first.stderr);
-  t.regex(first.stdout, /^Applied: Migration20261125164550_initial, Migration20261128100000_operators/);
-  const again = await cli(t, ['--database', t.context.db.url!, 'migrate'], { DATABASE_URL: '' });
-  t.is(again.code, 0);
-  t.is(again.stdout, 'Nothing to apply: the database is up to date.\n');
-});
+withDatabase(
+  'migrate creates the tables, then finds nothing to do; --database works as DATABASE_URL does',
+  async (t) => {
+    const first = await cli(t, ['migrate']);
+    t.is(first.code, 0, first.stderr);
+    t.regex(first.stdout, /^Applied: Migration20261125164550_initial, Migration20261128100000_operators/);
+    const again = await cli(t, ['--database', t.context.db.url!, 'migrate'], { DATABASE_URL: '' });
+    t.is(again.code, 0);
+    t.is(again.stdout, 'Nothing to apply: the database is up to date.\n');
+  },
+);
 
-serial('sessions list: a table for people, --json for scripts; filters by user and status; --limit', async (t) => {
-  const c = await controller(t);
-  const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0';
-  const a1 = await c.openSession({ userId: 'alice', sessionKey: key(t, 'a1'), ip: '10.0.0.1', userAgent: firefox });
-  const a2 = await c.openSession({ userId: 'alice', sessionKey: key(t, 'a2'), ip: '10.0.0.2' });
-  const b1 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b1') });
-  const b2 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b2') });
-  await c.revoke(b1.id, 'ADMIN_REVOKED', 'lost laptop', { by: 'root' });
-  await internalsOf(c).sql.all("update gsc_session set last_seen_at = now() - interval '1 hour' where id = ?", [b2.id]);
+withDatabase(
+  'sessions list: a table for people, --json for scripts; filters by user and status; --limit',
+  async (t) => {
+    const c = await controller(t);
+    const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0';
+    const a1 = await c.openSession({ userId: 'alice', sessionKey: key(t, 'a1'), ip: '10.0.0.1', userAgent: firefox });
+    const a2 = await c.openSession({ userId: 'alice', sessionKey: key(t, 'a2'), ip: '10.0.0.2' });
+    const b1 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b1') });
+    const b2 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b2') });
+    await c.revoke(b1.id, 'ADMIN_REVOKED', 'lost laptop', { by: 'root' });
+    await internalsOf(c).sql.all("update gsc_session set last_seen_at = now() - interval '1 hour' where id = ?", [
+      b2.id,
+    ]);
 
-  const active = await cli(t, ['sessions', 'list', '--json']);
-  t.is(active.code, 0, active.stderr);
-  const rows = JSON.parse(active.stdout) as Array<Record<string, unknown>>;
-  t.deepEqual(
-    rows.map((r) => r.id),
-    [a2.id, a1.id],
-  );
-  t.deepEqual(Object.keys(rows[1]).sort(), [
-    'createdAt',
-    'device',
-    'expiresAt',
-    'id',
-    'ipAddress',
-    'lastSeenAt',
-    'revokedAt',
-    'revokedBy',
-    'revokedNote',
-    'revokedReason',
-    'status',
-    'userAgent',
-    'userId',
-  ]);
-  t.like(rows[1], {
-    userId: 'alice',
-    status: 'ACTIVE',
-    ipAddress: '10.0.0.1',
-    device: { browser: 'Firefox 121', os: 'Linux', type: 'desktop' },
-    revokedBy: null,
-  });
-  t.true(Number.isFinite(Date.parse(rows[1].createdAt as string)));
+    const active = await cli(t, ['sessions', 'list', '--json']);
+    t.is(active.code, 0, active.stderr);
+    const rows = JSON.parse(active.stdout) as Array<Record<string, unknown>>;
+    t.deepEqual(
+      rows.map((r) => r.id),
+      [a2.id, a1.id],
+    );
+    t.deepEqual(Object.keys(rows[1]).sort(), [
+      'createdAt',
+      'device',
+      'expiresAt',
+      'id',
+      'ipAddress',
+      'lastSeenAt',
+      'revokedAt',
+      'revokedBy',
+      'revokedNote',
+      'revokedReason',
+      'status',
+      'userAgent',
+      'userId',
+    ]);
+    t.like(rows[1], {
+      userId: 'alice',
+      status: 'ACTIVE',
+      ipAddress: '10.0.0.1',
+      device: { browser: 'Firefox 121', os: 'Linux', type: 'desktop' },
+      revokedBy: null,
+    });
+    t.true(Number.isFinite(Date.parse(rows[1].createdAt as string)));
 
-  const all = JSON.parse((await cli(t, ['sessions', 'list', '--status', 'ALL', '--json'])).stdout) as Array<
-    Record<string, unknown>
-  >;
-  t.deepEqual(
-    all.map((r) => [r.id, r.status]),
-    [
-      [b2.id, 'EXPIRED'],
-      [b1.id, 'REVOKED'],
-      [a2.id, 'ACTIVE'],
-      [a1.id, 'ACTIVE'],
-    ],
-  );
-  t.like(all[1], { revokedReason: 'ADMIN_REVOKED', revokedNote: 'lost laptop', revokedBy: 'root' });
-  const bobs = JSON.parse(
-    (await cli(t, ['sessions', 'list', '--user', 'bob', '--status', 'revoked', '--json'])).stdout,
-  ) as Array<{ id: string }>;
-  t.deepEqual(
-    bobs.map((r) => r.id),
-    [b1.id],
-  );
+    const all = JSON.parse((await cli(t, ['sessions', 'list', '--status', 'ALL', '--json'])).stdout) as Array<
+      Record<string, unknown>
+    >;
+    t.deepEqual(
+      all.map((r) => [r.id, r.status]),
+      [
+        [b2.id, 'EXPIRED'],
+        [b1.id, 'REVOKED'],
+        [a2.id, 'ACTIVE'],
+        [a1.id, 'ACTIVE'],
+      ],
+    );
+    t.like(all[1], { revokedReason: 'ADMIN_REVOKED', revokedNote: 'lost laptop', revokedBy: 'root' });
+    const bobs = JSON.parse(
+      (await cli(t, ['sessions', 'list', '--user', 'bob', '--status', 'revoked', '--json'])).stdout,
+    ) as Array<{ id: string }>;
+    t.deepEqual(
+      bobs.map((r) => r.id),
+      [b1.id],
+    );
 
-  const table = await cli(t, ['sessions', 'list', '--status', 'ALL']);
-  t.is(table.code, 0);
-  const lines = table.stdout.trimEnd().split('\n');
-  t.regex(lines[0], /^ID\s+USER\s+STATUS\s+CREATED\s+LAST SEEN\s+IP\s+DEVICE\s+REVOKED$/);
-  t.is(lines.length, 5);
-  t.regex(
-    lines[2],
-    new RegExp(`^${b1.id}\\s+bob\\s+REVOKED\\s.*ADMIN_REVOKED by root at \\S+ \\S+ \\(lost laptop\\)$`),
-  );
-  t.regex(lines[4], /desktop: Firefox 121, Linux/);
+    const table = await cli(t, ['sessions', 'list', '--status', 'ALL']);
+    t.is(table.code, 0);
+    const lines = table.stdout.trimEnd().split('\n');
+    t.regex(lines[0], /^ID\s+USER\s+STATUS\s+CREATED\s+LAST SEEN\s+IP\s+DEVICE\s+REVOKED$/);
+    t.is(lines.length, 5);
+    t.regex(
+      lines[2],
+      new RegExp(`^${b1.id}\\s+bob\\s+REVOKED\\s.*ADMIN_REVOKED by root at \\S+ \\S+ \\(lost laptop\\)$`),
+    );
+    t.regex(lines[4], /desktop: Firefox 121, Linux/);
 
-  const limited = await cli(t, ['sessions', 'list', '--status', 'ALL', '--limit', '3']);
-  t.is(limited.stdout.trimEnd().split('\n').length, 5);
-  t.regex(limited.stdout, /\(first 3 shown; more with --limit\)/);
-  t.is((await cli(t, ['sessions', 'list', '--user', 'nobody'])).stdout, 'No sessions.\n');
-  for (const args of [
-    ['--limit', '0'],
-    ['--limit', 'ten'],
-    ['--status', 'GONE'],
-    ['--user', ''],
-  ]) {
-    t.is((await cli(t, ['sessions', 'list', ...args])).code, 2, args.join(' '));
-  }
-});
+    const limited = await cli(t, ['sessions', 'list', '--status', 'ALL', '--limit', '3']);
+    t.is(limited.stdout.trimEnd().split('\n').length, 5);
+    t.regex(limited.stdout, /\(first 3 shown; more with --limit\)/);
+    t.is((await cli(t, ['sessions', 'list', '--user', 'nobody'])).stdout, 'No sessions.\n');
+    for (const args of [
+      ['--limit', '0'],
+      ['--limit', 'ten'],
+      ['--status', 'GONE'],
+      ['--user', ''],
+    ]) {
+      t.is((await cli(t, ['sessions', 'list', ...args])).code, 2, args.join(' '));
+    }
+  },
+);
 
-serial(
+withDatabase(
   'stats and limits: numbers for people and JSON; limits set, list and remove, with 1 for a rule not found',
   async (t) => {
     const stats = await cli(t, ['stats', '--json']);
@@ -282,7 +291,7 @@ serial(
   },
 );
 
-serial(
+withDatabase(
   'a revocation by the command line reaches a running server within 1 s (through NOTIFY, not the poll)',
   async (t) => {
     // A poll every 10 s: only the change feed's NOTIFY can tell the server in time.
@@ -346,7 +355,7 @@ serial(
   },
 );
 
-serial('prune: --dry-run counts, a long run shows progress on stderr, then the result', async (t) => {
+withDatabase('prune: --dry-run counts, a long run shows progress on stderr, then the result', async (t) => {
   const c = await controller(t);
   // 2,500 sessions revoked 40 days ago: past the 30-day retention, three batches of at most 1,000.
   await internalsOf(c).sql.all(
@@ -371,7 +380,7 @@ serial('prune: --dry-run counts, a long run shows progress on stderr, then the r
   t.is(quiet.stdout, 'Deleted 0 sessions and 0 leases.\n');
 });
 
-serial('no output of any command carried a session key or its digest', (t) => {
+withDatabase('no output of any command carried a session key or its digest', (t) => {
   const leaked = [...t.context.secrets].filter((secret) => t.context.outputs.some((text) => text.includes(secret)));
   t.deepEqual(leaked, []);
   t.true(t.context.outputs.length > 40);

@@ -1,10 +1,14 @@
 /**
  * Drives an examples/ app with a real client (graphql-request), as scripts/check-package.sh
  * does after installing the packed tarball: login twice, a governed field (the second session is
- * refused), activeSessions, logout, the logged-out token refused, an anonymous logout refused.
+ * refused), activeSessions, logout, the logged-out token refused, an anonymous logout refused;
+ * schema-first (the Express app) also over graphql-ws: sessionEvents, a governed subscription
+ * field, and the logged-out session's socket closed with 4401.
  * Usage: tsx scripts/check-package/drive.ts <url> [schema-first]. Exits non-zero on any failure.
  */
 import { ClientError, GraphQLClient, gql } from 'graphql-request';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
 
 const [url, style] = process.argv.slice(2);
 if (!url) throw new Error('usage: drive.ts <url> [schema-first]');
@@ -44,6 +48,65 @@ async function refused(request: Promise<unknown>): Promise<{ status: number; cod
     throw error;
   }
   throw new Error('expected the request to be refused, but it succeeded');
+}
+
+/** A graphql-ws client signed in with a token, and how its socket closed (if it did). */
+function socket(token: string): { client: Client; closed: Promise<{ code: number; reason: string; at: number }> } {
+  let onClosed!: (closed: { code: number; reason: string; at: number }) => void;
+  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) => {
+    onClosed = resolve;
+  });
+  const client = createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: false,
+    // The close is what the steps check (on.closed); graphql-ws would also print it.
+    onNonLazyError: () => {},
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        onClosed({ code, reason: String(reason), at: Date.now() });
+      },
+    },
+  });
+  return { client, closed };
+}
+
+/** The first `count` results of a subscription, or its error; fails after `ms`. */
+function firstResults<T>(client: Client, query: string, count: number, ms = 5_000): Promise<T[]> {
+  const results: T[] = [];
+  return new Promise<T[]>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`${results.length} of ${count} results of ${query} within ${ms} ms`));
+    }, ms);
+    const stop = client.subscribe<T>(
+      { query },
+      {
+        next: (result) => {
+          if (result.errors?.length) {
+            clearTimeout(timer);
+            stop();
+            reject(Object.assign(new Error('subscription error'), { errors: result.errors }));
+            return;
+          }
+          results.push(result.data as T);
+          if (results.length === count) {
+            clearTimeout(timer);
+            stop();
+            resolve(results);
+          }
+        },
+        error: (error) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : Object.assign(new Error('subscription error'), { errors: error }));
+        },
+        complete: () => {},
+      },
+    );
+  });
 }
 
 const LOGIN = gql`
@@ -128,10 +191,57 @@ if (style === 'schema-first') {
   });
 }
 
+let firstSocket: ReturnType<typeof socket> | undefined;
+if (style === 'schema-first') {
+  firstSocket = socket(first.token);
+  const secondSocket = socket(second.token);
+  const signedIn = firstSocket;
+  await step('sessionEvents over graphql-ws: a new sign-in of the user arrives as ADMITTED', async () => {
+    type Event = { sessionEvents: { type: string; session: { id: string; userId: string } } };
+    const events = firstResults<Event>(
+      signedIn.client,
+      'subscription { sessionEvents { type session { id userId } } }',
+      1,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const third = await login();
+    const [event] = await events;
+    check(
+      event.sessionEvents.type === 'ADMITTED' && event.sessionEvents.session.id === third.session.id,
+      'ADMITTED with the new session',
+      event,
+    );
+    await client(third.token).request('mutation { logout }');
+  });
+
+  await step('a governed subscription field: the seat holder streams, a second session is refused', async () => {
+    const ticks = await firstResults<{ examClock: number }>(signedIn.client, 'subscription { examClock }', 2);
+    check(ticks[0].examClock === 0 && ticks[1].examClock === 1, 'examClock ticks 0, 1', ticks);
+    const refusal = await firstResults(secondSocket.client, 'subscription { examClock }', 1).then(
+      (results) => ({ results }),
+      (error: { errors?: GraphQLErrorShape[] }) => error,
+    );
+    const code = 'errors' in refusal ? refusal.errors?.[0]?.extensions?.code : undefined;
+    check(code === 'SESSION_LIMIT_EXCEEDED', 'SESSION_LIMIT_EXCEEDED for the second session', refusal);
+  });
+  await secondSocket.client.dispose();
+}
+
 await step('logout (requireSession) ends the session', async () => {
   const { data, errors } = await client(first.token).rawRequest<{ logout: boolean }>('mutation { logout }');
   check(!errors?.length && data.logout === true, 'logout true', { data, errors });
 });
+
+if (firstSocket) {
+  const loggedOut = firstSocket;
+  await step("the logged-out session's socket is closed: 4401 SESSION_REVOKED:LOGOUT", async () => {
+    const closed = await Promise.race([
+      loggedOut.closed,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref()),
+    ]);
+    check(closed?.code === 4401 && closed.reason === 'SESSION_REVOKED:LOGOUT', '4401 SESSION_REVOKED:LOGOUT', closed);
+  });
+}
 
 await step('the logged-out token is refused: SESSION_REVOKED, HTTP 401', async () => {
   const { status, code } = await refused(client(first.token).request('{ me }'));

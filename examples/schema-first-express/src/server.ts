@@ -1,5 +1,6 @@
 // examples/schema-first-express/src/server.ts: schema-first (no type-graphql) on Express 5, in a
-// schema with its own `PageInfo` type (the library's is `SessionPageInfo`: the two never clash).
+// schema with its own `PageInfo` type (the library's is `SessionPageInfo`: the two never clash),
+// with subscriptions over graphql-ws on the same port, governed like HTTP requests.
 // Run: npm install && npm run build && npm start   (PORT, DATABASE_URL optional)
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -9,7 +10,9 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import { GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
 import { SessionController, requireSession } from 'graphql-session-controller';
+import { WebSocketServer } from 'ws';
 
 // ── Your authentication. A stand-in: users and opaque tokens in memory. ─────────────────────────
 interface User {
@@ -60,6 +63,11 @@ const typeDefs = /* GraphQL */ `
     logout: Boolean!
   }
 
+  type Subscription {
+    "Seconds into the exam, once a second, while this session holds the exam's one seat."
+    examClock: Int! @uniqueSession(max: 1)
+  }
+
   type LoginPayload {
     token: String!
     session: UserSession!
@@ -86,6 +94,13 @@ const typeDefs = /* GraphQL */ `
     pageInfo: PageInfo!
   }
 `;
+
+async function* examClock() {
+  for (let second = 0; ; second++) {
+    yield { examClock: second };
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
 
 const articles = [
   { id: '1', title: 'Sessions, seats and caps' },
@@ -125,6 +140,9 @@ const resolvers = {
       return true;
     },
   },
+  Subscription: {
+    examClock: { subscribe: examClock },
+  },
 };
 
 // sessions.typeDefs: the @uniqueSession directive and the session API; the transformer enforces
@@ -136,9 +154,26 @@ const schema = sessions.transformSchema(
 // ── Express 5. ──────────────────────────────────────────────────────────────────────────────────
 const app = express();
 const httpServer = http.createServer(app);
+// Subscriptions on the same port and path. sessions.websocket checks the session on connect and
+// on every subscribe, and closes the socket (4401) the moment the session is revoked, anywhere.
+const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+const subscriptions = useServer(
+  sessions.websocket({
+    schema,
+    // Clients send { authorization: 'Bearer <token>' } as connectionParams.
+    context: ({ connectionParams }) =>
+      contextFrom(typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined),
+  }),
+  wsServer,
+);
 const server = new ApolloServer<MyContext>({
   schema,
-  plugins: [sessions.plugin(), ApolloServerPluginDrainHttpServer({ httpServer })],
+  plugins: [
+    sessions.plugin(),
+    ApolloServerPluginDrainHttpServer({ httpServer }),
+    // Open sockets close when the server stops, before sessions.close().
+    { serverWillStart: async () => ({ drainServer: async () => subscriptions.dispose() }) },
+  ],
   // Apollo would stop on SIGINT/SIGTERM and re-raise the signal before sessions.close() ran; the
   // handlers below stop both, in order.
   stopOnTerminationSignals: false,

@@ -3,11 +3,12 @@
  * of its digest refuses it until the key can no longer be valid (`Identity.expiresAt`, else
  * `tombstoneTtl` after the revocation).
  */
-import test from 'ava';
-import { internalsOf } from '../src/controller.js';
+import test, { type ExecutionContext } from 'ava';
+import type { Identity } from '../src/index.js';
 import { hashSessionKey } from '../src/identity.js';
 import { databaseKind } from './helpers/database.js';
-import { attempt, count, fleetDatabases, sql, startFleet, wait, whoami } from './helpers/fleet.js';
+import { attempt, count, type Fleet, fleetDatabases, sql, startFleet, wait, whoami } from './helpers/fleet.js';
+import type { RunningServer, TestContext } from './helpers/server.js';
 
 const databases = fleetDatabases();
 test.after.always(() => databases.close());
@@ -25,6 +26,72 @@ async function tombstone(
   );
   return row && { reason: row.reason, expiresAt: new Date(row.expires_at) };
 }
+
+const inAnHour = () => new Date(Date.now() + 60 * 60 * 1000);
+const live = (s: RunningServer, userId: string) => count(s.controller, 'user_id = ? and revoked_at is null', [userId]);
+
+/** Logs in through the login path (`openSession`), then logs out (`revoke(id, 'LOGOUT')`), as the README's host does. */
+async function loginThenLogout(s: RunningServer, identity: Identity): Promise<string> {
+  const session = await s.controller.openSession(identity);
+  const revoked = await s.controller.revoke(session.id, 'LOGOUT');
+  if (revoked?.revokedReason !== 'LOGOUT') throw new Error('precondition: the logout did not revoke the session');
+  return session.id;
+}
+
+/** Waits past a 1 s retention, then prunes: the revoked rows must be gone (that is the scenario). */
+async function pruneRevoked(t: ExecutionContext, fleet: Fleet, expected: number): Promise<void> {
+  await wait(1_500);
+  const result = await fleet.instances[0].controller.prune();
+  t.true(
+    result.sessions >= expected,
+    `precondition: prune() deleted the ${expected} revoked session row(s); it reported ${JSON.stringify(result)}`,
+  );
+}
+
+// Found in a fault drill (issue 9 item 4): with retention 1s, a logged-out key was admitted again
+// once its row was pruned. Here on a second instance, which never saw the key: the store decides.
+
+test.serial(
+  `a logged-out key whose identity carries a future expiresAt is refused with SESSION_REVOKED after its row is pruned (${databaseKind})`,
+  async (t) => {
+    const expiries = new Map<string, Date>();
+    const options = {
+      retention: '1s',
+      idleTimeout: '1h',
+      identify: (ctx: TestContext) =>
+        ctx.identity && { ...ctx.identity, expiresAt: expiries.get(ctx.identity.sessionKey) },
+    };
+    const fleet = await startFleet(t, databases, options, 2);
+    const [a, b] = fleet.instances;
+    for (const key of ['exp-request', 'exp-login']) expiries.set(key, inAnHour());
+    await loginThenLogout(a, { userId: 'alice', sessionKey: 'exp-request', expiresAt: expiries.get('exp-request') });
+    await loginThenLogout(a, { userId: 'alice', sessionKey: 'exp-login', expiresAt: expiries.get('exp-login') });
+    await pruneRevoked(t, fleet, 2);
+
+    // A request replaying the logged-out token (implicit admission path).
+    t.regex(
+      await attempt(b, 'alice', 'exp-request'),
+      /^SESSION_REVOKED 401\b/,
+      'a request with the logged-out key, expiresAt still in the future, must be refused as revoked, not admitted as a new session',
+    );
+    // The login path with the same key (a replayed login response, a host that reuses a token id).
+    const error = await t.throwsAsync(
+      b.controller.openSession({
+        userId: 'alice',
+        sessionKey: 'exp-login',
+        expiresAt: expiries.get('exp-login'),
+      }),
+      undefined,
+      'openSession with the logged-out key must throw, not admit it again',
+    );
+    t.like(
+      error,
+      { extensions: { code: 'SESSION_REVOKED' } } as object,
+      'openSession must refuse with SESSION_REVOKED',
+    );
+    t.is(await live(b, 'alice'), 0, 'no session was admitted for the logged-out keys');
+  },
+);
 
 test.serial(
   `a logged-out key is refused after its row is pruned, and under EVICT_OLDEST it evicts nobody (${databaseKind})`,
@@ -124,6 +191,5 @@ test.serial(
       [stored.id],
     );
     t.is(new Date(row.key_expires_at).toISOString(), '2030-01-01T00:00:00.000Z');
-    t.truthy(internalsOf(a.controller).store);
   },
 );

@@ -57,6 +57,12 @@ export function deviceCell(session, badge) {
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const thisYear = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
+});
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 /** "5 minutes ago"; "just now" under 45 seconds (and for a clock a little ahead of the browser's). */
@@ -68,10 +74,11 @@ export function since(date, now = Date.now()) {
   return relative.format(-Math.round(seconds / 86_400), 'day');
 }
 
-/** A date and time, e.g. "12 May 2026, 10:32". */
+/** A date and time, e.g. "May 12, 10:32 AM"; the year only when it is not this one. */
 export function timeAt(iso) {
   const date = new Date(iso);
-  return el('time', { datetime: iso, title: date.toString() }, dateTime.format(date));
+  const format = date.getFullYear() === new Date().getFullYear() ? thisYear : dateTime;
+  return el('time', { datetime: iso, title: date.toString() }, format.format(date));
 }
 
 /** A relative time, kept current by refreshTimes(). */

@@ -238,7 +238,7 @@ const statValue = (page: Page, name: string) =>
     .locator('.stat')
     .filter({ has: page.getByText(name, { exact: true }) })
     .locator('dd')
-    .innerText();
+    .textContent();
 
 async function applyFilter(page: Page, user: string, status: string): Promise<Locator> {
   const all = page.getByRole('region', { name: 'All sessions' });
@@ -252,7 +252,7 @@ async function applyFilter(page: Page, user: string, status: string): Promise<Lo
 async function listedUsers(all: Locator, user: string, count: number): Promise<string[]> {
   return until(
     `rows of ${user}`,
-    () => rows(all).locator('td:first-child').allInnerTexts(),
+    () => rows(all).locator('td:first-child').allTextContents(),
     (users) => users.length === count && users.every((name) => name === user),
   );
 }

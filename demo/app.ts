@@ -5,9 +5,12 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { useServer } from 'graphql-ws/use/ws';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { GraphQLError } from 'graphql';
 import { SessionController, type Identity } from '../src/index.js';
@@ -99,6 +102,12 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
       }),
       bodyErrors,
     );
+    // The web page (docs/contract.md §9) at `/`: static files, no build step; it talks to the
+    // server only through /graphql like any other client.
+    app.get('/vendor/graphql-ws.js', (_req, res) => {
+      res.sendFile(GRAPHQL_WS_BROWSER_CLIENT, { headers: PAGE_HEADERS });
+    });
+    app.use(express.static(PUBLIC_DIR, { setHeaders: (res) => res.set(PAGE_HEADERS) }));
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.port, () => resolve());
@@ -120,6 +129,34 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     throw error;
   }
 }
+
+/** The web page's files: demo/public. */
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+/**
+ * graphql-ws's browser build, served from the installed package (it defines the `graphqlWs`
+ * global). The package does not export the file, so it is found next to its package.json.
+ */
+const GRAPHQL_WS_BROWSER_CLIENT = join(
+  dirname(createRequire(import.meta.url).resolve('graphql-ws/package.json')),
+  'umd',
+  'graphql-ws.min.js',
+);
+if (!existsSync(GRAPHQL_WS_BROWSER_CLIENT)) {
+  throw new Error(`graphql-ws's browser client is missing: ${GRAPHQL_WS_BROWSER_CLIENT} (run npm install)`);
+}
+
+/**
+ * The page runs only its own scripts and talks only to this origin (HTTP and WebSocket): even a
+ * bug that put a server string into the page as HTML could not run it. Apollo Sandbox, at
+ * /graphql, is not concerned.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 /** Where a request or a WebSocket upgrade came from: recorded on the session at login or connect. */
 function clientOf(request: IncomingMessage): DemoContext['client'] {

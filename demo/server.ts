@@ -10,7 +10,7 @@ if (!config.debug && !process.env.NODE_ENV) process.env.NODE_ENV = 'production';
 const demo = await startDemo(config);
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.dataDir}/pglite`;
 console.log(
-  `graphql-session-controller demo at ${new URL('graphql', demo.url)} on ${where}; session control ${config.sessionControl ? 'on' : 'off'}`,
+  `graphql-session-controller demo at ${new URL('graphql', demo.url)} on ${where}; session control ${config.sessionControl ? 'on' : 'off'}; web page at ${demo.url}`,
 );
 
 let stopping = false;

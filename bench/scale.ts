@@ -474,6 +474,7 @@ export async function tableSizes(db: BenchDatabase): Promise<TableSizes> {
             count(*) filter (where revoked_at is not null) as revoked,
             count(*) filter (where revoked_at is null and exempt = false and swept_at is null) as counted,
             count(*) filter (where swept_at is not null and revoked_at is null) as swept,
+            count(*) filter (where ip_address is not null) as with_ip,
             pg_relation_size('gsc_session') as heap,
             pg_total_relation_size('gsc_session') as total
        from gsc_session`,
@@ -485,6 +486,11 @@ export async function tableSizes(db: BenchDatabase): Promise<TableSizes> {
     gsc_session_app_counted_idx: Number(counts.counted),
     gsc_session_revoked_idx: Number(counts.revoked),
     gsc_session_swept_idx: Number(counts.swept),
+    // The operators' history indexes (migrations/Migration20261128100000_operators.ts).
+    gsc_session_created_idx: Number(counts.rows),
+    gsc_session_user_created_idx: Number(counts.rows),
+    gsc_session_ip_created_idx: Number(counts.with_ip),
+    gsc_session_revoked_created_idx: Number(counts.revoked),
   };
   const indexes = await db.query<{ name: string; bytes: string }>(
     "select indexrelid::regclass::text as name, pg_relation_size(indexrelid) as bytes from pg_index where indrelid = 'gsc_session'::regclass order by 1",

@@ -1,0 +1,1 @@
+select * from gsc_admit('auto', gen_random_uuid(), 'u' || random()::text, encode(sha256(random()::text::bytea), 'hex'), '[]'::jsonb, '127.0.0.1', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36', false, null, false, null, 5, null, 'REJECT_NEW', 1800000, null);

@@ -1,0 +1,1 @@
+insert into gsc_session (id, user_id, key_hash, ip_address, user_agent, exempt) values (gen_random_uuid(), 'b' || random()::text, encode(sha256(random()::text::bytea), 'hex'), '127.0.0.1', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36', false) returning *;

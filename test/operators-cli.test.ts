@@ -2,7 +2,8 @@
  * The operator's command line (docs/contract.md §9, issue 12 item 5), run as a child process from
  * the compiled package (`dist`-like build, the shebang file the `bin` names) against a real
  * PostgreSQL database: its commands, tables and `--json` shapes, exit codes, prune progress, that
- * it never prints a key or a digest, and that its revocations reach a running server within 1 s.
+ * it never prints a key or a digest, and that its revocations reach a running server (the test
+ * server, and the demo started as `npm start` starts it) within 1 s.
  * The command line works on PostgreSQL only: on the embedded database (no TEST_DATABASE_URL) only
  * the tests that need no database are registered (the bin, usage errors, no database given).
  */
@@ -11,12 +12,15 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { internalsOf, SessionController } from '../src/controller.js';
 import { hashSessionKey } from '../src/identity.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
+import { demoClient, login, startDemoProcess } from './helpers/demo-process.js';
 import { startTestServer } from './helpers/server.js';
+import { connect } from './helpers/ws.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Inside the repository, so the build finds node_modules as an installed package would. */
@@ -352,6 +356,49 @@ withDatabase(
     t.is(nobody.stderr, 'No sessions of user nobody.\n');
     t.is((await cli(t, ['sessions', 'revoke', 'not-a-uuid'])).code, 2);
     t.is((await cli(t, ['sessions', 'revoke', aliceId, '--reason', 'x'.repeat(201)])).code, 2);
+  },
+);
+
+withDatabase(
+  "against the running demo: the operator lists a signed-in user's sessions, revokes one, and the demo refuses its token and closes its socket within 1 s",
+  async (t) => {
+    // The database is the file's: end what earlier tests left of carol, under the demo's cap of 2.
+    await (await controller(t)).revokeUser('carol');
+    const demo = await startDemoProcess({ DATABASE_URL: t.context.db.url });
+    t.teardown(() => demo.stop());
+    const signedIn = await login(demo.url, 'carol');
+    const { token, session } = signedIn.login;
+    t.context.secrets.add(token);
+    const socket = connect(new URL('graphql', demo.url.replace(/^http/, 'ws')).toString(), {
+      authorization: `Bearer ${token}`,
+    });
+    t.teardown(() => socket.dispose());
+    await socket.connected;
+
+    const listed = await cli(t, ['sessions', 'list', '--user', 'carol', '--json']);
+    t.is(listed.code, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout) as Array<{ id: string; userId: string; status: string }>;
+    t.like(
+      rows.find((row) => row.id === session.id),
+      { userId: 'carol', status: 'ACTIVE' },
+      'the CLI sees the session the demo admitted',
+    );
+
+    const revoke = await cli(t, ['sessions', 'revoke', session.id, '--reason', 'lost phone']);
+    t.is(revoke.code, 0, revoke.stderr);
+    const closed = await Promise.race([socket.closed, sleep(5_000).then(() => undefined)]);
+    t.deepEqual([closed?.code, closed?.reason], [4401, 'SESSION_REVOKED:ADMIN_REVOKED'], 'the socket is closed');
+    t.true(closed!.at - revoke.exitedAt < 1_000, `closed ${closed!.at - revoke.exitedAt} ms after the command exited`);
+    const refused = await demoClient(demo.url, token)
+      .request('{ me }')
+      .then(
+        () => undefined,
+        (error: { response?: { status?: number; errors?: Array<{ extensions?: Record<string, unknown> }> } }) => ({
+          status: error.response?.status,
+          ...error.response?.errors?.[0]?.extensions,
+        }),
+      );
+    t.like(refused, { status: 401, code: 'SESSION_REVOKED', reason: 'ADMIN_REVOKED' }, 'HTTP refuses the token');
   },
 );
 

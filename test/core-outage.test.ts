@@ -1,9 +1,7 @@
-import test, { type ExecutionContext } from 'ava';
-import type { MikroORM } from '@mikro-orm/core';
+import test from 'ava';
 import { SessionController } from '../src/controller.js';
 import type { StoreErrorEvent } from '../src/hooks.js';
-import type { SessionControllerOptions } from '../src/options.js';
-import { eventually, outcome, ownDatabase, query, serve, sharedDatabase, sleep } from './helpers/core.js';
+import { eventually, interruptibleDatabase, outcome, ownDatabase, query, serve, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import type { RunningServer, TestContext } from './helpers/server.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
@@ -27,23 +25,6 @@ test.after.always(() => process.off('unhandledRejection', onUnhandled));
 const SYNC_MS = 200;
 /** Their staleness bound (`maxStaleness`): a cached session is trusted this long after the last poll. */
 const STALE_MS = 2 * SYNC_MS;
-
-interface Outage {
-  database: SessionControllerOptions['database'];
-  down(): Promise<void>;
-  up(): Promise<void>;
-}
-
-async function interruptibleDatabase(t: ExecutionContext): Promise<Outage> {
-  if (onPostgres) {
-    const db = await ownDatabase(t);
-    const proxy = await TcpProxy.to(db.url!);
-    t.teardown(() => proxy.close());
-    return { database: proxy.urlFor(db.url!), down: () => proxy.close(), up: () => proxy.open() };
-  }
-  const orm = (await sharedDatabase(t)) as MikroORM;
-  return { database: orm, down: () => orm.close(true), up: () => orm.connect().then(() => {}) };
-}
 
 interface Whoami {
   whoami: string | null;

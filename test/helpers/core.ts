@@ -125,7 +125,7 @@ export interface Outage {
  * PostgreSQL: reached through a TCP proxy; `down` refuses new connections and cuts the open ones
  * (pool and LISTEN), as a network outage or a database restart does. Embedded: an in-process
  * PGlite cannot become unreachable, so the host-owned MikroORM the controller runs on is closed
- * and later reconnected. (The same as test/core-outage.test.ts does.)
+ * and later reconnected.
  */
 export async function interruptibleDatabase(t: ExecutionContext): Promise<Outage> {
   if (onPostgres) {

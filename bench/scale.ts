@@ -18,6 +18,7 @@ import { internalsOf, SessionController } from '../src/controller.js';
 import type { Identity } from '../src/identity.js';
 import type { SessionControllerOptions } from '../src/options.js';
 import { pgbouncerInstalled, startPgBouncer } from '../test/helpers/pgbouncer.js';
+import { countStoreCalls } from '../test/helpers/store-calls.js';
 import { cpuSnapshot } from './cpu.js';
 import { BenchDatabase } from './database.js';
 import { median, quantile, round } from './stats.js';
@@ -215,18 +216,7 @@ export interface RefusedKeysResult {
 export async function refusedKeys(db: BenchDatabase, retrySeconds = 5): Promise<RefusedKeysResult> {
   const c = await controller(db, { user: { maxSessions: 1 } });
   try {
-    const store = internalsOf(c).store.sessions;
-    const calls = { admit: 0, lookup: 0 };
-    const admit = store.admit.bind(store);
-    const lookup = store.findByKeyHash.bind(store);
-    store.admit = (request) => {
-      calls.admit++;
-      return admit(request);
-    };
-    store.findByKeyHash = (keyHash) => {
-      calls.lookup++;
-      return lookup(keyHash);
-    };
+    const calls = countStoreCalls(c);
     // A request as the plugin makes it: identify, memory, store.
     const request = async (userId: string, sessionKey: string) => {
       try {

@@ -4,30 +4,15 @@
  * once a seat frees; a revoked or expired key costs none.
  */
 import test from 'ava';
-import { internalsOf } from '../src/controller.js';
 import { databaseKind } from './helpers/database.js';
 import { attempt, fleetDatabases, startFleet, wait, whoami } from './helpers/fleet.js';
 import type { RunningServer } from './helpers/server.js';
+import { countStoreCalls } from './helpers/store-calls.js';
 
 const databases = fleetDatabases();
 test.after.always(() => databases.close());
 
-/** Counts this instance's admission transactions and session look-ups. */
-function storeCalls(s: RunningServer) {
-  const store = internalsOf(s.controller).store.sessions;
-  const calls = { admit: 0, lookup: 0 };
-  const admit = store.admit.bind(store);
-  const lookup = store.findByKeyHash.bind(store);
-  store.admit = (request) => {
-    calls.admit++;
-    return admit(request);
-  };
-  store.findByKeyHash = (keyHash) => {
-    calls.lookup++;
-    return lookup(keyHash);
-  };
-  return calls;
-}
+const storeCalls = (s: RunningServer) => countStoreCalls(s.controller);
 
 test.serial(
   `a key retrying a full cap costs one admission a second, and gets in within a second of a seat freeing (${databaseKind})`,

@@ -3,11 +3,14 @@ import test from 'ava';
 import pg from 'pg';
 import { SessionController } from '../src/controller.js';
 import { SessionConfigError } from '../src/errors.js';
+import { ownDatabase } from './helpers/core.js';
 import { onPostgres, POSTGRES_URL } from './helpers/database.js';
+import { FreezingProxy } from './helpers/freezing-proxy.js';
 
 // The `database` option's edges: a PostgreSQL URL naming a database that does not exist is an
 // error naming it, and creating it is an explicit opt-in (`createDatabase`); an empty URL means
-// the embedded database. The PostgreSQL cases run when TEST_DATABASE_URL is set.
+// the embedded database; a database slow to answer at start-up is waited for, within a bound.
+// The PostgreSQL cases run when TEST_DATABASE_URL is set.
 
 const identify = () => null;
 
@@ -58,6 +61,34 @@ if (onPostgres) {
     const sessions = await SessionController.create({ database: urlFor(name), createDatabase: true, identify });
     t.teardown(() => sessions.close());
     t.is((await sessions.openSession({ userId: 'u1', sessionKey: 'k1' })).userId, 'u1');
+  });
+
+  // A busy host can take longer than the 3 s connect timeout to answer one connection (CI saw it
+  // once on a fresh database): that alone must not fail a server's start.
+  test('a database that answers its first connection after the connect timeout: create tries again and serves', async (t) => {
+    const db = await ownDatabase(t);
+    const proxy = await FreezingProxy.to(db.url!);
+    t.teardown(() => proxy.close());
+    proxy.freeze();
+    const thaw = setTimeout(() => proxy.thaw(), 4_000);
+    t.teardown(() => clearTimeout(thaw));
+    const started = Date.now();
+    const sessions = await SessionController.create({ database: proxy.urlFor(db.url!), identify });
+    t.teardown(() => sessions.close());
+    t.true(Date.now() - started >= 3_000, 'create waited past the first attempt');
+    t.is((await sessions.openSession({ userId: 'u1', sessionKey: 'k1' })).userId, 'u1');
+  });
+
+  test('a database that never answers fails create within about 10 s, naming the option and the cause', async (t) => {
+    const db = await ownDatabase(t);
+    const proxy = await FreezingProxy.to(db.url!);
+    t.teardown(() => proxy.close());
+    proxy.freeze();
+    const started = Date.now();
+    const error = await t.throwsAsync(SessionController.create({ database: proxy.urlFor(db.url!), identify }));
+    const took = Date.now() - started;
+    t.regex(error!.message, /option "database": no answer from PostgreSQL within 3000 ms, 3 attempts/);
+    t.true(took >= 9_000 && took < 13_000, `gave up after ${took} ms`);
   });
 } else {
   test('database: "" (an empty DATABASE_URL) starts the embedded database', async (t) => {

@@ -36,6 +36,23 @@ export class MissingDatabaseError extends Error {
 
 /** PostgreSQL's SQLSTATE for a connection to a database that does not exist. */
 const INVALID_CATALOG_NAME = '3D000';
+/** PostgreSQL's SQLSTATE while the server is starting up, shutting down or in recovery. */
+const CANNOT_CONNECT_NOW = '57P03';
+/**
+ * How many times start-up tries to connect before giving up. One connection attempt that outlasts
+ * CONNECT_TIMEOUT_MS on a busy host (the server forking a backend, a first connection to a new
+ * database) must not fail a whole server start; a refused or misaddressed connection still fails
+ * at once.
+ */
+const START_ATTEMPTS = 3;
+const START_RETRY_DELAY_MS = 500;
+
+/** A failed connection check worth trying again: slow, not wrong. */
+function isTransient(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  // pg's connect timeout and the pool's acquire timeout race on the same 3 s: either may report it.
+  return code === CANNOT_CONNECT_NOW || /timeout expired|connection timeout|timeout acquiring/i.test(message ?? '');
+}
 const DUPLICATE_DATABASE = '42P04';
 
 function databaseName(url: string): string {
@@ -98,6 +115,10 @@ async function openPostgres(url: string, createDatabase: boolean): Promise<Datab
     });
   let orm = await init();
   let check = await orm.checkConnection();
+  for (let attempt = 1; !check.ok && isTransient(check.error) && attempt < START_ATTEMPTS; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, START_RETRY_DELAY_MS));
+    check = await orm.checkConnection();
+  }
   if (!check.ok && (check.error as { code?: string } | undefined)?.code === INVALID_CATALOG_NAME) {
     await orm.close(true);
     if (!createDatabase) throw new MissingDatabaseError(databaseName(url));
@@ -107,6 +128,14 @@ async function openPostgres(url: string, createDatabase: boolean): Promise<Datab
   }
   if (!check.ok) {
     await orm.close(true).catch(() => {});
+    if (isTransient(check.error)) {
+      // Knex's own words ("the pool is probably full … missing a .transacting(trx) call?") would
+      // send the operator after a bug in their code; the database simply did not answer.
+      throw new Error(
+        `no answer from PostgreSQL within ${CONNECT_TIMEOUT_MS} ms, ${START_ATTEMPTS} attempts (${check.reason})`,
+        { cause: check.error },
+      );
+    }
     throw check.error ?? new Error(check.reason);
   }
   const opened = orm;

@@ -73,8 +73,9 @@ export class SessionController<TContext = any> {
   private constructor(
     private readonly options: ResolvedOptions<TContext>,
     private readonly store: Store,
+    log: Log,
   ) {
-    this.log = new Log(options.logger);
+    this.log = log;
     const hooks = (this.hooks = new HookRunner(options, this.log));
     // The kill switch is decided here, once: caps, the plugin and background work follow from it.
     const governance: Governance = options.enabled
@@ -111,20 +112,28 @@ export class SessionController<TContext = any> {
     options: SessionControllerOptions<TContext>,
   ): Promise<SessionController<TContext>> {
     const resolved = resolveOptions(options);
-    const db = await openDatabase(resolved.database, { createDatabase: resolved.createDatabase }).catch(
-      (error: Error) => {
-        if (error instanceof MissingDatabaseError) {
-          throw new SessionConfigError(
-            `Invalid option "database": the PostgreSQL database "${error.database}" does not exist. ` +
-              'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
-          );
-        }
-        // Name the option to look at; the driver's message (never the URL's password) says why.
-        throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
-      },
-    );
+    const log = new Log(resolved.logger);
+    const db = await openDatabase(resolved.database, {
+      createDatabase: resolved.createDatabase,
+      preparedStatements: resolved.preparedStatements,
+      onPreparedOff: (error) =>
+        log.warn(
+          `prepared statements are off from now on: the database refused one (${error.message}); ` +
+            'a pooler in transaction mode that cannot carry them (PgBouncer before 1.21, or max_prepared_statements = 0) does this. ' +
+            'Nothing failed; pass preparedStatements: false to skip the first attempt.',
+        ),
+    }).catch((error: Error) => {
+      if (error instanceof MissingDatabaseError) {
+        throw new SessionConfigError(
+          `Invalid option "database": the PostgreSQL database "${error.database}" does not exist. ` +
+            'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
+        );
+      }
+      // Name the option to look at; the driver's message (never the URL's password) says why.
+      throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
+    });
     const store = new Store(db, resolved);
-    const controller = new SessionController<TContext>(resolved, store);
+    const controller = new SessionController<TContext>(resolved, store, log);
     try {
       if (resolved.migrate) await store.migrate();
       if (resolved.enabled) await controller.start();

@@ -193,9 +193,9 @@ test(`an admission without eviction is one statement, no transaction (${database
     user: { maxSessions: 3 },
   });
   t.teardown(() => controller.close());
-  const runner = (
-    internalsOf(controller).store.sessions as unknown as { sql: Record<string, (...a: unknown[]) => unknown> }
-  ).sql;
+  type Calls = Record<string, (...a: unknown[]) => unknown>;
+  const sessions = internalsOf(controller).store.sessions as unknown as Record<string, unknown> & { sql: Calls };
+  const runner = sessions.sql;
   const calls: string[] = [];
   for (const method of ['all', 'one', 'transaction'] as const) {
     const original = runner[method].bind(runner);
@@ -204,6 +204,16 @@ test(`an admission without eviction is one statement, no transaction (${database
       // up to 50 ms after them): neither is part of an admission.
       const text = String(args[0]);
       if (!text.includes('db_now') && !text.includes('pg_notify')) calls.push(method);
+      return original(...args);
+    };
+  }
+  // The store's prepared statements (the admission, the key look-up) are single statements too.
+  for (const statement of Object.values(sessions)) {
+    if (statement === runner || typeof (statement as Partial<Calls> | null)?.one !== 'function') continue;
+    const prepared = statement as Calls;
+    const original = prepared.one.bind(prepared);
+    prepared.one = (...args: unknown[]) => {
+      calls.push('one');
       return original(...args);
     };
   }

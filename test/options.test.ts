@@ -34,6 +34,7 @@ test('works by default: every default applied, durations in milliseconds', (t) =
   t.is(resolved.maxStalenessMs, 2_000);
   t.deepEqual(resolved.api, { maxCallsPerRequest: 10, maxConcurrentQueries: 3 });
   t.is(resolved.pruneIntervalMs, 3_600_000);
+  t.true(resolved.preparedStatements, 'the hot statements are prepared unless told not to');
   for (const hook of [resolved.onAdmit, resolved.onReject, resolved.onRevoke]) {
     t.is(typeof hook, 'function');
   }
@@ -95,6 +96,7 @@ test('accepts every documented form of each option', (t) => {
     embedded: { dataDir: '/tmp/x' },
   });
   t.true(resolveOptions({ identify, database: 'postgres://db/app', createDatabase: true }).createDatabase);
+  t.false(resolveOptions({ identify, preparedStatements: false }).preparedStatements);
   for (const policy of ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'] as const) {
     t.is(resolveOptions({ identify, user: { onLimit: policy } }).onLimit, policy);
   }
@@ -176,6 +178,12 @@ const mistakes: Array<[title: string, options: Record<string, unknown>, option: 
     { identify, database: 5432 },
     'database',
     /postgres:\/\/ URL, a MikroORM instance or \{ embedded/,
+  ],
+  [
+    'a preparedStatements flag that is not a boolean',
+    { identify, preparedStatements: 'off' },
+    'preparedStatements',
+    /true or false/,
   ],
   [
     'a createDatabase flag that is not a boolean',

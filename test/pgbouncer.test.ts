@@ -69,6 +69,54 @@ run('caps stay exact across two instances in transaction pooling, on every admis
   for (let i = 0; i < outcomes.length; i += 2) t.is(outcomes[i], outcomes[i + 1]);
 });
 
+run(
+  'prepared statements through a pooler that cannot carry them: one warning per instance, then unnamed; no request fails',
+  async (t) => {
+    // Debian's pgbouncer 1.18 in transaction mode hands each statement to whichever server
+    // connection is free: a statement prepared on one is missing on the next (26000), or prepared
+    // there already by another client (42P05).
+    const warnings = [[], []] as string[][];
+    const logger = (i: number) => ({
+      warn: (m: string) => warnings[i].push(m),
+      error: (m: string) => warnings[i].push(m),
+    });
+    let instance = 0;
+    const { servers } = await behindPgBouncer(t, () => ({
+      idleTimeout: '1h',
+      feedDatabase: false,
+      user: { maxSessions: 2 },
+      logger: logger(instance++),
+    }));
+    const logins = (round: number) =>
+      Promise.all(
+        Array.from({ length: 40 }, (_, i) => attempt(servers[i % 2], `user-${round}-${i}`, `key-${round}-${i}`)),
+      );
+    t.deepEqual(tally(await logins(1)), { ok: 40 }, 'every login of the first burst admitted');
+    t.deepEqual(tally(await logins(2)), { ok: 40 }, 'and of the second');
+    // A key the instance does not know: the look-up statement, also prepared.
+    t.is(await attempt(servers[1], 'user-1-0', 'key-1-0'), 'ok');
+    for (const [i, logged] of warnings.entries()) {
+      const off = logged.filter((m) => m.includes('prepared statements are off'));
+      t.is(off.length, 1, `instance ${i}: one warning, when it switched: ${JSON.stringify(logged)}`);
+      t.regex(off[0], /PgBouncer before 1\.21.*preparedStatements: false/);
+      t.is(logged.length, 1, `instance ${i}: nothing else logged`);
+    }
+  },
+);
+
+run('preparedStatements: false through the pooler: nothing to switch off, nothing logged', async (t) => {
+  const logged: string[] = [];
+  const { servers } = await behindPgBouncer(t, () => ({
+    idleTimeout: '1h',
+    feedDatabase: false,
+    preparedStatements: false,
+    logger: { warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) },
+  }));
+  const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => attempt(servers[i % 2], `u-${i}`, `k-${i}`)));
+  t.deepEqual(tally(outcomes), { ok: 40 });
+  t.deepEqual(logged, []);
+});
+
 run('EVICT_OLDEST (the multi-statement transaction) keeps exactly the cap through pgbouncer', async (t) => {
   const { servers } = await behindPgBouncer(t, () => ({
     idleTimeout: '1h',

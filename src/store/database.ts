@@ -4,8 +4,8 @@ import pg from 'pg';
 import type { DatabaseOption } from '../options.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import { sessionOrmOptions } from './orm-options.js';
-import { knexStatements, sqlRunner, type SqlRunner } from './sql.js';
-import type { Knex } from '@mikro-orm/postgresql';
+import { knexStatements, type PreparedOptions, sqlRunner, type SqlRunner } from './sql.js';
+import type { EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 
 /** The ORM the store runs on, and what it needs to know about who owns it. */
 export interface Database {
@@ -18,8 +18,14 @@ export interface Database {
   close(): Promise<void>;
 }
 
-function database(orm: MikroORM, kind: Database['kind'], close: () => Promise<void>, url?: string): Database {
-  return { orm, kind, sql: sqlRunner(orm, kind), ...(url ? { url } : {}), close };
+function database(
+  orm: MikroORM,
+  kind: Database['kind'],
+  close: () => Promise<void>,
+  prepared: PreparedOptions,
+  url?: string,
+): Database {
+  return { orm, kind, sql: sqlRunner(orm, kind, prepared), ...(url ? { url } : {}), close };
 }
 
 /** Timeouts short enough that an unreachable database fails a request in seconds, not minutes. */
@@ -75,32 +81,32 @@ async function createPostgresDatabase(url: string): Promise<void> {
   }
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends PreparedOptions {
   /** Create the database a PostgreSQL URL names when it does not exist (option `createDatabase`). */
   createDatabase?: boolean;
 }
 
 export async function openDatabase(
   option: DatabaseOption,
-  { createDatabase = false }: OpenOptions = {},
+  { createDatabase = false, ...prepared }: OpenOptions = {},
 ): Promise<Database> {
-  if (typeof option === 'string') return openPostgres(option, createDatabase);
+  if (typeof option === 'string') return openPostgres(option, createDatabase, prepared);
   if ('embedded' in option) {
     // PGlite is loaded only here: a server on PostgreSQL never loads it.
     const { openEmbedded } = await import('./embedded.js');
     const { orm, close } = await openEmbedded(option.embedded.dataDir);
-    return database(orm, 'embedded', close);
+    return database(orm, 'embedded', close, prepared);
   }
   const orm = option as unknown as MikroORM;
   const { isEmbeddedOrm } = await import('./embedded.js');
   if (isEmbeddedOrm(orm)) {
     // A host-owned embedded database: one process, one connection, nothing to listen to.
-    return database(orm, 'embedded', async () => {});
+    return database(orm, 'embedded', async () => {}, prepared);
   }
-  return database(orm, 'postgresql', async () => {}, orm.config.getClientUrl() || undefined);
+  return database(orm, 'postgresql', async () => {}, prepared, orm.config.getClientUrl() || undefined);
 }
 
-async function openPostgres(url: string, createDatabase: boolean): Promise<Database> {
+async function openPostgres(url: string, createDatabase: boolean, prepared: PreparedOptions): Promise<Database> {
   const init = () =>
     MikroORM.init({
       ...sessionOrmOptions(),
@@ -139,7 +145,7 @@ async function openPostgres(url: string, createDatabase: boolean): Promise<Datab
     throw check.error ?? new Error(check.reason);
   }
   const opened = orm;
-  return database(opened, 'postgresql', () => opened.close(true), url);
+  return database(opened, 'postgresql', () => opened.close(true), prepared, url);
 }
 
 const embeddedMigrations = new WeakMap<MikroORM, Promise<string[]>>();
@@ -159,12 +165,13 @@ export async function migrateDatabase(db: Pick<Database, 'orm' | 'kind'>): Promi
     embeddedMigrations.set(db.orm, run);
     return run;
   }
-  const em = db.orm.em.fork();
-  return em.transactional(async (tx) => {
-    const trx = tx.getTransactionContext();
-    await knexStatements(trx as Knex.Transaction).all('select pg_advisory_xact_lock(?, 0)', [
-      ADVISORY_NAMESPACE.migrations,
-    ]);
+  // A knex transaction, not `em.transactional`: MikroORM's runs its callback in an
+  // AsyncLocalStorage, and the first `run()` of one turns on Node's promise hooks for the whole
+  // process, for good: every promise of the host's app then cost about three times as much
+  // (docs/benchmark.md, "What a migration left behind").
+  const knex = (db.orm.em as unknown as SqlEntityManager).getKnex();
+  return knex.transaction(async (trx) => {
+    await knexStatements(trx).all('select pg_advisory_xact_lock(?, 0)', [ADVISORY_NAMESPACE.migrations]);
     return (await migrator.up({ transaction: trx })).map((m) => m.name);
   });
 }

@@ -14,7 +14,7 @@ import {
 import { aliveCondition } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import { SESSION_COLUMNS, toStoredSession, type SessionRow, type StoredSession } from './rows.js';
-import type { Sql, SqlRunner } from './sql.js';
+import type { PreparedSql, Sql, SqlRunner } from './sql.js';
 
 export interface AdmissionRequest {
   keyHash: string;
@@ -79,15 +79,24 @@ export class SessionStore {
   /** Local time until which this instance goes straight to the near-cap path. */
   private nearCapUntil = 0;
 
+  /** The two statements a login and a request for an unknown key run: prepared once per connection. */
+  private readonly admitStatement: PreparedSql;
+  private readonly byKeyHash: PreparedSql;
+
   constructor(
     private readonly sql: SqlRunner,
     private readonly timeouts: Timeouts,
-  ) {}
+  ) {
+    this.admitStatement = sql.prepare(
+      `select o_kind, o_level, o_limit, o_over_level, o_over_limit, o_session
+         from gsc_admit(?::text, ?::uuid, ?::text, ?::text, ?::jsonb, ?::text, ?::text, ?::boolean, ?::timestamptz,
+                        ?::boolean, ?::int, ?::int, ?::int, ?::text, ?::double precision, ?::double precision)`,
+    );
+    this.byKeyHash = sql.prepare(`select ${SESSION_COLUMNS} from gsc_session s where s.key_hash = ?`);
+  }
 
   async findByKeyHash(keyHash: string): Promise<StoredSession | null> {
-    const row = await this.sql.one<SessionRow>(`select ${SESSION_COLUMNS} from gsc_session s where s.key_hash = ?`, [
-      keyHash,
-    ]);
+    const row = await this.byKeyHash.one<SessionRow>([keyHash]);
     return row ? toStoredSession(row) : null;
   }
 
@@ -141,37 +150,32 @@ export class SessionStore {
   /** One call of `gsc_admit`: one statement, one round trip, its own transaction. */
   private async admitCall(request: AdmissionRequest, mode: 'auto' | 'exclusive'): Promise<AdmitRow> {
     const limitGiven = request.limitFromOption !== undefined;
-    const row = await this.sql.one<AdmitRow>(
-      `select o_kind, o_level, o_limit, o_over_level, o_over_limit, o_session
-         from gsc_admit(?::text, ?::uuid, ?::text, ?::text, ?::jsonb, ?::text, ?::text, ?::boolean, ?::timestamptz,
-                        ?::boolean, ?::int, ?::int, ?::int, ?::text, ?::double precision, ?::double precision)`,
-      [
-        mode,
-        randomUUID(),
-        request.userId,
-        request.keyHash,
-        JSON.stringify(request.groups),
-        request.ipAddress,
-        request.userAgent,
-        request.exempt,
-        request.keyExpiresAt,
-        limitGiven,
-        // The option's value normalized as the reference policy does (Infinity: unlimited, floored, >= 0).
-        limitGiven
-          ? resolveUserLimit({
-              fromOption: request.limitFromOption,
-              userRule: undefined,
-              groupRules: [],
-              defaultUserLimit: null,
-            })
-          : null,
-        request.defaultUserLimit,
-        request.appLimit,
-        request.policy,
-        this.timeouts.idleTimeoutMs,
-        this.timeouts.absoluteTimeoutMs,
-      ],
-    );
+    const row = await this.admitStatement.one<AdmitRow>([
+      mode,
+      randomUUID(),
+      request.userId,
+      request.keyHash,
+      JSON.stringify(request.groups),
+      request.ipAddress,
+      request.userAgent,
+      request.exempt,
+      request.keyExpiresAt,
+      limitGiven,
+      // The option's value normalized as the reference policy does (Infinity: unlimited, floored, >= 0).
+      limitGiven
+        ? resolveUserLimit({
+            fromOption: request.limitFromOption,
+            userRule: undefined,
+            groupRules: [],
+            defaultUserLimit: null,
+          })
+        : null,
+      request.defaultUserLimit,
+      request.appLimit,
+      request.policy,
+      this.timeouts.idleTimeoutMs,
+      this.timeouts.absoluteTimeoutMs,
+    ]);
     return row!;
   }
 

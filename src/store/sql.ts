@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import type { EntityManager as SqlEntityManager, Knex } from '@mikro-orm/postgresql';
 
@@ -12,6 +13,15 @@ export interface Sql {
   one<T>(text: string, params?: unknown[]): Promise<T | undefined>;
 }
 
+/**
+ * A fixed statement run often enough that parsing and planning it on every call shows (the
+ * admission, the key look-up): on PostgreSQL it is prepared once per connection, as a named
+ * statement, unless prepared statements are off. Its text must never be built from data.
+ */
+export interface PreparedSql {
+  one<T>(params: unknown[]): Promise<T | undefined>;
+}
+
 /** Statements on the pool, and transactions: everything a store module needs. */
 export interface SqlRunner extends Sql {
   /**
@@ -20,6 +30,8 @@ export interface SqlRunner extends Sql {
    * a transaction may wait on a second.
    */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  /** A statement to run outside transactions, prepared where the database allows (see `PreparedSql`). */
+  prepare(text: string): PreparedSql;
 }
 
 type Rows = (text: string, values: unknown[]) => Promise<unknown[]>;
@@ -48,10 +60,21 @@ class Statements implements Sql {
  * that way against 1,650–2,250/s through knex (962/s through a forked EntityManager); admissions
  * are exactly such transactions (docs/benchmark.md).
  */
-export function sqlRunner(orm: MikroORM, kind: 'postgresql' | 'embedded'): SqlRunner {
+export function sqlRunner(
+  orm: MikroORM,
+  kind: 'postgresql' | 'embedded',
+  { preparedStatements = true, onPreparedOff = () => {} }: PreparedOptions = {},
+): SqlRunner {
   // Looked up at every use: a host that closes and reconnects its ORM gets a new knex.
   const knex = () => (orm.em as unknown as SqlEntityManager).getKnex();
-  return kind === 'embedded' ? knexRunner(knex) : poolRunner(knex);
+  return kind === 'embedded' ? knexRunner(knex) : poolRunner(knex, { preparedStatements, onPreparedOff });
+}
+
+export interface PreparedOptions {
+  /** Option `preparedStatements`: name the hot statements (default true). */
+  preparedStatements?: boolean;
+  /** Called once if the server refuses a named statement and the runner stops naming them. */
+  onPreparedOff?: (error: Error) => void;
 }
 
 /** Statements on a knex runner or a knex transaction (migrations use it inside the migrator's). */
@@ -66,12 +89,17 @@ function knexRunner(knex: () => Knex): SqlRunner {
     all: (text, params) => knexStatements(knex()).all(text, params),
     one: (text, params) => knexStatements(knex()).one(text, params),
     transaction: (work) => knex().transaction((trx) => work(knexStatements(trx))),
+    // PGlite runs in-process: there is no per-statement round trip or parse worth saving.
+    prepare: (text) => ({ one: (params) => knexStatements(knex()).one(text, params) }),
   };
 }
 
 /** A PostgreSQL connection as node-postgres gives it (the pool under MikroORM's knex). */
 interface PgConnection {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(
+    text: string | { name: string; text: string; values: unknown[] },
+    values?: unknown[],
+  ): Promise<{ rows: unknown[] }>;
   /** Set to make knex's pool destroy the connection instead of lending it again. */
   __knex__disposed?: unknown;
   connection?: { stream?: { destroy(): void } };
@@ -101,7 +129,22 @@ function discard(connection: PgConnection, reason: unknown): void {
   connection.connection?.stream?.destroy();
 }
 
-function poolRunner(knex: () => Knex): SqlRunner {
+/**
+ * SQLSTATEs that mean a named statement is not where the client thinks it is: a pooler in
+ * transaction mode (PgBouncer before 1.21, or without `max_prepared_statements`) hands each
+ * statement to whichever server connection is free, and a reset (`DISCARD ALL`) drops them.
+ * Both are raised before the statement runs, so running it again unnamed is safe.
+ */
+const PREPARED_STATEMENT_MISSING = '26000';
+const PREPARED_STATEMENT_EXISTS = '42P05';
+
+/** A statement's name on the server: the same text gets the same name on every instance and version. */
+function statementName(text: string): string {
+  return `gsc_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+}
+
+function poolRunner(knex: () => Knex, { preparedStatements, onPreparedOff }: Required<PreparedOptions>): SqlRunner {
+  let naming = preparedStatements;
   /** Borrows a connection and always gives it back, or discards it when its state is unknown. */
   const withConnection = async <T>(use: (connection: PgConnection) => Promise<T>): Promise<T> => {
     const client = knex().client as unknown as {
@@ -123,9 +166,30 @@ function poolRunner(knex: () => Knex): SqlRunner {
   const pool = new Statements((text, values) =>
     withConnection(async (connection) => (await connection.query(numbered(text), values)).rows),
   );
+  const prepare = (sql: string): PreparedSql => {
+    const text = numbered(sql);
+    const name = statementName(text);
+    const run = async (values: unknown[]): Promise<unknown[]> => {
+      if (!naming) return withConnection(async (connection) => (await connection.query(text, values)).rows);
+      try {
+        return await withConnection(async (connection) => (await connection.query({ name, text, values })).rows);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== PREPARED_STATEMENT_MISSING && code !== PREPARED_STATEMENT_EXISTS) throw error;
+        // Named statements do not survive this path to the server: stop naming, for good.
+        if (naming) {
+          naming = false;
+          onPreparedOff(error as Error);
+        }
+        return withConnection(async (connection) => (await connection.query(text, values)).rows);
+      }
+    };
+    return { one: async <T>(values: unknown[]) => (await run(values))[0] as T | undefined };
+  };
   return {
     all: (text, params) => pool.all(text, params),
     one: (text, params) => pool.one(text, params),
+    prepare,
     transaction: (work) =>
       withConnection(async (connection) => {
         try {

@@ -6,7 +6,7 @@ import { GraphQLClient } from 'graphql-request';
 import { SessionController } from '../src/controller.js';
 import type { AdmitEvent, RejectEvent, RevokeEvent } from '../src/hooks.js';
 import { hashSessionKey } from '../src/identity.js';
-import { currentSession } from '../src/request-session.js';
+import { currentSession, setRequestSession } from '../src/request-session.js';
 import { countLive, countRows, ownDatabase, query, serve, serveAlone, sharedDatabase } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import { failure, identityFromHeaders, plainTypeDefs, type TestContext } from './helpers/server.js';
@@ -45,7 +45,7 @@ test('an unknown key is admitted on its first request; the same key keeps its se
 });
 
 test('resolvers read the current session without anything added to the host context', async (t) => {
-  let seen: { keys: string[]; viaFunction: unknown } | undefined;
+  let seen: { keys: string[]; copy: object; viaFunction: unknown } | undefined;
   const s = await serveAlone(t, {}, (_controller) =>
     makeExecutableSchema({
       typeDefs: plainTypeDefs,
@@ -53,7 +53,7 @@ test('resolvers read the current session without anything added to the host cont
         Query: {
           hello: () => 'world',
           whoami: (_: unknown, __: unknown, ctx: TestContext) => {
-            seen = { keys: Object.keys(ctx), viaFunction: currentSession(ctx) };
+            seen = { keys: Object.keys(ctx), copy: { ...ctx }, viaFunction: currentSession(ctx) };
             return 'x';
           },
         },
@@ -63,11 +63,23 @@ test('resolvers read the current session without anything added to the host cont
   await s.client('alice', 'k1').request('{ whoami }');
   const [row] = await query<{ id: string }>(s.controller, "select id from gsc_session where user_id = 'alice'");
   t.deepEqual(seen!.keys, ['identity'], 'the host context is left exactly as the host built it');
+  t.deepEqual(Object.keys({ ...seen!.copy }), ['identity'], 'a copy of it carries nothing more either');
   t.like(seen!.viaFunction, { id: row.id, userId: 'alice' });
   t.false(JSON.stringify(seen!.viaFunction).includes('k1'), 'the current session does not expose the key');
 
   await s.client().request('{ whoami }');
   t.is(seen!.viaFunction, null, 'an anonymous request has no session');
+});
+
+// Apollo hands resolvers a copy of an HTTP request's context, but graphql-ws passes the host's
+// own object, which a host may have frozen.
+test('a context the host froze works the same: currentSession finds the session', (t) => {
+  const contextValue = Object.freeze({ identity: null });
+  const identity = { userId: 'frieda', sessionKey: 'f1' };
+  const session = { id: 'a6f1c4de-0000-4000-8000-000000000001', userId: 'frieda' } as never;
+  setRequestSession(contextValue, { identity, session, leases: undefined as never });
+  t.like(currentSession(contextValue), { id: 'a6f1c4de-0000-4000-8000-000000000001', userId: 'frieda' });
+  t.deepEqual(Object.getOwnPropertySymbols(contextValue), [], 'the frozen context is not touched');
 });
 
 test('the user cap refuses a new session with SESSION_LIMIT_EXCEEDED 403 (level USER, limit) and stores nothing', async (t) => {

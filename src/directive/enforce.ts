@@ -1,6 +1,6 @@
 import { isInterfaceType, isObjectType, type GraphQLField, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import { SessionConfigError, unauthenticated } from '../errors.js';
-import { getRequestSession, type RequestSession } from '../request-session.js';
+import { getRequestSession } from '../request-session.js';
 import type { UniqueSessionConfig } from './config.js';
 import { UNIQUE_SESSION_DIRECTIVE } from './type-defs.js';
 
@@ -17,9 +17,6 @@ const inertSchemas = new WeakSet<GraphQLSchema>();
 export function markSchemaInert(schema: GraphQLSchema): void {
   inertSchemas.add(schema);
 }
-
-/** One lease check per governed field per operation, however often the field appears in it. */
-const checkedByRequest = new WeakMap<RequestSession, Map<string, Promise<void>>>();
 
 /**
  * The single enforcement path of `@uniqueSession`, shared by the type-graphql decorator and the
@@ -45,8 +42,10 @@ export function checkUniqueSession(
   // A subscription's events share one request: each event is a use of the field, checked anew
   // (the holder's memory answers most of them).
   if (info.operation.operation === 'subscription') return request.leases.acquire(field, config, identity, session);
-  let checked = checkedByRequest.get(request);
-  if (!checked) checkedByRequest.set(request, (checked = new Map()));
+  // One lease check per governed field per operation, however often the field appears in it;
+  // kept on the request's own record (a WeakMap entry per request costs the collector, see
+  // src/request-session.ts).
+  const checked = (request.leaseChecks ??= new Map());
   let pending = checked.get(field);
   if (!pending) {
     pending = request.leases.acquire(field, config, identity, session);

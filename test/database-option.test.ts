@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import { SessionController } from '../src/controller.js';
 import { SessionConfigError } from '../src/errors.js';
@@ -63,29 +63,32 @@ if (onPostgres) {
     t.is((await sessions.openSession({ userId: 'u1', sessionKey: 'k1' })).userId, 'u1');
   });
 
-  // A busy host can take longer than the 3 s connect timeout to answer one connection (CI saw it
-  // once on a fresh database): that alone must not fail a server's start.
-  test('a database that answers its first connection after the connect timeout: create tries again and serves', async (t) => {
+  /** A database of its own behind a link that is frozen from the start: its URL and the proxy. */
+  const frozenDatabase = async (t: ExecutionContext) => {
     const db = await ownDatabase(t);
     const proxy = await FreezingProxy.to(db.url!);
     t.teardown(() => proxy.close());
     proxy.freeze();
+    return { proxy, url: proxy.urlFor(db.url!) };
+  };
+
+  // A busy host can take longer than the 3 s connect timeout to answer one connection (CI saw it
+  // once on a fresh database): that alone must not fail a server's start.
+  test('a database that answers its first connection after the connect timeout: create tries again and serves', async (t) => {
+    const { proxy, url } = await frozenDatabase(t);
     const thaw = setTimeout(() => proxy.thaw(), 4_000);
     t.teardown(() => clearTimeout(thaw));
     const started = Date.now();
-    const sessions = await SessionController.create({ database: proxy.urlFor(db.url!), identify });
+    const sessions = await SessionController.create({ database: url, identify });
     t.teardown(() => sessions.close());
     t.true(Date.now() - started >= 3_000, 'create waited past the first attempt');
     t.is((await sessions.openSession({ userId: 'u1', sessionKey: 'k1' })).userId, 'u1');
   });
 
   test('a database that never answers fails create within about 10 s, naming the option and the cause', async (t) => {
-    const db = await ownDatabase(t);
-    const proxy = await FreezingProxy.to(db.url!);
-    t.teardown(() => proxy.close());
-    proxy.freeze();
+    const { url } = await frozenDatabase(t);
     const started = Date.now();
-    const error = await t.throwsAsync(SessionController.create({ database: proxy.urlFor(db.url!), identify }));
+    const error = await t.throwsAsync(SessionController.create({ database: url, identify }));
     const took = Date.now() - started;
     t.regex(error!.message, /option "database": no answer from PostgreSQL within 3000 ms, 3 attempts/);
     t.true(took >= 9_000 && took < 13_000, `gave up after ${took} ms`);

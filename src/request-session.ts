@@ -23,7 +23,7 @@ export interface CurrentSession {
  * not enumerable, so it cannot collide with the host's fields and no `Object.keys`, spread or
  * `JSON.stringify` of the context shows it; it goes away with the request. It was a WeakMap keyed
  * by the context: one entry per request cost the demo's server about 18 µs of CPU per request
- * (V8's garbage collector walks weak tables of that size on every scavenge), 5 % of its hot path
+ * (measured; most likely the garbage collector's work on a weak table that size), 5 % of its hot path
  * (docs/benchmark.md, "The hot path's last 5 %"). A context the host froze gets the WeakMap.
  */
 const SESSION = Symbol('graphql-session-controller.session');

@@ -42,6 +42,7 @@ export class MissingDatabaseError extends Error {
 
 /** PostgreSQL's SQLSTATE for a connection to a database that does not exist. */
 const INVALID_CATALOG_NAME = '3D000';
+const DUPLICATE_DATABASE = '42P04';
 /** PostgreSQL's SQLSTATE while the server is starting up, shutting down or in recovery. */
 const CANNOT_CONNECT_NOW = '57P03';
 /**
@@ -59,7 +60,6 @@ function isTransient(error: unknown): boolean {
   // pg's connect timeout and the pool's acquire timeout race on the same 3 s: either may report it.
   return code === CANNOT_CONNECT_NOW || /timeout expired|connection timeout|timeout acquiring/i.test(message ?? '');
 }
-const DUPLICATE_DATABASE = '42P04';
 
 function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';

@@ -169,8 +169,10 @@ function poolRunner(knex: () => Knex, { preparedStatements, onPreparedOff }: Req
   const prepare = (sql: string): PreparedSql => {
     const text = numbered(sql);
     const name = statementName(text);
+    const unnamed = (values: unknown[]) =>
+      withConnection(async (connection) => (await connection.query(text, values)).rows);
     const run = async (values: unknown[]): Promise<unknown[]> => {
-      if (!naming) return withConnection(async (connection) => (await connection.query(text, values)).rows);
+      if (!naming) return unnamed(values);
       try {
         return await withConnection(async (connection) => (await connection.query({ name, text, values })).rows);
       } catch (error) {
@@ -181,7 +183,7 @@ function poolRunner(knex: () => Knex, { preparedStatements, onPreparedOff }: Req
           naming = false;
           onPreparedOff(error as Error);
         }
-        return withConnection(async (connection) => (await connection.query(text, values)).rows);
+        return unnamed(values);
       }
     };
     return { one: async <T>(values: unknown[]) => (await run(values))[0] as T | undefined };

@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { Identity, StoreErrorEvent } from '../src/index.js';
 import { interruptibleDatabase, outcome, serve, serveAlone, sleep } from './helpers/core.js';
 import { failure, type ApolloSettings, type RunningServer, type startTestServer } from './helpers/server.js';
+import { recordingLogger } from './helpers/logger.js';
 
 /*
  * Issue 9, item 5: host code is host code. A hook that throws or rejects (sync or async) is
@@ -23,19 +24,6 @@ const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 process.on('unhandledRejection', onUnhandled);
 test.after.always(() => process.off('unhandledRejection', onUnhandled));
-
-/** A logger that keeps every line, as a host's logger would ship them. */
-function recordingLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const keep =
-    (level: string) =>
-    (...parts: unknown[]) => {
-      lines.push(
-        `${level}: ${parts.map((p) => (p instanceof Error ? `${p.name}: ${p.message}` : String(p))).join(' ')}`,
-      );
-    };
-  return { lines, logger: { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') } };
-}
 
 /** Lines written to the console by anyone during the test (the library must use the logger instead). */
 function watchConsole(t: ExecutionContext): string[] {

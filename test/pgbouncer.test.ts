@@ -11,6 +11,7 @@ import { internalsOf } from '../src/controller.js';
 import { hashSessionKey } from '../src/identity.js';
 import { createTestDatabase, onPostgres } from './helpers/database.js';
 import { attempt, count, refusedAfter, sql, tally, whoami } from './helpers/fleet.js';
+import { recordingLogger } from './helpers/logger.js';
 import { pgbouncerInstalled, startPgBouncer } from './helpers/pgbouncer.js';
 import { type RunningServer, startTestServer } from './helpers/server.js';
 
@@ -75,17 +76,14 @@ run(
     // Debian's pgbouncer 1.18 in transaction mode hands each statement to whichever server
     // connection is free: a statement prepared on one is missing on the next (26000), or prepared
     // there already by another client (42P05).
-    const warnings = [[], []] as string[][];
-    const logger = (i: number) => ({
-      warn: (m: string) => warnings[i].push(m),
-      error: (m: string) => warnings[i].push(m),
-    });
+    const recorders = [recordingLogger(), recordingLogger()];
+    const warnings = recorders.map((r) => r.lines);
     let instance = 0;
     const { servers } = await behindPgBouncer(t, () => ({
       idleTimeout: '1h',
       feedDatabase: false,
       user: { maxSessions: 2 },
-      logger: logger(instance++),
+      logger: recorders[instance++].logger,
     }));
     const logins = (round: number) =>
       Promise.all(
@@ -105,12 +103,12 @@ run(
 );
 
 run('preparedStatements: false through the pooler: nothing to switch off, nothing logged', async (t) => {
-  const logged: string[] = [];
+  const { logger, lines: logged } = recordingLogger();
   const { servers } = await behindPgBouncer(t, () => ({
     idleTimeout: '1h',
     feedDatabase: false,
     preparedStatements: false,
-    logger: { warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) },
+    logger,
   }));
   const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => attempt(servers[i % 2], `u-${i}`, `k-${i}`)));
   t.deepEqual(tally(outcomes), { ok: 40 });

@@ -119,6 +119,36 @@ test('USER scope: the holder keeps access, a second session of the user gets a f
   t.false('sessionKey' in rejects[0].identity, 'hooks never see the session key');
 });
 
+test('a refused lease carries no stack trace, even when Apollo shows stack traces; other errors keep theirs', async (t) => {
+  // `includeStacktraceInErrorResponses` is what Apollo turns on by itself when NODE_ENV is unset.
+  const s = await startTestServer(
+    { database: t.context.database.option() },
+    () =>
+      uniqueSessionTransformer(
+        makeExecutableSchema({
+          typeDefs: [uniqueSessionTypeDefs, 'type Query { exam: String @uniqueSession(max: 1)  broken: String }'],
+          resolvers: {
+            Query: {
+              exam: () => 'exam',
+              broken: () => {
+                throw new Error('a bug of the application');
+              },
+            },
+          },
+        }),
+      ),
+    { includeStacktraceInErrorResponses: true },
+  );
+  t.teardown(() => s.stop());
+  t.deepEqual((await ask(s, 'stack', 'stack-1', '{ exam }')).data, { exam: 'exam' });
+  const second = await ask(s, 'stack', 'stack-2', '{ exam broken }');
+  const refused = errorAt(second, 'exam');
+  t.like(refused?.extensions, { code: 'SESSION_LIMIT_EXCEEDED', level: 'VIEW' });
+  t.false('stacktrace' in (refused?.extensions ?? {}), JSON.stringify(refused?.extensions));
+  const bug = errorAt(second, 'broken');
+  t.true(Array.isArray(bug?.extensions?.stacktrace), "the application's own error keeps its stack trace");
+});
+
 test('APP scope counts every session in the app (licence seats)', async (t) => {
   const s = await serve(t);
   t.deepEqual((await ask(s, 'alice', 'a1', '{ seat }')).data, { seat: 'seat for alice' });

@@ -36,8 +36,10 @@ export interface LoadResult {
   status: Record<string, number>;
   /** Socket errors and timeouts (autocannon's `errors`). */
   transportErrors: number;
-  /** 2xx responses whose body carries GraphQL `errors`. */
+  /** Responses, of any status, whose body carries GraphQL `errors` (a refusal is a 403 with errors). */
   graphqlErrors: number;
+  /** 2xx responses without `errors`: what succeeded. */
+  ok: number;
   /** Responses that refused an admission or a lease with SESSION_LIMIT_EXCEEDED. */
   limitExceeded: number;
   /** The first response with errors, for the report. */
@@ -106,6 +108,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const latencies: number[] = [];
   const status: Record<string, number> = {};
   let graphqlErrors = 0;
+  let ok = 0;
   let limitExceeded = 0;
   let errorSample: string | null = null;
   const record = (code: number, body: string) => {
@@ -114,6 +117,8 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
       graphqlErrors++;
       if (body.includes('SESSION_LIMIT_EXCEEDED')) limitExceeded++;
       errorSample ??= `${code} ${body.slice(0, 400)}`;
+    } else if (code >= 200 && code < 300) {
+      ok++;
     }
   };
   const started = process.hrtime.bigint();
@@ -146,6 +151,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     status,
     transportErrors: results.reduce((n, r) => n + r.errors, 0),
     graphqlErrors,
+    ok,
     limitExceeded,
     errorSample,
   };

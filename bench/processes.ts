@@ -53,9 +53,11 @@ export async function startServer(
   env: NodeJS.ProcessEnv,
   readyLine: RegExp,
   nodeArgs: string[] = [],
+  /** Another checkout of this repository, to run its version of `script`. */
+  cwd = ROOT,
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

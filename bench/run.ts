@@ -109,6 +109,8 @@ const RESULTS = join(ROOT, 'bench', 'results');
 const TMP = join(RESULTS, 'tmp');
 
 const log = (line: string) => console.log(line);
+/** The hot path's A/A control: a second off server. */
+const CONTROL = 'off (A/A)';
 const gql = (query: string) => JSON.stringify({ query });
 
 async function login(url: string, username: string): Promise<string> {
@@ -238,19 +240,35 @@ async function main(): Promise<BenchReport> {
       // The first start applies the migrations; the rest start against a migrated database.
       const demoOn = await startDemo('demo (on)', demoEnv(db, secret, 'on', join(runDir, 'demo-on')));
       const demoOff = await startDemo('demo (off)', demoEnv(db, secret, 'off', join(runDir, 'demo-off')));
-      log(`demo on at ${demoOn.url}, off at ${demoOff.url}, database ${db.name}`);
+      // A second off server, measured like the others: its ratio to off is the method's own error
+      // (an A/A comparison), printed next to the hot path's ratio.
+      const demoControl = await startDemo('demo (off, A/A)', demoEnv(db, secret, 'off', join(runDir, 'demo-aa')));
+      log(`demo on at ${demoOn.url}, off at ${demoOff.url} and ${demoControl.url}, database ${db.name}`);
       // Tokens are signed with the shared DEMO_SECRET, so both servers accept them.
       const alice = await login(demoOn.url, 'alice');
       const bob = await login(demoOn.url, 'bob');
       const dashboard = { headers: { authorization: `Bearer ${alice}` }, body: gql('{ dashboard }') };
       const exam = { headers: { authorization: `Bearer ${bob}` }, body: gql('{ exam }') };
-      for (const server of [demoOn, demoOff]) {
+      for (const server of [demoOn, demoOff, demoControl]) {
         await expectData(server.url, dashboard.headers, dashboard.body, `${server.name} { dashboard }`);
         await expectData(server.url, exam.headers, exam.body, `${server.name} { exam }`);
       }
-      const demoVariants = (request: { headers: Record<string, string>; body: string }): Variant[] => [
+      const demoVariants = (
+        request: { headers: Record<string, string>; body: string },
+        { control = false } = {},
+      ): Variant[] => [
         { label: 'on', url: demoOn.url, pid: demoOn.child.pid, plan: () => ({ kind: 'static', ...request }) },
         { label: 'off', url: demoOff.url, pid: demoOff.child.pid, plan: () => ({ kind: 'static', ...request }) },
+        ...(control
+          ? [
+              {
+                label: CONTROL,
+                url: demoControl.url,
+                pid: demoControl.child.pid,
+                plan: () => ({ kind: 'static' as const, ...request }),
+              },
+            ]
+          : []),
       ];
 
       log('\nscenario 1: hot path — an admitted session querying { dashboard } (demo)');
@@ -258,7 +276,7 @@ async function main(): Promise<BenchReport> {
         runScenario(
           load,
           db,
-          demoVariants(dashboard),
+          demoVariants(dashboard, { control: true }),
           {
             name: 'hot path',
             connections: settings.connections,
@@ -335,7 +353,7 @@ async function main(): Promise<BenchReport> {
         profile = summarizeProfile(dir, { lengthMs: settings.profileS * 1000, endsBeforeExitMs: stopMs });
         log(`${profile.text}\n  (profile: ${profile.file})`);
       }
-      await Promise.all([demoOn.stop(), demoOff.stop()]);
+      await Promise.all([demoOn.stop(), demoOff.stop(), demoControl.stop()]);
 
       // ---- Issue 13, in this process: each beside its baseline ----
       log('\nissue 13: admissions against a bare INSERT … RETURNING of the same row (in-process, 10 concurrent)');
@@ -620,6 +638,7 @@ function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[]
     scenarios.find((s) => s.name === scenario)?.accounting.find((a) => a.variant === label);
   const hot = variant('hot path', 'on');
   const hotOff = variant('hot path', 'off');
+  const control = variant('hot path', CONTROL);
   const single = variant('hot path, 1 connection', 'on');
   const hotAcct = accounting('hot path', 'on');
   const admissions = variant('admissions', 'on');
@@ -644,7 +663,8 @@ function targets(scenarios: ScenarioResult[], scaling: ScalingPoint[]): Target[]
       goal: '≥ 0.95 × off',
       measured:
         `${n(hot?.ratioToOff, 3)} × (${Math.round(hot?.rps ?? 0)} vs ${Math.round(hotOff?.rps ?? 0)} req/s; per-round IQR ${iqr(hot?.ratioIqr)}); ` +
-        `by server CPU per request ${n(hot?.cpuRatioToOff, 3)} × (IQR ${iqr(hot?.cpuRatioIqr)}); ${steady(hot?.steady, 'ratio')}`,
+        `by server CPU per request ${n(hot?.cpuRatioToOff, 3)} × (IQR ${iqr(hot?.cpuRatioIqr)}); ${steady(hot?.steady, 'ratio')}; ` +
+        aaControl(control),
       pass: (hot?.ratioToOff ?? 0) >= 0.95,
     },
     {
@@ -754,6 +774,7 @@ function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], sc
   });
   const hot = scenarios.find((s) => s.name === 'hot path');
   const on = hot?.variants.find((v) => v.label === 'on');
+  const control = hot?.variants.find((v) => v.label === CONTROL);
   const perRound = hot
     ? hot.runs
         .filter((x) => x.variant === 'on')
@@ -763,7 +784,7 @@ function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], sc
     name: '13.4 hot path throughput',
     goal: '≥ 0.97 × off (median over alternating rounds)',
     measured: on
-      ? `${n(on.ratioToOff, 3)} × (${Math.round(on.rps)} vs ${Math.round(hot!.variants.find((v) => v.label === 'off')!.rps)} req/s); per-round range ${n(Math.min(...perRound), 3)}–${n(Math.max(...perRound), 3)}, IQR ${on.ratioIqr ? `${n(on.ratioIqr[0], 3)}–${n(on.ratioIqr[1], 3)}` : 'n/a'} over ${perRound.length} rounds; by server CPU per request ${n(on.cpuRatioToOff, 3)} ×`
+      ? `${n(on.ratioToOff, 3)} × (${Math.round(on.rps)} vs ${Math.round(hot!.variants.find((v) => v.label === 'off')!.rps)} req/s); per-round range ${n(Math.min(...perRound), 3)}–${n(Math.max(...perRound), 3)}, IQR ${on.ratioIqr ? `${n(on.ratioIqr[0], 3)}–${n(on.ratioIqr[1], 3)}` : 'n/a'} over ${perRound.length} rounds; by server CPU per request ${n(on.cpuRatioToOff, 3)} ×; ${aaControl(control)}`
       : 'not run',
     pass: (on?.ratioToOff ?? 0) >= 0.97,
   });
@@ -794,6 +815,16 @@ function issue13Targets(scenarios: ScenarioResult[], scaling: ScalingPoint[], sc
     pass: !!four && four.graphqlErrors === 0 && four.non2xx === 0 && four.transportErrors === 0,
   });
   return out;
+}
+
+/**
+ * The A/A control's line: a second off server against off, measured the same way. The method's
+ * own error: a ratio this far from 1 between identical servers is not the plugin's doing.
+ */
+function aaControl(control: VariantSummary | undefined): string {
+  if (!control) return 'A/A control not run';
+  const iqr = control.ratioIqr ? `, IQR ${control.ratioIqr[0].toFixed(3)}–${control.ratioIqr[1].toFixed(3)}` : '';
+  return `A/A control (a second off server vs off): ${control.ratioToOff?.toFixed(3)} ×${iqr}, by CPU ${control.cpuRatioToOff?.toFixed(3)} ×`;
 }
 
 /** The database to drop if the run is cut short. */

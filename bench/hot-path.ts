@@ -9,6 +9,8 @@
  *   second "on" or "off" server, an A/A comparison that shows the method's own bias.
  * HOT_PROFILE=1: every server runs under `node --cpu-prof`; at the end each profile's self time
  *   is summarized per request, so that two variants can be compared function by function.
+ * HOT_PIN=1: the servers pinned to core 1 and the load generator to core 0 (`taskset`), so that
+ *   every server runs where the others ran.
  * HOT_PAIRED=1: instead of alternating, each round loads every variant and "off" at the same time,
  *   all the servers pinned to one core and the load generators to the other (`taskset`): the two
  *   share that core's time, so what the machine's host takes away (steal time) or gives back
@@ -108,7 +110,11 @@ try {
 
 /** Binds a process and all its threads to one core. */
 function pin(pid: number | undefined, core: number): void {
-  execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+  } catch (error) {
+    throw new Error(`HOT_PIN and HOT_PAIRED need taskset (util-linux) and 2 cores: ${(error as Error).message}`);
+  }
 }
 
 async function runAlternating(variants: Variant[], load: LoadGenerator): Promise<void> {
@@ -164,6 +170,11 @@ async function runPaired(
       const used = cpuUsage(before, cpuSnapshot([v.pid!, off.pid!])).byPid;
       const cpuA = (used.get(v.pid!)! * 1e4) / a.rps;
       const cpuB = (used.get(off.pid!)! * 1e4) / b.rps;
+      for (const [label, result] of [
+        [v.label, a],
+        [off.label, b],
+      ] as const)
+        requestsMeasured.set(label, (requestsMeasured.get(label) ?? 0) + result.responses);
       ratios.get(v.label)!.push(a.rps / b.rps);
       cpuRatios.get(v.label)!.push(cpuB / cpuA);
       console.log(

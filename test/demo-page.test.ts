@@ -390,3 +390,36 @@ test.serial('admin: a limit rule added, edited and removed in the page takes eff
   await page.getByRole('banner').getByRole('button', { name: 'Sign out' }).click();
   await backAtSignIn(page, 'You signed out.');
 });
+
+// Found under CI's load: a session ended while the page's socket was still connecting made
+// graphql-ws's dispose() reject with the close event, and nothing caught it (a page error).
+test.serial(
+  'stopping live updates from their own close handler, before the socket was acknowledged, throws nothing in the page',
+  async (t) => {
+    const watch = watching(t);
+    const page = await device(t, watch);
+    // A session that is over: the server closes its socket (4401) at connection_init, before any acknowledgement.
+    const token = (await login(demo.url, 'dave')).login.token;
+    await demoClient(demo.url, token).request('mutation { logout }');
+    // A string, not a function: tsx's helpers (`__name`) do not exist in the page.
+    const closed = await page.evaluate<{ code: number; reason: string }>(`(async () => {
+    const { subscribe } = await import('/graphql.js');
+    return new Promise((resolve) => {
+      const stop = subscribe(${JSON.stringify(token)}, 'subscription { sessionEvents { type } }', {
+        connected: () => {},
+        next: () => {},
+        error: () => {},
+        // What the page does on a final close: it leaves the account, which stops the live updates.
+        closed: (event) => {
+          stop();
+          resolve(event);
+        },
+      });
+    });
+  })()`);
+    t.is(closed.code, 4401);
+    t.regex(closed.reason, /^SESSION_REVOKED/);
+    // A rejection nobody handles reaches the page's error event on a later turn.
+    await page.waitForTimeout(500);
+  },
+);

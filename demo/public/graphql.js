@@ -89,6 +89,9 @@ export function subscribe(token, query, handlers) {
   );
   return () => {
     unsubscribe();
-    void client.dispose();
+    // dispose() waits for a connection still being made, and rejects with its close event when
+    // the server closed it before acknowledging (a session that is over): that close has been
+    // reported to `closed` already.
+    Promise.resolve(client.dispose()).catch(() => {});
   };
 }

@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchDatabase, STATS_SETTLE_MS } from './database.js';
+import { demoLogin } from './demo-login.js';
 import { LoadGenerator, ROOT, startServer, stopAllChildren, type ServerProcess } from './processes.js';
 import { summarizeProfile } from './profile.js';
 import { runScenario, type Variant } from './scenario.js';
@@ -80,7 +81,7 @@ try {
   await start('off', 'off');
   for (const { label, dir, control } of checkouts) await start(label, control, dir);
 
-  const token = await login(on.url, 'alice');
+  const token = await demoLogin(on.url, 'alice');
   const request = { headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ dashboard }' }) };
   const load = await LoadGenerator.start();
   const variants: Variant[] = servers.map(({ label, server }) => ({
@@ -191,19 +192,4 @@ async function runPaired(
     };
     console.log(`${v.label.padEnd(8)}  ${show(ratios.get(v.label)!).padEnd(24)} ${show(cpuRatios.get(v.label)!)}`);
   }
-}
-
-async function login(url: string, username: string): Promise<string> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query: 'mutation Login($u: String!, $p: String!) { login(username: $u, password: $p) { token } }',
-      variables: { u: username, p: `${username}-password` },
-    }),
-  });
-  const body = (await response.json()) as { data?: { login?: { token?: string } } };
-  const token = body.data?.login?.token;
-  if (!token) throw new Error(`login of ${username} failed: ${JSON.stringify(body)}`);
-  return token;
 }

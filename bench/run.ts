@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchDatabase, STATS_SETTLE_MS, seedSessions } from './database.js';
 import type { RequestPlan } from './load.js';
+import { demoLogin } from './demo-login.js';
 import { LoadGenerator, ROOT, startServer, stopAllChildren, type ServerProcess } from './processes.js';
 import { summarizeProfile, type ProfileSummary } from './profile.js';
 import { markdown, type BenchReport, type Measurement, type ScalingPoint, type Target } from './report.js';
@@ -112,21 +113,6 @@ const log = (line: string) => console.log(line);
 /** The hot path's A/A control: a second off server. */
 const CONTROL = 'off (A/A)';
 const gql = (query: string) => JSON.stringify({ query });
-
-async function login(url: string, username: string): Promise<string> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query: 'mutation Login($u: String!, $p: String!) { login(username: $u, password: $p) { token session { id } } }',
-      variables: { u: username, p: `${username}-password` },
-    }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await response.json()) as { data?: { login?: { token: string } }; errors?: unknown[] };
-  if (!body.data?.login?.token) throw new Error(`demo login as ${username} failed: ${JSON.stringify(body)}`);
-  return body.data.login.token;
-}
 
 /** One request, checked: a scenario whose requests fail would measure the error path. */
 async function expectData(url: string, headers: Record<string, string>, body: string, what: string): Promise<void> {
@@ -245,8 +231,8 @@ async function main(): Promise<BenchReport> {
       const demoControl = await startDemo('demo (off, A/A)', demoEnv(db, secret, 'off', join(runDir, 'demo-aa')));
       log(`demo on at ${demoOn.url}, off at ${demoOff.url} and ${demoControl.url}, database ${db.name}`);
       // Tokens are signed with the shared DEMO_SECRET, so both servers accept them.
-      const alice = await login(demoOn.url, 'alice');
-      const bob = await login(demoOn.url, 'bob');
+      const alice = await demoLogin(demoOn.url, 'alice');
+      const bob = await demoLogin(demoOn.url, 'bob');
       const dashboard = { headers: { authorization: `Bearer ${alice}` }, body: gql('{ dashboard }') };
       const exam = { headers: { authorization: `Bearer ${bob}` }, body: gql('{ exam }') };
       for (const server of [demoOn, demoOff, demoControl]) {

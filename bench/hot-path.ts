@@ -24,9 +24,9 @@ import { BenchDatabase, STATS_SETTLE_MS } from './database.js';
 import { demoLogin } from './demo-login.js';
 import { LoadGenerator, ROOT, startServer, stopAllChildren, type ServerProcess } from './processes.js';
 import { summarizeProfile } from './profile.js';
-import { runScenario, type Variant } from './scenario.js';
+import { iqr, runScenario, staticVariant, type Variant } from './scenario.js';
 import { cpuSnapshot, cpuUsage } from './cpu.js';
-import { median, quantile } from './stats.js';
+import { median } from './stats.js';
 
 const rounds = Number(process.env.HOT_ROUNDS ?? 12);
 const seconds = Number(process.env.HOT_SECONDS ?? 3);
@@ -84,12 +84,7 @@ try {
   const token = await demoLogin(on.url, 'alice');
   const request = { headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ dashboard }' }) };
   const load = await LoadGenerator.start();
-  const variants: Variant[] = servers.map(({ label, server }) => ({
-    label,
-    url: server.url,
-    pid: server.child.pid,
-    plan: () => ({ kind: 'static', ...request }),
-  }));
+  const variants: Variant[] = servers.map(({ label, server }) => staticVariant(label, server, request));
   if (process.env.HOT_PIN === '1') {
     for (const v of variants) pin(v.pid, 1);
     pin(load.pid, 0);
@@ -143,7 +138,7 @@ async function runAlternating(variants: Variant[], load: LoadGenerator): Promise
   }
   requestsMeasured = new Map();
   for (const run of result.runs)
-    requestsMeasured.set(run.variant, (requestsMeasured.get(run.variant) ?? 0) + run.rps * run.durationS);
+    requestsMeasured.set(run.variant, (requestsMeasured.get(run.variant) ?? 0) + run.responses);
 }
 
 async function runPaired(
@@ -187,8 +182,8 @@ async function runPaired(
   console.log('\nvariant   ×off paired (IQR)        ×off by CPU (IQR)');
   for (const v of others) {
     const show = (xs: number[]) => {
-      const sorted = [...xs].sort((x, y) => x - y);
-      return `${median(xs).toFixed(3)} (${quantile(sorted, 0.25).toFixed(3)}–${quantile(sorted, 0.75).toFixed(3)})`;
+      const [q1, q3] = iqr(xs)!;
+      return `${median(xs).toFixed(3)} (${q1.toFixed(3)}–${q3.toFixed(3)})`;
     };
     console.log(`${v.label.padEnd(8)}  ${show(ratios.get(v.label)!).padEnd(24)} ${show(cpuRatios.get(v.label)!)}`);
   }

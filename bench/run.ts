@@ -38,6 +38,7 @@ import {
   STEADY_CPU,
   measureOnce,
   runScenario,
+  staticVariant,
   type RunRecord,
   type ScenarioResult,
   type Variant,
@@ -243,18 +244,9 @@ async function main(): Promise<BenchReport> {
         request: { headers: Record<string, string>; body: string },
         { control = false } = {},
       ): Variant[] => [
-        { label: 'on', url: demoOn.url, pid: demoOn.child.pid, plan: () => ({ kind: 'static', ...request }) },
-        { label: 'off', url: demoOff.url, pid: demoOff.child.pid, plan: () => ({ kind: 'static', ...request }) },
-        ...(control
-          ? [
-              {
-                label: CONTROL,
-                url: demoControl.url,
-                pid: demoControl.child.pid,
-                plan: () => ({ kind: 'static' as const, ...request }),
-              },
-            ]
-          : []),
+        staticVariant('on', demoOn, request),
+        staticVariant('off', demoOff, request),
+        ...(control ? [staticVariant(CONTROL, demoControl, request)] : []),
       ];
 
       log('\nscenario 1: hot path — an admitted session querying { dashboard } (demo)');

@@ -17,6 +17,15 @@ export interface Variant {
   plan: (run: string) => RequestPlan;
 }
 
+/** A variant that sends the same request every time (the demo's hot path and `{ exam }`). */
+export function staticVariant(
+  label: string,
+  server: { url: string; child: { pid?: number } },
+  request: { headers: Record<string, string>; body: string },
+): Variant {
+  return { label, url: server.url, pid: server.child.pid, plan: () => ({ kind: 'static', ...request }) };
+}
+
 export interface RunRecord {
   variant: string;
   round: number;
@@ -253,7 +262,8 @@ function steadyPairs(paired: RunRecord[], offIn: (round: number) => RunRecord | 
   };
 }
 
-function iqr(values: number[]): [number, number] | null {
+/** The interquartile range of `values` (rounded to 3 places); `null` for none. */
+export function iqr(values: number[]): [number, number] | null {
   if (!values.length) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return [round(quantile(sorted, 0.25), 3), round(quantile(sorted, 0.75), 3)];

@@ -132,7 +132,14 @@ export class SessionController<TContext = any> {
       // Name the option to look at; the driver's message (never the URL's password) says why.
       throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
     });
-    const store = new Store(db, resolved);
+    const store = new Store(db, {
+      ...resolved,
+      onReplicaState: (replica, state, error) =>
+        state === 'down'
+          ? log.warn(`read replica ${replica} left for now, listings go to the primary: ${error?.message}`)
+          : log.warn(`read replica ${replica} answers listings again`),
+    });
+    await warnAboutReplicas(store, log);
     const controller = new SessionController<TContext>(resolved, store, log);
     try {
       if (resolved.migrate) await store.migrate();
@@ -172,8 +179,8 @@ export class SessionController<TContext = any> {
   get api(): SessionApi {
     return (this.sessionApi ??= new SessionApi({
       sessions: this.sessions,
-      directory: this.store.queries,
-      rules: this.store.rules,
+      directory: this.store.listings,
+      rules: this.store.listedRules,
       leases: this.leases,
       limits: this.options.api,
       events: this.events,
@@ -347,8 +354,8 @@ export class SessionController<TContext = any> {
   operations(): Operations {
     return {
       sessions: this.sessions,
-      directory: this.store.queries,
-      rules: this.store.rules,
+      directory: this.store.listings,
+      rules: this.store.listedRules,
       migrate: () => this.migrate(),
       prune: (onBatch) => this.pruner.prune(onBatch),
       prunable: () => this.pruner.prunable(),
@@ -392,6 +399,20 @@ export class SessionController<TContext = any> {
   /** How many sessions this instance keeps in memory (bounded by `cacheSize`). */
   get cachedSessions(): number {
     return this.sessions.cachedSessions;
+  }
+}
+
+/**
+ * A replica that does not answer, or is no standby, is no reason to refuse to start (listings go
+ * to the primary meanwhile; a promoted standby still in the list is harmless), but it is worth a
+ * word: a typo in a URL would otherwise go unnoticed.
+ */
+async function warnAboutReplicas(store: Store, log: Log): Promise<void> {
+  for (const { label, standby, error } of await store.replicas.probe()) {
+    if (error)
+      log.warn(`read replica ${label} does not answer (${error.message}): listings go to the primary until it does`);
+    else if (!standby)
+      log.warn(`read replica ${label} is not a hot standby (not in recovery): it will answer no listing`);
   }
 }
 

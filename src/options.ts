@@ -111,6 +111,23 @@ export interface SessionControllerOptions<TContext = any> {
    */
   feedDatabase?: string | false;
   /**
+   * Hot standbys of `database` (PostgreSQL streaming replicas, as `postgres://` URLs) that answer
+   * the listings: the session API's `activeSessions`, `sessions`, `sessionStats` and
+   * `sessionLimitRules`, and the CLI's `sessions list`, `stats` and `limits list`. Admissions,
+   * revocations, session checks and the change feed always use `database`. A replica answers
+   * only once it has replayed every write acknowledged before the listing began (so a caller
+   * always sees its own new or revoked sessions); else, or when it is down, the primary answers
+   * (docs/operations.md, "Read replicas"). Not for the embedded database. Default: none; with a
+   * host MikroORM whose config has `replicas`, those (`[]` turns that off).
+   */
+  readReplicas?: readonly string[];
+  /**
+   * How long a listing waits for a replica to replay the primary's latest writes before the
+   * primary answers it instead; a replica that missed it is then asked once per listing, without
+   * waiting, until it has caught up. Default: `'250ms'`.
+   */
+  maxReplicaLag?: Duration;
+  /**
    * At most one `lastSeenAt` write per session per this interval, batched. Must be shorter than
    * `idleTimeout`. Default: `'30s'`, or a quarter of `idleTimeout` if that is shorter.
    */
@@ -181,6 +198,9 @@ export interface ResolvedOptions<TContext = any> {
   tombstoneTtlMs: number;
   /** `feedDatabase`: undefined = the database URL, `false` = poll only. */
   feedDatabase: string | false | undefined;
+  /** `readReplicas`: undefined = a host MikroORM's `replicas`, if any. */
+  readReplicas: readonly string[] | undefined;
+  maxReplicaLagMs: number;
   touchIntervalMs: number;
   cacheSize: number;
   api: { maxCallsPerRequest: number; maxConcurrentQueries: number };
@@ -266,6 +286,27 @@ function feedDatabase(value: unknown): string | false | undefined {
   return fail('feedDatabase', 'a postgres:// URL or false', typeof value === 'string' ? redactUrl(value) : value);
 }
 
+/** Replica URLs; none for the embedded database, which has no replicas to give. */
+function readReplicas(value: unknown, databaseValue: unknown): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) fail('readReplicas', 'an array of postgres:// URLs', typeof value);
+  for (const url of value) {
+    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
+      fail('readReplicas', 'an array of postgres:// URLs', typeof url === 'string' ? redactUrl(url) : url);
+    }
+  }
+  const embedded =
+    databaseValue === undefined ||
+    (typeof databaseValue === 'string' && databaseValue.trim() === '') ||
+    (typeof databaseValue === 'object' && databaseValue !== null && 'embedded' in databaseValue);
+  if (embedded && value.length) {
+    throw new SessionConfigError(
+      'Invalid option "readReplicas": the embedded database has no replicas; give "database" a PostgreSQL URL (or leave "readReplicas" out).',
+    );
+  }
+  return value as string[];
+}
+
 function redactUrl(value: string): string {
   return value.replace(/\/\/[^@/]*@/, '//***@');
 }
@@ -323,6 +364,8 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
     tombstoneTtlMs: parseDuration('tombstoneTtl', defaulted(options.tombstoneTtl, '30d'), { nullable: false })!,
     feedDatabase: feedDatabase(options.feedDatabase),
+    readReplicas: readReplicas(options.readReplicas, options.database),
+    maxReplicaLagMs: parseDuration('maxReplicaLag', defaulted(options.maxReplicaLag, '250ms'), { nullable: false })!,
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
     api: {

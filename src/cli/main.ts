@@ -8,6 +8,7 @@
  * in the environment, or statuses and pruning follow the library's defaults:
  *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d);
  *   durations such as 30m, 12h, 30d or milliseconds; `never` for none.
+ * Listings read from the hot standbys in `--read-replica` or GSC_READ_REPLICAS (comma-separated).
  */
 import { readFileSync } from 'node:fs';
 import { SessionController } from '../controller.js';
@@ -42,7 +43,7 @@ const exitCode = await runCli(process.argv.slice(2), {
     err: (text) => process.stderr.write(text),
     errIsTTY: Boolean(process.stderr.isTTY),
   },
-  connect: async (database) => {
+  connect: async (database, settings) => {
     const idleTimeout = duration('GSC_IDLE_TIMEOUT');
     const absoluteTimeout = duration('GSC_ABSOLUTE_TIMEOUT');
     const retention = duration('GSC_RETENTION');
@@ -54,6 +55,7 @@ const exitCode = await runCli(process.argv.slice(2), {
       ...(idleTimeout !== undefined ? { idleTimeout } : {}),
       ...(absoluteTimeout !== undefined ? { absoluteTimeout } : {}),
       ...(retention ? { retention } : {}),
+      ...(settings?.readReplicas ? { readReplicas: settings.readReplicas } : {}),
       onStoreError: ({ operation, error }) =>
         process.stderr.write(`graphql-session-controller: store error during ${operation}: ${error.message}\n`),
     };

@@ -159,7 +159,9 @@ test.serial('no stale read of one’s own login or logout in 1,000 tries, across
   const fromReplica = answered(a).replica - before[0].replica + answered(b).replica - before[1].replica;
   const fromPrimary = answered(a).primary - before[0].primary + answered(b).primary - before[1].primary;
   t.log(`${2 * TRIES} listings: ${fromReplica} answered by the standby, ${fromPrimary} by the primary`);
-  t.true(fromReplica >= 0.9 * 2 * TRIES, 'and the standby answered them (it waited for its replay), not the primary');
+  // Most of them, or the check above proves nothing (a lag episode on a busy host leaves a second's
+  // listings to the primary: that is the design, not a failure).
+  t.true(fromReplica >= 0.5 * 2 * TRIES, 'and the standby answered most of them (it waited for its replay)');
 });
 
 test.serial('a standby past the lag bound leaves listings to the primary, and answers again once it catches up', async (t) => {

@@ -123,8 +123,8 @@ export interface SessionControllerOptions<TContext = any> {
   readReplicas?: readonly string[];
   /**
    * How long a listing waits for a replica to replay the primary's latest writes before the
-   * primary answers it instead; a replica that missed it is then asked once per listing, without
-   * waiting, until it has caught up. Default: `'250ms'`.
+   * primary answers it instead; a replica that missed it is left to the primary for 1 s, then
+   * one listing waits for it again. At most `'5s'`. Default: `'250ms'`.
    */
   maxReplicaLag?: Duration;
   /**
@@ -286,6 +286,13 @@ function feedDatabase(value: unknown): string | false | undefined {
   return fail('feedDatabase', 'a postgres:// URL or false', typeof value === 'string' ? redactUrl(value) : value);
 }
 
+/** A listing's wait for a replica: up to 5 s, well inside the statement timeout of the wait itself. */
+function maxReplicaLag(value: unknown): number {
+  const lagMs = parseDuration('maxReplicaLag', defaulted(value, '250ms'), { nullable: false })!;
+  if (lagMs > 5_000) fail('maxReplicaLag', 'a duration of at most 5s', value);
+  return lagMs;
+}
+
 /** Replica URLs; none for the embedded database, which has no replicas to give. */
 function readReplicas(value: unknown, databaseValue: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined;
@@ -365,7 +372,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     tombstoneTtlMs: parseDuration('tombstoneTtl', defaulted(options.tombstoneTtl, '30d'), { nullable: false })!,
     feedDatabase: feedDatabase(options.feedDatabase),
     readReplicas: readReplicas(options.readReplicas, options.database),
-    maxReplicaLagMs: parseDuration('maxReplicaLag', defaulted(options.maxReplicaLag, '250ms'), { nullable: false })!,
+    maxReplicaLagMs: maxReplicaLag(options.maxReplicaLag),
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
     api: {

@@ -34,6 +34,7 @@ test('readReplicas must be an array of postgres:// URLs; maxReplicaLag a positiv
     [{ readReplicas: [42] }, /"readReplicas"/],
     [{ maxReplicaLag: 0 }, /"maxReplicaLag"/],
     [{ maxReplicaLag: 'soon' }, /"maxReplicaLag"/],
+    [{ maxReplicaLag: '6s' }, /"maxReplicaLag": expected a duration of at most 5s/],
   ];
   for (const [options, message] of cases) {
     const error = await t.throwsAsync(

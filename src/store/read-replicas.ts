@@ -7,8 +7,8 @@
  * once it has replayed past that position, so every write acknowledged before the listing began
  * (the caller's login, its revocations, made on this instance or any other, or by the CLI) is in
  * what it reads. A replica that has not caught up within `maxReplicaLag` is lagging: the listing
- * reads from the primary, and later listings check that replica once, without waiting, until it
- * has caught up again. A replica that fails (down, unreachable, a recovery conflict) is left for
+ * reads from the primary, and so do the listings of the next `LAGGING_RECHECK_MS`, without
+ * asking it; then one listing waits for it again. A replica that fails (down, unreachable, a recovery conflict) is left for
  * `REPLICA_RETRY_MS`; the listing is answered by the primary, with no error to the client.
  */
 import pg from 'pg';
@@ -16,8 +16,19 @@ import { numbered, type Sql } from './sql.js';
 
 /** A replica that failed is not asked again for this long (then one listing tries it). */
 export const REPLICA_RETRY_MS = 5_000;
-/** How often a listing asks a replica whether it has replayed far enough, while it waits. */
-const REPLAY_POLL_MS = 5;
+/**
+ * Naps between two looks at a replica's replay position while a listing waits for it: short at
+ * first (a replay lag on a local network is a millisecond or two), then every 5 ms. The wait is
+ * made of separate statements on purpose: one statement that waited on the replica would hold a
+ * snapshot, and replaying a cleanup record that conflicts with it waits for that statement to
+ * end (hot standby conflicts): the wait would stall the very replay it waits for.
+ */
+const REPLAY_NAPS_MS = [1, 2, 3, 5];
+/**
+ * A replica that missed the lag bound is left to the primary for this long; then one listing
+ * waits for it again (the others go on to the primary meanwhile, at no cost to them).
+ */
+export const LAGGING_RECHECK_MS = 1_000;
 
 /** Timeouts as the primary's pool has them (src/store/database.ts). */
 const CONNECT_TIMEOUT_MS = 3_000;
@@ -118,8 +129,8 @@ function failsOnPrimaryToo(error: unknown): boolean {
 
 class Replica<R> {
   private downUntil = 0;
-  /** Missed the lag bound: checked once, without waiting, until it catches up. */
-  lagging = false;
+  /** Missed the lag bound: left to the primary until then, then one listing waits for it again. */
+  private laggingUntil = 0;
 
   constructor(
     readonly label: string,
@@ -130,7 +141,8 @@ class Replica<R> {
   ) {}
 
   get available(): boolean {
-    return Date.now() >= this.downUntil;
+    const now = Date.now();
+    return now >= this.downUntil && now >= this.laggingUntil;
   }
 
   /**
@@ -140,20 +152,18 @@ class Replica<R> {
    */
   async replayedPast(lsn: string, waitMs: number): Promise<boolean> {
     const deadline = Date.now() + waitMs;
-    for (;;) {
+    for (let look = 0; ; look++) {
       const { rows } = await this.pool.query<{ caught_up: boolean | null }>(
         'select pg_last_wal_replay_lsn() >= $1::pg_lsn as caught_up',
         [lsn],
       );
-      if (rows[0]?.caught_up === true) {
-        this.lagging = false;
-        return true;
+      const caughtUp = rows[0]?.caught_up;
+      const nap = REPLAY_NAPS_MS[Math.min(look, REPLAY_NAPS_MS.length - 1)];
+      if (caughtUp === true || caughtUp === null || Date.now() + nap > deadline) {
+        this.laggingUntil = caughtUp === true ? 0 : Date.now() + LAGGING_RECHECK_MS;
+        return caughtUp === true;
       }
-      if (Date.now() + REPLAY_POLL_MS > deadline) {
-        this.lagging = true;
-        return false;
-      }
-      await new Promise((resolve) => setTimeout(resolve, REPLAY_POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, nap));
     }
   }
 
@@ -226,7 +236,7 @@ export class ReadReplicas<R> {
       const [position] = await this.primarySql.all<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn');
       for (const replica of candidates) {
         try {
-          if (!(await replica.replayedPast(position.lsn, replica.lagging ? 0 : this.settings.maxLagMs))) continue;
+          if (!(await replica.replayedPast(position.lsn, this.settings.maxLagMs))) continue;
           const result = await listing(replica.readers);
           replica.markUp();
           this.answered.replica++;

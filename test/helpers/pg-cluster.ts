@@ -36,7 +36,7 @@ function installExitHook(): void {
 }
 
 /** A port nothing listens on at the moment (the kernel's pick), without a PostgreSQL socket file. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = net.createServer();
@@ -50,7 +50,7 @@ async function freePort(): Promise<number> {
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -96,7 +96,7 @@ function postmasterPidOf(version: string, name: string): number | undefined {
 }
 
 /** The direct children of a process (the postmaster's backends and auxiliary processes). */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
@@ -112,7 +112,7 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-function signalTree(pid: number, name: NodeJS.Signals): number[] {
+export function signalTree(pid: number, name: NodeJS.Signals): number[] {
   const pids = [pid, ...childrenOf(pid)];
   for (const p of pids) signal(p, name);
   return pids;

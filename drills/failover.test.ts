@@ -231,6 +231,17 @@ test.serial('standbys only: create fails saying so; a standby listed first is le
   t.regex(refused!.message, new RegExp(`127\\.0\\.0\\.1:${standby.port} is a standby \\(in recovery\\)`));
   t.log(refused!.message);
 
+  // A primary whose sessions are read-only (the URL's `options` reach the connection) accepts no writes either.
+  const readOnly = await t.throwsAsync(
+    SessionController.create({
+      database: `${primary.url('drill')}?options=${encodeURIComponent('-c default_transaction_read_only=on')}`,
+      identify: () => null,
+      migrate: false,
+    }),
+  );
+  t.is((readOnly as SessionDatabaseError).code, 'DATABASE_NO_PRIMARY');
+  t.regex(readOnly!.message, /accepts no writes \(transaction_read_only is on\)/);
+
   const url = `postgresql://postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/drill?application_name=gsc-first-standby`;
   const server = await startDrillServer(t, { database: url });
   t.is((await gql(server.url, WHOAMI, { as: { user: 'u', key: key('u') } })).outcome, 'ok');

@@ -14,14 +14,14 @@ const UNTRUSTED_CERT =
 /** What one host answered, for the message when none would do. */
 interface Attempt {
   host: HostAddress;
-  outcome: 'standby' | 'no-tls' | 'untrusted' | 'failed';
+  outcome: 'standby' | 'read-only' | 'no-tls' | 'untrusted' | 'failed';
   error?: Error;
 }
 
 /**
  * Connects to the primary: the host that last was one first, then the others in the URL's
- * order. A host in recovery (a standby, or a primary being promoted) is left; a host that does
- * not answer is skipped. With one host, that host must still be a primary: a standby given as
+ * order. A host in recovery (a standby, or a standby being promoted) or read-only
+ * (`default_transaction_read_only`) is left; a host that does not answer is skipped. With one host, that host must still be a primary: a standby given as
  * the database fails `create` with `DATABASE_NO_PRIMARY` instead of failing every admission.
  */
 export class PrimaryLocator {
@@ -72,10 +72,14 @@ export class PrimaryLocator {
       } else return { host, outcome: classify(error as Error), error: error as Error };
     }
     try {
-      const { rows } = await client.query<{ standby: boolean }>('select pg_is_in_recovery() as standby');
-      if (!rows[0]?.standby) return { client };
+      // libpq's read-write test is `transaction_read_only`; recovery says why, and is checked first.
+      const { rows } = await client.query<{ standby: boolean; read_only: boolean }>(
+        "select pg_is_in_recovery() as standby, current_setting('transaction_read_only') = 'on' as read_only",
+      );
+      const [state] = rows;
+      if (state && !state.standby && !state.read_only) return { client };
       await end(client);
-      return { host, outcome: 'standby' };
+      return { host, outcome: state?.standby ? 'standby' : 'read-only' };
     } catch (error) {
       await end(client);
       return { host, outcome: 'failed', error: error as Error };
@@ -113,15 +117,17 @@ function failure(attempts: Attempt[], config: ConnectionConfig): Error {
       const what =
         outcome === 'standby'
           ? 'is a standby (in recovery)'
-          : outcome === 'no-tls'
-            ? `offers no TLS, which ${config.sslMode ? `sslmode=${config.sslMode}` : 'the ssl option'} requires`
-            : outcome === 'untrusted'
-              ? `presented a certificate that does not verify (${error?.message})`
-              : `did not answer (${error?.message})`;
+          : outcome === 'read-only'
+            ? 'accepts no writes (transaction_read_only is on)'
+            : outcome === 'no-tls'
+              ? `offers no TLS, which ${config.sslMode ? `sslmode=${config.sslMode}` : 'the ssl option'} requires`
+              : outcome === 'untrusted'
+                ? `presented a certificate that does not verify (${error?.message})`
+                : `did not answer (${error?.message})`;
       return `${hostLabel(host)} ${what}`;
     })
     .join('; ');
-  if (attempts.some((a) => a.outcome === 'standby')) {
+  if (attempts.some((a) => a.outcome === 'standby' || a.outcome === 'read-only')) {
     return new SessionDatabaseError(
       'DATABASE_NO_PRIMARY',
       `no PostgreSQL host accepts writes: ${each}. The library needs the primary; give its address, or every host of the cluster (postgresql://h1:5432,h2:5432/db).`,

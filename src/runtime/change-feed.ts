@@ -5,7 +5,14 @@ import type { RevokeReason } from '../vocabulary.js';
 const MAX_MESSAGE_CHARS = 7_000;
 /** Polls look back this far so a revocation whose transaction committed late is not skipped. */
 const POLL_OVERLAP_MS = 5_000;
-const RECONNECT_DELAY_MS = 1_000;
+/**
+ * The LISTEN connection's reconnection: the first try after about a second, then twice as long
+ * each time up to 30 s, each delay drawn between half and all of it (so a fleet that lost its
+ * database together does not come back in step), and one report per try: a few lines per outage
+ * instead of one a second (docs/design.md, "Revocation across instances").
+ */
+const RECONNECT_FIRST_MS = 1_000;
+const RECONNECT_MAX_MS = 30_000;
 /**
  * Admissions are told in batches at most this late: a NOTIFY per admission would add a round
  * trip and a commit-time lock to every login, for events that `sessionEvents` may show later.
@@ -29,6 +36,10 @@ export class ChangeFeed {
   private listener: ChangeListener | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Failed LISTEN attempts since the last one that worked: the backoff's exponent. */
+  private reconnectAttempts = 0;
+  /** Whether the last poll failed: its first success after that is the database coming back. */
+  private pollFailing = false;
   private pollCursor: Date | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
@@ -107,6 +118,7 @@ export class ChangeFeed {
     // or it keeps listening after close() and keeps the host's process from exiting.
     if (this.stopped) return listener.close();
     this.listener = listener;
+    this.reconnectAttempts = 0;
   }
 
   private received(payload: string): void {
@@ -130,13 +142,29 @@ export class ChangeFeed {
     if (this.stopped || this.reconnectTimer || (this.listener && this.listener !== lost)) return;
     this.listener = undefined;
     this.onError('listen', error);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      // Whatever was published while the listener was down, the poll picks up.
-      void this.poll();
-      void this.listen();
-    }, RECONNECT_DELAY_MS);
+    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** this.reconnectAttempts);
+    this.reconnectAttempts++;
+    this.reconnectTimer = setTimeout(() => this.reconnectNow(), ceiling / 2 + Math.random() * (ceiling / 2));
     this.reconnectTimer.unref();
+  }
+
+  private reconnectNow(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    // Whatever was published while the listener was down, the poll picks up.
+    void this.poll();
+    void this.listen();
+  }
+
+  /**
+   * The poll reached the database again after failing: the database is back (a restart, a
+   * failover to another host), so the listener, waiting out its backoff, tries at once and
+   * revocations travel by notification again without waiting up to 30 s.
+   */
+  private databaseBack(): void {
+    if (this.stopped || this.listener || !this.reconnectTimer) return;
+    this.reconnectAttempts = 0;
+    this.reconnectNow();
   }
 
   /**
@@ -166,7 +194,12 @@ export class ChangeFeed {
       for (const notice of revoked) this.apply(notice);
       this.pollCursor = new Date(dbNow.getTime() - POLL_OVERLAP_MS);
       this.syncedAt = localBefore;
+      if (this.pollFailing) {
+        this.pollFailing = false;
+        this.databaseBack();
+      }
     } catch (error) {
+      this.pollFailing = true;
       this.onError('poll', error as Error);
     }
   }

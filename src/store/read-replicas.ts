@@ -12,6 +12,7 @@
  * `REPLICA_RETRY_MS`; the listing is answered by the primary, with no error to the client.
  */
 import pg from 'pg';
+import { connectionConfig, type SslOption } from './connection-config.js';
 import { numbered, type Sql } from './sql.js';
 
 /** A replica that failed is not asked again for this long (then one listing tries it). */
@@ -48,7 +49,7 @@ export interface ReadReplicaSettings {
   onReplicaState?: (label: string, state: 'down' | 'up', error?: Error) => void;
 }
 
-/** The connection of one replica: the same settings as the primary's pool (TLS in the URL or `ssl`). */
+/** The connection pool of one replica, with the primary pool's limits and timeouts. */
 export function replicaPool(target: ReplicaTarget): pg.Pool {
   const pool = new pg.Pool({
     max: 10,
@@ -62,13 +63,16 @@ export function replicaPool(target: ReplicaTarget): pg.Pool {
   return pool;
 }
 
-/** A replica's URL as a target; the label keeps host, port and database only. */
-export function replicaTargetFromUrl(url: string): ReplicaTarget {
-  const parsed = new URL(url);
-  return {
-    label: `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
-    connection: { connectionString: url },
-  };
+/**
+ * The replicas a URL names, read as the primary's URL is (src/store/connection-config.ts): every
+ * parameter and the `ssl` option apply alike; each host of a multi-host URL is one replica.
+ */
+export function replicaTargetsFromUrl(url: string, ssl?: SslOption): ReplicaTarget[] {
+  const config = connectionConfig(url, { ssl });
+  return config.hosts.map((host) => ({
+    label: `${host.host}:${host.port}/${config.database}`,
+    connection: config.forHost(host),
+  }));
 }
 
 /**

@@ -5,7 +5,8 @@ import { type Database, migrateDatabase } from './database.js';
 import { LeaseStore } from './lease-store.js';
 import { LimitRuleStore } from './limit-rule-store.js';
 import { PruneStore } from './prune-store.js';
-import { ReadReplicas, replicaTargetFromUrl, replicaTargetsOfOrm, type ReadReplicaSettings } from './read-replicas.js';
+import type { SslOption } from './connection-config.js';
+import { ReadReplicas, replicaTargetsFromUrl, replicaTargetsOfOrm, type ReadReplicaSettings } from './read-replicas.js';
 import type { Sql, SqlRunner } from './sql.js';
 import type { LimitRules, SessionDirectory } from '../runtime/contracts.js';
 import { SessionConfigError } from '../errors.js';
@@ -21,6 +22,8 @@ export interface StoreSettings {
   /** Option `readReplicas` (undefined: a host MikroORM's `replicas`, if any). */
   readReplicas?: readonly string[];
   maxReplicaLagMs?: number;
+  /** Option `ssl`: replicas are connected to as the primary is. */
+  ssl?: SslOption;
   onReplicaState?: ReadReplicaSettings['onReplicaState'];
 }
 
@@ -78,7 +81,7 @@ export class Store {
     );
     this.appCount = new AppCountStore(db.sql, settings.timeouts);
     const targets =
-      settings.readReplicas?.map(replicaTargetFromUrl) ??
+      settings.readReplicas?.flatMap((url) => replicaTargetsFromUrl(url, settings.ssl)) ??
       (db.kind === 'postgresql' ? replicaTargetsOfOrm(db.orm.config as never) : []);
     if (db.kind === 'embedded' && targets.length) {
       throw new SessionConfigError('Invalid option "readReplicas": the embedded database has no replicas.');

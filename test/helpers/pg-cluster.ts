@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -230,6 +230,18 @@ export class PgCluster {
   /** Starts it again after `stop()`, on the same port. */
   async start(): Promise<void> {
     await this.startServer();
+  }
+
+  /** Where Debian keeps this cluster's postgresql.conf and pg_hba.conf. */
+  get configDir(): string {
+    return `/etc/postgresql/${this.version}/${this.name}`;
+  }
+
+  /** Puts these lines first in pg_hba.conf (first match wins) and reloads the server. */
+  async prependHba(lines: string[]): Promise<void> {
+    const file = `${this.configDir}/pg_hba.conf`;
+    writeFileSync(file, `${lines.join('\n')}\n${readFileSync(file, 'utf8')}`);
+    await run('pg_ctlcluster', ['--skip-systemctl-redirect', this.version, this.name, 'reload'], { timeout: 60_000 });
   }
 
   /** The postmaster's pid (from `postmaster.pid`), or undefined when the server is down. */

@@ -351,13 +351,26 @@ export class Replication {
 
   /**
    * Turns synchronous replication on (commits wait for `synchronousCount` of the standbys) or
-   * off (asynchronous), on the current primary, at once (`pg_reload_conf`).
+   * off (asynchronous), on the current primary (`pg_reload_conf`); resolves once the streaming
+   * standbys show it in `pg_stat_replication`.
    */
   async setSynchronous(on: boolean): Promise<void> {
     const names = this.standbys.filter((s) => s !== this.primary).map((s) => s.name);
     const value = on ? `ANY ${this.options.synchronousCount ?? 1} (${names.join(', ')})` : '';
     await this.primary.query(`alter system set synchronous_standby_names = '${value}'`);
     await this.primary.query('select pg_reload_conf()');
+    // The reload reaches the walsenders a moment later: wait until pg_stat_replication shows it.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const rows = await this.primary.query<{ async: boolean }>(
+        "select sync_state = 'async' as async from pg_stat_replication where application_name = any($1)",
+        [names],
+      );
+      // No standby streaming (all stopped): nothing that could show it.
+      if (rows.every((r) => r.async === !on)) return;
+      if (Date.now() > deadline) throw new Error(`synchronous_standby_names = '${value}' not in effect after 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** The current primary's WAL position now (`pg_current_wal_lsn()`). */

@@ -101,14 +101,16 @@ test.serial('listings are answered by the standby; admissions, revocations and s
   await admin.request('{ sessionStats { activeSessions activeUsers } sessionLimitRules { subject } }');
   t.is(answered(a).replica - before.replica, 22, 'every listing of instance a came from the standby');
 
-  // The CLI's listings, with --read-replica.
-  const cli = (args: string[]) =>
-    promisify(execFile)(process.execPath, ['--import=tsx', 'src/cli/main.ts', '--database', primaryUrl, '--read-replica', standbyUrl, ...args], {
-      cwd: ROOT,
-    });
+  // The CLI's listings, with --read-replica, or GSC_READ_REPLICAS.
+  const cli = (args: string[], env?: Record<string, string>) =>
+    promisify(execFile)(
+      process.execPath,
+      ['--import=tsx', 'src/cli/main.ts', '--database', primaryUrl, ...(env ? [] : ['--read-replica', standbyUrl]), ...args],
+      { cwd: ROOT, env: { ...process.env, ...env } },
+    );
   const listed = JSON.parse((await cli(['sessions', 'list', '--json'])).stdout) as Array<{ userId: string }>;
   t.true(listed.some((s) => s.userId === 'lister'));
-  t.regex((await cli(['stats'])).stdout, /active/i);
+  t.regex((await cli(['stats'], { GSC_READ_REPLICAS: `${standbyUrl}` })).stdout, /active/i);
   await cli(['limits', 'list']);
 
   const LIST_ACTIVE = 'json_agg[(]p order by p.created_at desc';

@@ -16,14 +16,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { alive, freePort, signalTree } from './pg-cluster.js';
+import { alive, freePort, postgresVersion, signalTree } from './pg-cluster.js';
 
 const run = promisify(execFile);
 
 /** Every replication set's directory under the temp dir starts with this; nothing else is removed. */
 export const REPLICATION_DIR_PREFIX = 'gscrepl_';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+/** PostgreSQL's binaries: the newest version installed (15 on this project's machines). */
+const BIN = `/usr/lib/postgresql/${postgresVersion()}/bin`;
 
 interface Teardown {
   teardown(fn: () => unknown): void;

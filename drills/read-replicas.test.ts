@@ -232,3 +232,25 @@ test.serial("a host MikroORM's replicas answer listings; readReplicas: [] turns 
     }
   }
 });
+
+test.serial('a replica URL naming another database (no session tables there) leaves listings to the primary, with no error', async (t) => {
+  const { standby, primaryUrl, set } = t.context;
+  await set.waitReplayed(standby);
+  const { logger, lines } = recordingLogger();
+  const controller = await SessionController.create({
+    database: primaryUrl,
+    identify: () => null,
+    migrate: false,
+    logger,
+    readReplicas: [standby.url('postgres')],
+  });
+  try {
+    await controller.openSession({ userId: 'wrong-db', sessionKey: key() });
+    const page = await controller.operations().directory.listActive({ userId: 'wrong-db', first: 10, after: null });
+    t.is(page.totalCount, 1);
+    t.deepEqual({ ...internalsOf(controller).store.replicas.answered }, { replica: 0, primary: 1 });
+    t.true(lines.some((l) => /read replica 127\.0\.0\.1:\d+\/postgres left for now, .*gsc_session/.test(l)), lines.join('\n'));
+  } finally {
+    await controller.close();
+  }
+});

@@ -3,13 +3,14 @@
  * a hot standby may answer it or the primary must, and runs it there.
  *
  * Read-your-writes, for every caller on every instance: a listing first asks the primary for its
- * WAL insert position (`pg_current_wal_insert_lsn()`, no table touched), and a replica answers only
- * once it has replayed past that position, so every write acknowledged before the listing began
- * (the caller's login, its revocations, made on this instance or any other, or by the CLI) is in
- * what it reads. A replica that has not caught up within `maxReplicaLag` is lagging: the listing
- * reads from the primary, and so do the listings of the next `LAGGING_RECHECK_MS`, without
- * asking it; then one listing waits for it again. A replica that fails (down, unreachable, a recovery conflict) is left for
- * `REPLICA_RETRY_MS`; the listing is answered by the primary, with no error to the client.
+ * WAL insert position (`pg_current_wal_insert_lsn()`, no table touched), and a replica answers
+ * only once it has replayed past that position, so every write acknowledged before the listing
+ * began (the caller's login, its revocations, made on this instance or any other, or by the CLI)
+ * is in what it reads. A replica that has not caught up within `maxReplicaLag` is lagging: the
+ * listing reads from the primary, and so do the listings of the next `LAGGING_RECHECK_MS`,
+ * without asking it; then one listing waits for it again. A replica that fails (down,
+ * unreachable, a recovery conflict) is left for `REPLICA_RETRY_MS`; the listing is answered by
+ * the primary, with no error to the client.
  */
 import pg from 'pg';
 import { connectionConfig, type SslOption } from './connection-config.js';
@@ -121,14 +122,13 @@ function poolSql(pool: pg.Pool): Sql {
 }
 
 /**
- * Errors after which the same listing on the primary would fail the same way: a statement the
- * server refused for what it is (bad data, a syntax or permission problem) or cancelled by its
- * own `statement_timeout`. Anything else (the replica down, a broken link, a recovery conflict,
- * a replica that is not a standby) sends the listing to the primary.
+ * A listing its `statement_timeout` cancelled (SQLSTATE 57014) would only take as long again on
+ * the primary: that error is the client's. Anything else (the replica down, a broken link, a
+ * recovery conflict, a replica of another database that lacks the tables) sends the listing to
+ * the primary, which gives its own answer or its own error.
  */
 function failsOnPrimaryToo(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code === '57014' || /^(22|42)/.test(code));
+  return (error as { code?: unknown } | null)?.code === '57014';
 }
 
 class Replica<R> {

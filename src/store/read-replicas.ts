@@ -17,7 +17,7 @@ import { connectionConfig, type SslOption } from './connection-config.js';
 import { numbered, type Sql } from './sql.js';
 
 /** A replica that failed is not asked again for this long (then one listing tries it). */
-export const REPLICA_RETRY_MS = 5_000;
+const REPLICA_RETRY_MS = 5_000;
 /**
  * Naps between two looks at a replica's replay position while a listing waits for it: short at
  * first (a replay lag on a local network is a millisecond or two), then every 5 ms. The wait is
@@ -30,7 +30,7 @@ const REPLAY_NAPS_MS = [1, 2, 3, 5];
  * A replica that missed the lag bound is left to the primary for this long; then one listing
  * waits for it again (the others go on to the primary meanwhile, at no cost to them).
  */
-export const LAGGING_RECHECK_MS = 1_000;
+const LAGGING_RECHECK_MS = 1_000;
 
 /** Timeouts as the primary's pool has them (src/store/database.ts). */
 const CONNECT_TIMEOUT_MS = 3_000;
@@ -51,7 +51,7 @@ export interface ReadReplicaSettings {
 }
 
 /** The connection pool of one replica, with the primary pool's limits and timeouts. */
-export function replicaPool(target: ReplicaTarget): pg.Pool {
+function replicaPool(target: ReplicaTarget): pg.Pool {
   const pool = new pg.Pool({
     max: 10,
     idleTimeoutMillis: 10_000,

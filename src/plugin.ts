@@ -6,6 +6,7 @@ import {
   Kind,
   type OperationDefinitionNode,
 } from 'graphql';
+import { markLibraryTypesNotCacheable } from './api/cache-hints.js';
 import { sessionApiCost } from './api/cost.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
 import { costLimitExceeded, isLibraryError } from './errors.js';
@@ -86,6 +87,7 @@ export function sessionPlugin({
     async serverWillStart({ schema, logger }) {
       // A @uniqueSession field nobody enforces is refused now, not discovered in production.
       assertUniqueSessionEnforced(schema);
+      markLibraryTypesNotCacheable(schema);
       const giveBackLogger = adoptLogger(logger);
       return {
         async serverWillStop() {
@@ -109,6 +111,8 @@ export function inertPlugin(): ApolloServerPlugin<any> {
   return {
     async serverWillStart({ schema }) {
       markSchemaInert(schema);
+      // Caps are off, but sessions are still each caller's own.
+      markLibraryTypesNotCacheable(schema);
     },
   };
 }

@@ -106,6 +106,7 @@ export class SessionController<TContext = any> {
       options.maxStalenessMs,
       (notice) => fanOut.apply(notice),
       (operation, error) => hooks.storeFailed(operation, error),
+      () => hooks.storeAnswered(),
     );
     fanOut.publishTo(this.feed);
     this.sessions.attachFeed(this.feed, fanOut);

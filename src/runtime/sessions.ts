@@ -182,7 +182,9 @@ export class Sessions implements SessionRuntime {
 
   async guard<T>(operation: string, run: () => Promise<T>, openFallback?: () => T): Promise<T> {
     try {
-      return await run();
+      const result = await run();
+      this.hooks.storeAnswered();
+      return result;
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
       this.hooks.storeFailed(operation, error as Error);

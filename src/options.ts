@@ -96,11 +96,12 @@ export interface SessionControllerOptions<TContext = any> {
   /**
    * How long a revoked key stays refused after its revocation when `identify` gave no
    * `expiresAt` for it: when the row is pruned (`retention`), a tombstone of the key's digest
-   * takes over until then, so a revoked key never comes back as a new session. Set it to the
-   * lifetime of your session keys (tokens). With `expiresAt`, the tombstone lasts until that
-   * time instead. Default: `'30d'`.
+   * takes over until then, so a revoked key never comes back as a new session. `null`: for
+   * ever (a key with no known expiry may be presented again at any time). With `expiresAt`, the
+   * tombstone lasts until that time instead. Default: `null` (for ever; one small row per
+   * revoked key, docs/design.md "Tombstones").
    */
-  tombstoneTtl?: Duration;
+  tombstoneTtl?: Duration | null;
   /**
    * Where the change feed's `LISTEN` connection goes, when `database` is a URL. LISTEN needs a
    * connection of its own for its whole life, which a pooler in transaction mode (PgBouncer
@@ -178,7 +179,8 @@ export interface ResolvedOptions<TContext = any> {
   failMode: 'closed' | 'open';
   enabled: boolean;
   retentionMs: number;
-  tombstoneTtlMs: number;
+  /** `null`: tombstones of keys without `expiresAt` never expire. */
+  tombstoneTtlMs: number | null;
   /** `feedDatabase`: undefined = the database URL, `false` = poll only. */
   feedDatabase: string | false | undefined;
   touchIntervalMs: number;
@@ -321,7 +323,9 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
     enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
-    tombstoneTtlMs: parseDuration('tombstoneTtl', defaulted(options.tombstoneTtl, '30d'), { nullable: false })!,
+    tombstoneTtlMs: parseDuration('tombstoneTtl', options.tombstoneTtl === undefined ? null : options.tombstoneTtl, {
+      nullable: true,
+    }),
     feedDatabase: feedDatabase(options.feedDatabase),
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,

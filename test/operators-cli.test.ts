@@ -402,6 +402,44 @@ withDatabase(
   },
 );
 
+// Found in a trial (issue 18 item 6): the demo's tokens never expire; one revoked, aged past the
+// retention and pruned came back as a new session, since no tombstone outlived the row.
+withDatabase(
+  'a demo token revoked by the operator, aged past the retention and pruned by the CLI, is still refused by a restarted demo',
+  async (t) => {
+    await (await controller(t)).revokeUser('bob');
+    const first = await startDemoProcess({ DATABASE_URL: t.context.db.url });
+    const { token, session } = (await login(first.url, 'bob')).login;
+    t.context.secrets.add(token);
+    await first.stop();
+    const revoke = await cli(t, ['sessions', 'revoke', session.id]);
+    t.is(revoke.code, 0, revoke.stderr);
+    // A year ago, far past the 30-day retention: aged in the database, not waited for.
+    await internalsOf(await controller(t)).sql.all(
+      `update gsc_session set created_at = now() - interval '366 days', last_seen_at = now() - interval '366 days',
+              revoked_at = now() - interval '365 days' where id = ?`,
+      [session.id],
+    );
+    const pruned = await cli(t, ['prune']);
+    t.is(pruned.code, 0, pruned.stderr);
+    t.regex(pruned.stdout, /^Deleted [1-9][\d,]* sessions/, 'precondition: the revoked row was pruned');
+
+    // A new demo process: nothing in memory knows the token, only the store can refuse it.
+    const second = await startDemoProcess({ DATABASE_URL: t.context.db.url });
+    t.teardown(() => second.stop());
+    const answer = await demoClient(second.url, token)
+      .request<{ me: unknown }>('{ me }')
+      .then(
+        () => ({ status: 200, code: 'ADMITTED AGAIN' }),
+        (error: { response?: { status?: number; errors?: Array<{ extensions?: Record<string, unknown> }> } }) => ({
+          status: error.response?.status,
+          ...error.response?.errors?.[0]?.extensions,
+        }),
+      );
+    t.like(answer, { status: 401, code: 'SESSION_REVOKED', reason: 'ADMIN_REVOKED' });
+  },
+);
+
 withDatabase('prune: --dry-run counts, a long run shows progress on stderr, then the result', async (t) => {
   const c = await controller(t);
   // 2,500 sessions revoked 40 days ago: past the 30-day retention, three batches of at most 1,000.

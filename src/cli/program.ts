@@ -85,7 +85,7 @@ function buildProgram(environment: CliEnvironment): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 success, 1 target not found (or the store failed), 2 usage error.\n' +
-        'Status and retention follow GSC_IDLE_TIMEOUT, GSC_ABSOLUTE_TIMEOUT and GSC_RETENTION (set them as your servers are).',
+        'Status and retention follow GSC_IDLE_TIMEOUT, GSC_ABSOLUTE_TIMEOUT, GSC_RETENTION and GSC_TOMBSTONE_TTL (set them as your servers are).',
     );
 
   /** Runs `work` on the store, and always closes it. */

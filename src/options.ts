@@ -1,3 +1,4 @@
+import { redactConnectionString } from './connection-string.js';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
 import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
@@ -269,7 +270,8 @@ function feedDatabase(value: unknown): string | false | undefined {
 }
 
 function redactUrl(value: string): string {
-  return value.replace(/\/\/[^@/]*@/, '//***@');
+  // Any form (URL, libpq key=value, JDBC): a string given where a URL belongs may be either.
+  return redactConnectionString(value);
 }
 
 /** Applies every default and validates every option once, so a mistake surfaces at start-up. */

@@ -11,8 +11,10 @@
  *   durations such as 30m, 12h, 30d or milliseconds; `never` for none.
  */
 import { readFileSync } from 'node:fs';
+import { withoutPasswords } from '../connection-string.js';
 import { SessionController } from '../controller.js';
 import type { SessionControllerOptions } from '../options.js';
+import { printable } from './printable.js';
 import { runCli } from './program.js';
 
 /** `never` (or `off`, `null`) means no timeout; empty or unset means the library's default. */
@@ -58,7 +60,9 @@ const exitCode = await runCli(process.argv.slice(2), {
       ...(retention ? { retention } : {}),
       ...(tombstoneTtl !== undefined ? { tombstoneTtl } : {}),
       onStoreError: ({ operation, error }) =>
-        process.stderr.write(`graphql-session-controller: store error during ${operation}: ${error.message}\n`),
+        process.stderr.write(
+          `graphql-session-controller: store error during ${operation}: ${printable(withoutPasswords(error.message, database))}\n`,
+        ),
     };
     const controller = await SessionController.create(options);
     return controller.operations();

@@ -432,6 +432,7 @@ withDatabase(
 );
 
 /** Control characters a terminal would act on: C0 but the newline, DEL, C1. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters.
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 // Found in a trial (issue 18 item 7): any user can plant terminal escape sequences in what an

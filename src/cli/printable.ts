@@ -10,6 +10,7 @@
  * terminals), the line and paragraph separators, and the bidirectional marks and overrides that
  * can make text read other than it is.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this module's job.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** What `JSON.stringify` leaves raw of `UNSAFE` (it escapes C0 itself). */

@@ -102,10 +102,7 @@ export class FairQueue {
       this.waiting.delete(next);
       if (queue.length) this.waiting.set(next, queue);
       this.take(next);
-      // Woken on the next turn of the event loop, not now: on the embedded database a query never
-      // waits for I/O, and a chain of promises alone would serve the whole queue before a request
-      // that arrives meanwhile is even read.
-      setImmediate(wake);
+      wake();
     }
   }
 }

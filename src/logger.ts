@@ -35,6 +35,12 @@ export class Log {
     };
   }
 
+  /** Good news (e.g. the store answers again); a logger without `info` gets it as a warning. */
+  info(message: string): void {
+    if (this.current.info) this.current.info(`${PREFIX} ${message}`);
+    else this.current.warn(`${PREFIX} ${message}`);
+  }
+
   warn(message: string): void {
     this.current.warn(`${PREFIX} ${message}`);
   }

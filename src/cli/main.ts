@@ -6,13 +6,16 @@
  *
  * The store's timing settings are the servers' own options; give the command line the same ones
  * in the environment, or statuses and pruning follow the library's defaults:
- *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d);
+ *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d),
+ *   GSC_TOMBSTONE_TTL (default never: tombstones of keys without an expiry are kept for ever);
  *   durations such as 30m, 12h, 30d or milliseconds; `never` for none.
  * Listings read from the hot standbys in `--read-replica` or GSC_READ_REPLICAS (comma-separated).
  */
 import { readFileSync } from 'node:fs';
+import { withoutPasswords } from '../connection-string.js';
 import { SessionController } from '../controller.js';
 import type { SessionControllerOptions } from '../options.js';
+import { printable } from './printable.js';
 import { runCli } from './program.js';
 
 /** `never` (or `off`, `null`) means no timeout; empty or unset means the library's default. */
@@ -47,6 +50,7 @@ const exitCode = await runCli(process.argv.slice(2), {
     const idleTimeout = duration('GSC_IDLE_TIMEOUT');
     const absoluteTimeout = duration('GSC_ABSOLUTE_TIMEOUT');
     const retention = duration('GSC_RETENTION');
+    const tombstoneTtl = duration('GSC_TOMBSTONE_TTL');
     const options: SessionControllerOptions = {
       database,
       identify: () => null,
@@ -56,8 +60,11 @@ const exitCode = await runCli(process.argv.slice(2), {
       ...(absoluteTimeout !== undefined ? { absoluteTimeout } : {}),
       ...(retention ? { retention } : {}),
       ...(settings?.readReplicas ? { readReplicas: settings.readReplicas } : {}),
+      ...(tombstoneTtl !== undefined ? { tombstoneTtl } : {}),
       onStoreError: ({ operation, error }) =>
-        process.stderr.write(`graphql-session-controller: store error during ${operation}: ${error.message}\n`),
+        process.stderr.write(
+          `graphql-session-controller: store error during ${operation}: ${printable(withoutPasswords(error.message, database))}\n`,
+        ),
     };
     const controller = await SessionController.create(options);
     return controller.operations();

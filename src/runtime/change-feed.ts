@@ -59,6 +59,8 @@ export class ChangeFeed {
     private readonly maxStalenessMs: number,
     private readonly apply: (notice: ChangeNotice) => void,
     private readonly onError: (operation: string, error: Error) => void,
+    /** Told of every completed poll: the store answers (a logged outage ends). */
+    private readonly onSynced: () => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -198,6 +200,7 @@ export class ChangeFeed {
         this.pollFailing = false;
         this.databaseBack();
       }
+      this.onSynced();
     } catch (error) {
       this.pollFailing = true;
       this.onError('poll', error as Error);

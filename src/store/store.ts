@@ -17,7 +17,7 @@ export interface StoreSettings {
   timeouts: Timeouts;
   retentionMs: number;
   leaseTtlMs: number;
-  tombstoneTtlMs: number;
+  tombstoneTtlMs: number | null;
   feedDatabase?: string | false;
   /** Option `readReplicas` (undefined: a host MikroORM's `replicas`, if any). */
   readReplicas?: readonly string[];
@@ -97,11 +97,12 @@ export class Store {
     const queries = this.queries;
     const read = this.replicas;
     this.listings = {
-      listActive: (query) => read.read((r) => r.queries.listActive(query)),
-      list: (query) => read.read((r) => r.queries.list(query)),
-      count: (filter) => read.read((r) => r.queries.count(filter)),
-      countActive: () => read.read((r) => r.queries.countActive()),
-      statusCounts: () => read.read((r) => r.queries.statusCounts()),
+      // Every argument passed on as given (a bound such as `count`'s maximum included).
+      listActive: (...args) => read.read((r) => r.queries.listActive(...args)),
+      list: (...args) => read.read((r) => r.queries.list(...args)),
+      count: (...args) => read.read((r) => r.queries.count(...args)),
+      countActive: (...args) => read.read((r) => r.queries.countActive(...args)),
+      statusCounts: (...args) => read.read((r) => r.queries.statusCounts(...args)),
       // One session, to act on it or to know who calls: the primary's word.
       find: (id) => queries.find(id),
       ownerOfKey: (keyHash) => queries.ownerOfKey(keyHash),

@@ -29,7 +29,7 @@ test('readReplicas must be an array of postgres:// URLs; maxReplicaLag a positiv
     [{ readReplicas: 'postgres://127.0.0.1/app' }, /"readReplicas": expected an array of postgres:\/\/ URLs/],
     [
       { readReplicas: ['mysql://u:secret@h/app'] },
-      /"readReplicas": expected an array of postgres:\/\/ URLs, got "mysql:\/\/\*\*\*@h\/app"/,
+      /"readReplicas": expected an array of postgres:\/\/ URLs, got "mysql:\/\/[^"]*\*\*\*@h\/app"/,
     ],
     [{ readReplicas: [42] }, /"readReplicas"/],
     [{ maxReplicaLag: 0 }, /"maxReplicaLag"/],

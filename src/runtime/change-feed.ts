@@ -72,6 +72,8 @@ export class ChangeFeed {
     private readonly maxStalenessMs: number,
     private readonly apply: (notice: ChangeNotice) => void,
     private readonly onError: (operation: string, error: Error) => void,
+    /** Told of every completed poll: the store answers (a logged outage ends). */
+    private readonly onSynced: () => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -247,6 +249,7 @@ export class ChangeFeed {
         this.pollFailing = false;
         this.databaseBack();
       }
+      this.onSynced();
     } catch (error) {
       this.pollFailing = true;
       this.onError('poll', error as Error);

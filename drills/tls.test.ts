@@ -121,6 +121,11 @@ test.serial('a certificate that no given root signed, and TLS asked of a server 
   t.regex(refused!.message, /TLS is required but unavailable: 127\.0\.0\.1:\d+ offers no TLS, which sslmode=require requires/);
   t.true(Date.now() - started < 5_000, 'at once, not after retries');
   t.log(refused!.message);
+  // sslmode=prefer (libpq's): a server without TLS is used without it.
+  const preferred = await SessionController.create({ database: `${plainUrl}?sslmode=prefer`, identify: () => null });
+  t.teardown(() => preferred.close());
+  t.truthy(await preferred.openSession({ userId: 'p', sessionKey: 'prefer-key' }), 'prefer: admitted without TLS');
+  await preferred.close();
   // The explicit option says the same for a URL that says nothing.
   const byOption = await t.throwsAsync(SessionController.create({ database: plainUrl, ssl: true, identify: () => null }));
   t.is((byOption as SessionDatabaseError).code, 'DATABASE_TLS_UNAVAILABLE');

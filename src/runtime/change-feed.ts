@@ -18,6 +18,15 @@ const RECONNECT_MAX_MS = 30_000;
  * trip and a commit-time lock to every login, for events that `sessionEvents` may show later.
  */
 const ADMISSION_BATCH_MS = 50;
+/**
+ * An instance's LISTEN connection hears the instance's own notifications back, normally within
+ * milliseconds. None of them heard this long after being sent means that connection is on a
+ * server where the pool does not write (a feed URL or endpoint that leads to an old primary
+ * restarted outside the cluster manager): it is replaced, another host first.
+ */
+const ECHO_DEADLINE_MS = 5_000;
+/** Sent payloads kept to be heard back: enough to notice, bounded however busy the instance is. */
+const MAX_ECHOES = 64;
 
 /**
  * On the wire: revocations as `{ r, k, s }` (reason, key digests, and for each the session id and
@@ -40,6 +49,10 @@ export class ChangeFeed {
   private reconnectAttempts = 0;
   /** Whether the last poll failed: its first success after that is the database coming back. */
   private pollFailing = false;
+  /** Payloads this instance sent while listening, not yet heard back: when each was sent. */
+  private readonly echoes = new Map<string, number>();
+  /** The last loss was a listener on the wrong server: its reconnection does not reset the backoff. */
+  private lostToDeafness = false;
   private pollCursor: Date | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
@@ -98,10 +111,17 @@ export class ChangeFeed {
 
   private async notify(notices: readonly ChangeNotice[]): Promise<void> {
     const payloads = messagesFor(notices);
+    const listening = this.listener;
     try {
       await this.log.notify(payloads);
     } catch (error) {
       this.onError('notify', error as Error);
+      return;
+    }
+    // Heard back on the listener that was there when they were sent, or that listener is deaf.
+    const sentAt = Date.now();
+    if (listening && listening === this.listener) {
+      for (const payload of payloads) if (this.echoes.size < MAX_ECHOES) this.echoes.set(payload, sentAt);
     }
   }
 
@@ -120,10 +140,16 @@ export class ChangeFeed {
     // or it keeps listening after close() and keeps the host's process from exiting.
     if (this.stopped) return listener.close();
     this.listener = listener;
-    this.reconnectAttempts = 0;
+    this.echoes.clear();
+    if (!this.lostToDeafness) this.reconnectAttempts = 0;
   }
 
   private received(payload: string): void {
+    if (this.echoes.delete(payload)) {
+      // Heard: this listener is where the pool writes.
+      this.lostToDeafness = false;
+      this.reconnectAttempts = 0;
+    }
     try {
       const message = JSON.parse(payload) as Message;
       if ('a' in message) {
@@ -140,9 +166,31 @@ export class ChangeFeed {
     }
   }
 
+  /** A listener that did not hear its own notifications back in time is replaced, on another host first. */
+  private checkEchoes(now = Date.now()): void {
+    const listener = this.listener;
+    if (!listener) return;
+    for (const sentAt of this.echoes.values()) {
+      if (now - sentAt < ECHO_DEADLINE_MS) continue;
+      this.echoes.clear();
+      this.lostToDeafness = true;
+      listener.passOver();
+      this.reconnect(
+        listener,
+        new Error(
+          `the LISTEN connection heard none of this instance's own notifications within ${ECHO_DEADLINE_MS} ms: ` +
+            'it is not on the server the pool writes to (a feed URL or endpoint that leads to another primary?); reconnecting',
+        ),
+      );
+      void listener.close();
+      return;
+    }
+  }
+
   private reconnect(lost: ChangeListener | undefined, error: Error): void {
     if (this.stopped || this.reconnectTimer || (this.listener && this.listener !== lost)) return;
     this.listener = undefined;
+    this.echoes.clear();
     this.onError('listen', error);
     const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** this.reconnectAttempts);
     this.reconnectAttempts++;
@@ -196,6 +244,7 @@ export class ChangeFeed {
       for (const notice of revoked) this.apply(notice);
       this.pollCursor = new Date(dbNow.getTime() - POLL_OVERLAP_MS);
       this.syncedAt = localBefore;
+      this.checkEchoes();
       if (this.pollFailing) {
         this.pollFailing = false;
         this.databaseBack();

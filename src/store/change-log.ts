@@ -38,6 +38,8 @@ export type ChangeNotice = RevokedNotice | AdmittedNotice | ExpiredNotice;
 /** A dedicated LISTEN connection; `close` ends it. */
 export interface ChangeListener {
   close(): Promise<void>;
+  /** This connection's server is not where the fleet writes: the next one tries another host first. */
+  passOver(): void;
 }
 
 export interface ListenHandlers {
@@ -190,6 +192,7 @@ export class ChangeLog {
       await close();
       throw error;
     }
-    return { close };
+    const locator = this.listenTo;
+    return { close, passOver: () => locator.passOver({ host: client.host, port: client.port }) };
   }
 }

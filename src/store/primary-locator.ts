@@ -34,6 +34,16 @@ export class PrimaryLocator {
   }
 
   /**
+   * A connection on `host` turned out to be on a server where the fleet does not write (it says
+   * "primary", but what is written elsewhere never shows there: an old primary restarted outside
+   * the cluster manager): the next connection tries the following host first.
+   */
+  passOver(host: { host?: string; port?: number }): void {
+    const index = this.config.hosts.findIndex((h) => h.host === host.host && h.port === host.port);
+    if (index === this.preferred) this.preferred = (index + 1) % this.config.hosts.length;
+  }
+
+  /**
    * A connected client on the primary. `make` builds the client from settings (the pool's
    * dialect adds its type parsers and handlers); it is connected and checked here, and ended if
    * it is not the primary.

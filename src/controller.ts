@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
+import { claimAdmission } from './admission-scope.js';
 import { SessionApi } from './api/session-api.js';
 import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
@@ -215,6 +216,7 @@ export class SessionController<TContext = any> {
         maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
         leaseTtlMs: this.options.leaseTtlMs,
         governs: this.options.enabled,
+        logError: (message) => this.log.error(message),
       },
       options,
     );
@@ -227,9 +229,17 @@ export class SessionController<TContext = any> {
 
   /**
    * Explicit admission, for login resolvers: the same path as a first request with an unknown
-   * key. Returns the session, or throws the `GraphQLError` a request would get.
+   * key. Returns the session, or throws the `GraphQLError` a request would get. Pass the
+   * resolver's `context`: a second admission in the same operation (aliased logins) is then
+   * refused with `ONE_SESSION_PER_OPERATION`, over HTTP and WebSocket alike.
    */
-  openSession(identity: Identity): Promise<SessionInfo> {
+  openSession(identity: Identity, context?: object): Promise<SessionInfo> {
+    try {
+      // A second admission in the same operation (aliased logins) is refused: admission-scope.ts.
+      claimAdmission(context);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.sessions.openSession(identity);
   }
 

@@ -8,7 +8,7 @@ import {
 } from 'graphql';
 import { sessionApiCost } from './api/cost.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
-import { costLimitExceeded, SessionErrorCode } from './errors.js';
+import { costLimitExceeded, SessionErrorCode, subscriptionOverHttp } from './errors.js';
 import { isThenable } from './hooks.js';
 import type { Logger } from './logger.js';
 import { setRequestSession } from './request-session.js';
@@ -57,6 +57,8 @@ export function sessionPlugin({
   const listener: GraphQLRequestListener<any> = {
     didResolveOperation({ contextValue, operation, document }) {
       try {
+        // Served over WebSocket only: refused as the client's mistake (400), not run into a 500.
+        if (operation?.operation === 'subscription') throw subscriptionOverHttp();
         // Cheap (a walk of the root selections) and before any SQL: one caller cannot queue
         // thousands of store queries in front of everyone's logins.
         const cost = operation ? costOf(operation, document) : 0;

@@ -20,6 +20,7 @@ export type { GovernedServerOptions, GovernedWebSocketOptions, WebSocketConnecti
 export {
   type AllowedOrigins,
   BOUND_CLOSE_CODES,
+  originPolicy,
   WEBSOCKET_LIMIT_DEFAULTS,
   type WebSocketLimits,
   type WebSocketServerOptions,

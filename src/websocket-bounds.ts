@@ -28,8 +28,8 @@ export interface WebSocketLimits {
 /**
  * Which pages may open a socket (browsers send `Origin` on every upgrade; other clients usually
  * send none). `'same-origin'` (the default): no `Origin`, or one whose host is the request's
- * `Host`. A list: no `Origin`, or one of these exact origins (`https://app.example.com`). A
- * function decides alone.
+ * `Host`. A list: no `Origin`, or one of these exact origins (`https://app.example.com`), or
+ * the same origin if the list holds `'same-origin'`. A function decides alone.
  */
 export type AllowedOrigins =
   | 'same-origin'
@@ -101,18 +101,27 @@ function resolveLimits(limits: WebSocketLimits | undefined): Required<WebSocketL
   return resolved;
 }
 
-function resolveOrigins(
+/**
+ * The predicate of an `allowedOrigins` value, for the host's HTTP CORS answer to follow the same
+ * policy as the upgrades (the demo does). Throws `SessionConfigError` for a bad value.
+ */
+export function originPolicy(
   allowed: AllowedOrigins | undefined,
 ): (origin: string | undefined, request: IncomingMessage) => boolean {
   if (allowed === undefined || allowed === 'same-origin') return sameOrigin;
   if (typeof allowed === 'function') return allowed;
   if (!Array.isArray(allowed)) {
     throw new SessionConfigError(
-      'Invalid option "allowedOrigins" of sessions.websocket(): expected \'same-origin\', a list of origins or a function.',
+      "Invalid option \"allowedOrigins\" of sessions.websocket(): expected 'same-origin', a list of origins (and 'same-origin') or a function.",
     );
   }
   const origins = new Set<string>();
+  let withSameOrigin = false;
   for (const origin of allowed) {
+    if (origin === 'same-origin') {
+      withSameOrigin = true;
+      continue;
+    }
     let parsed: string | undefined;
     try {
       parsed = new URL(String(origin)).origin;
@@ -124,7 +133,8 @@ function resolveOrigins(
     }
     origins.add(parsed);
   }
-  return (origin) => origin === undefined || origins.has(origin);
+  return (origin, request) =>
+    origin === undefined || origins.has(origin) || (withSameOrigin && sameOrigin(origin, request));
 }
 
 /** A browser's page on the same host and port as the endpoint, or a client that sends no `Origin`. */
@@ -154,7 +164,7 @@ export class WebSocketBounds {
     private readonly onMisconfigured: (message: string) => void,
   ) {
     this.limits = resolveLimits(options.limits);
-    this.originAllowed = resolveOrigins(options.allowedOrigins);
+    this.originAllowed = originPolicy(options.allowedOrigins);
     this.serverOptions = {
       maxPayload: this.limits.maxPayload,
       verifyClient: ({ req }, callback) => {

@@ -155,6 +155,8 @@ export class WebSocketBounds {
   /** Upgrades that went through `verifyClient`: the proof that the server was built with `serverOptions`. */
   private readonly verified = new WeakSet<IncomingMessage>();
   private readonly counted = new WeakMap<object, () => void>();
+  /** Sockets already gone: one that closes while its connect is governed is never counted. */
+  private readonly gone = new WeakSet<object>();
   private readonly perSession = new Map<string, number>();
   private anonymous = 0;
   private warnedMisconfigured = false;
@@ -209,6 +211,7 @@ export class WebSocketBounds {
    * `socketClosed` gives its place back.
    */
   admitSocket(socket: object, sessionKeyHash: string | undefined): Refusal | undefined {
+    if (this.gone.has(socket)) return undefined;
     if (sessionKeyHash === undefined) {
       if (this.anonymous >= this.limits.maxAnonymousSockets)
         return [BOUND_CLOSE_CODES.anonymousSockets, 'WEBSOCKET_LIMIT_EXCEEDED:ANONYMOUS_SOCKETS'];
@@ -230,6 +233,7 @@ export class WebSocketBounds {
 
   /** Gives a closed socket's place back (idempotent). */
   socketClosed(socket: object): void {
+    this.gone.add(socket);
     this.counted.get(socket)?.();
     this.counted.delete(socket);
   }

@@ -248,3 +248,35 @@ test('a WebSocketServer built without serverOptions refuses every connection wit
   }
   t.is(logged.filter((m) => m.includes('serverOptions')).length, 1);
 });
+
+test('a socket that goes while its connect is still being checked takes no place under the bounds', async (t) => {
+  // A slow identify: each connect is checked for 300 ms, long enough for the client to leave.
+  const http = await serveAlone(
+    t,
+    {
+      identify: async (ctx: TestContext) => {
+        await sleep(300);
+        return ctx.identity;
+      },
+    },
+    schema,
+  );
+  const { url } = await startWsServer(t, http.controller, schema(http.controller), {
+    limits: { maxAnonymousSockets: 2 },
+  });
+  const gone = Array.from({ length: 5 }, () => {
+    const raw = new WebSocket(url, 'graphql-transport-ws');
+    return new Promise<void>((resolve) => {
+      raw.once('open', () => {
+        raw.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+        setTimeout(() => raw.terminate(), 20);
+      });
+      raw.once('close', () => resolve());
+    });
+  });
+  await Promise.all(gone);
+  await sleep(600);
+  const stayed = [client(t, url, {}), client(t, url, {})];
+  await Promise.all(stayed.map((c) => c.connected));
+  t.pass();
+});

@@ -117,7 +117,8 @@ export function oneSessionPerOperation(): GraphQLError {
   return sessionError(
     'One sign-in per operation: this operation already opened a session. Send each sign-in as its own operation.',
     SessionErrorCode.ONE_SESSION_PER_OPERATION,
-    400,
+    // A field error: the operation's first sign-in succeeded, and its answer must reach the client.
+    undefined,
   );
 }
 

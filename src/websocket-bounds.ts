@@ -36,13 +36,13 @@ export type AllowedOrigins =
   | readonly string[]
   | ((origin: string | undefined, request: IncomingMessage) => boolean);
 
-export const WEBSOCKET_LIMIT_DEFAULTS: Required<WebSocketLimits> = {
+export const WEBSOCKET_LIMIT_DEFAULTS: Readonly<Required<WebSocketLimits>> = Object.freeze({
   maxPayload: 102_400,
   maxConnectionParamsBytes: 16_384,
   maxSubscriptionsPerSocket: 100,
   maxSocketsPerSession: 10,
   maxAnonymousSockets: 1_000,
-};
+});
 
 /** Close codes of the bounds, with graphql-ws's client's behaviour (docs/contract.md §12). */
 export const BOUND_CLOSE_CODES = {
@@ -89,7 +89,7 @@ function resolveLimits(limits: WebSocketLimits | undefined): Required<WebSocketL
   if (limits !== undefined && (typeof limits !== 'object' || limits === null)) {
     throw new SessionConfigError('Invalid option "limits" of sessions.websocket(): expected an object.');
   }
-  const resolved = { ...WEBSOCKET_LIMIT_DEFAULTS };
+  const resolved: Required<WebSocketLimits> = { ...WEBSOCKET_LIMIT_DEFAULTS };
   for (const [name, value] of Object.entries(limits ?? {})) {
     if (!(name in WEBSOCKET_LIMIT_DEFAULTS)) {
       throw new SessionConfigError(

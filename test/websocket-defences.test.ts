@@ -154,6 +154,7 @@ test('aliased logins admit one session per operation, over HTTP and over WebSock
 
   const overHttp = await post(http.url, logins('http'));
   t.is(typeof overHttp.body.data?.l0, 'string', 'the first login of the operation is admitted');
+  t.is(overHttp.status, 200, "field errors: the first login's answer reaches the client");
   t.is(overHttp.body.errors?.length, 9);
   t.true(overHttp.body.errors!.every((e) => e.extensions?.code === 'ONE_SESSION_PER_OPERATION'));
   t.is(await countLive(http.controller, 'zoe'), 1);

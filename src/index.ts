@@ -44,3 +44,4 @@ export {
   type SessionScope,
   type SessionStatus,
 } from './vocabulary.js';
+export { bearerToken } from './bearer-token.js';

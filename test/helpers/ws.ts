@@ -24,7 +24,7 @@ export async function startWsServer(
   controller: SessionController<TestContext>,
   schema: GraphQLSchema,
   options: Omit<GovernedWebSocketOptions<TestContext>, 'schema' | 'context'> = {},
-): Promise<{ url: string; wss: WebSocketServer }> {
+): Promise<{ url: string; wss: WebSocketServer; dispose: () => Promise<void> }> {
   const http: Server = createServer();
   const live = controller.websocket({
     schema,
@@ -49,11 +49,17 @@ export async function startWsServer(
   const wss = new WebSocketServer({ server: http, path: '/graphql', ...live.serverOptions });
   const serverCleanup = useServer(live, wss);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  let disposed: Promise<void> | undefined;
+  const dispose = () => (disposed ??= Promise.resolve(serverCleanup.dispose()));
   t.teardown(async () => {
-    await serverCleanup.dispose();
+    await dispose();
     await new Promise<void>((resolve) => http.close(() => resolve()));
   });
-  return { url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`, wss };
+  return {
+    url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`,
+    wss,
+    dispose,
+  };
 }
 
 export interface Closed {
@@ -69,6 +75,11 @@ export interface TestClient {
   /** Resolves once the server acknowledged the connection (rejects if it closed first). */
   connected: Promise<void>;
   dispose(): Promise<void>;
+  /**
+   * Drops the connection as a closed tab or a lost network does: the TCP socket is destroyed at
+   * once, with no close handshake and no `complete` for open subscriptions.
+   */
+  terminate(): void;
 }
 
 export function connect(url: string, params: TestParams): TestClient {
@@ -83,9 +94,17 @@ export function connect(url: string, params: TestParams): TestClient {
     onRefused = reject;
   });
   connected.catch(() => {});
+  const sockets: WebSocket[] = [];
+  // graphql-ws hides its socket: a subclass keeps a hand on it, so a test can drop it abruptly.
+  class TrackedWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      sockets.push(this);
+    }
+  }
   const client = createClient({
     url,
-    webSocketImpl: WebSocket,
+    webSocketImpl: TrackedWebSocket,
     connectionParams: params as Record<string, unknown>,
     lazy: false,
     retryAttempts: 0,
@@ -100,7 +119,15 @@ export function connect(url: string, params: TestParams): TestClient {
       },
     },
   });
-  return { client, closed, connected, dispose: () => client.dispose() as Promise<void> };
+  return {
+    client,
+    closed,
+    connected,
+    dispose: () => client.dispose() as Promise<void>,
+    terminate: () => {
+      for (const socket of sockets) socket.terminate();
+    },
+  };
 }
 
 /** Subscribes and collects results; `next()` waits for the next one. */

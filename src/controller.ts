@@ -6,7 +6,7 @@ import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
-import { SessionConfigError, SessionShutdownError } from './errors.js';
+import { SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
 import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
 import type { Identity } from './identity.js';
@@ -125,6 +125,8 @@ export class SessionController<TContext = any> {
     const log = new Log(resolved.logger);
     const db = await openDatabase(resolved.database, {
       createDatabase: resolved.createDatabase,
+      ssl: resolved.ssl,
+      log,
       preparedStatements: resolved.preparedStatements,
       onPreparedOff: (error) =>
         log.warn(
@@ -137,6 +139,13 @@ export class SessionController<TContext = any> {
         throw new SessionConfigError(
           `Invalid option "database": the PostgreSQL database "${error.database}" does not exist. ` +
             'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
+        );
+      }
+      if (error instanceof SessionConfigError) throw error;
+      if (error instanceof SessionDatabaseError) {
+        throw new SessionDatabaseError(
+          error.code,
+          `Cannot open the session store given by option "database": ${error.message}`,
         );
       }
       // Name the option to look at; the driver's message (never the URL's password) says why.

@@ -1,6 +1,7 @@
 import { redactConnectionString } from './connection-string.js';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
+import { ConnectionUrlError, connectionConfig, type SslOption } from './store/connection-config.js';
 import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './logger.js';
@@ -113,6 +114,14 @@ export interface SessionControllerOptions<TContext = any> {
    */
   feedDatabase?: string | false;
   /**
+   * TLS for every connection the library opens from a URL (`database`, `feedDatabase`; the pool,
+   * the LISTEN connection, the command line): `true` (verified against the system's CAs),
+   * `false` (none), or node's TLS options, e.g. `{ ca: readFileSync('root.crt') }`. It wins over
+   * the URL's `sslmode`/`sslrootcert`/`sslcert`/`sslkey`. Default: what the URL says (libpq's
+   * `sslmode`; no TLS when it says nothing).
+   */
+  ssl?: SslOption;
+  /**
    * At most one `lastSeenAt` write per session per this interval, batched. Must be shorter than
    * `idleTimeout`. Default: `'30s'`, or a quarter of `idleTimeout` if that is shorter.
    */
@@ -194,6 +203,8 @@ export interface ResolvedOptions<TContext = any> {
   tombstoneTtlMs: number | null;
   /** `feedDatabase`: undefined = the database URL, `false` = poll only. */
   feedDatabase: string | false | undefined;
+  /** `ssl`: undefined = what the URLs say. */
+  ssl: SslOption | undefined;
   touchIntervalMs: number;
   cacheSize: number;
   api: {
@@ -262,7 +273,7 @@ function database(value: unknown): DatabaseOption {
   if (value === undefined || (typeof value === 'string' && value.trim() === '')) return { embedded: {} };
   if (typeof value === 'string') {
     if (!/^postgres(ql)?:\/\//.test(value)) fail('database', 'a postgres:// URL', redactUrl(value));
-    return value;
+    return readableUrl('database', value);
   }
   if (value && typeof value === 'object') {
     if ('embedded' in value) {
@@ -280,8 +291,25 @@ function database(value: unknown): DatabaseOption {
 
 function feedDatabase(value: unknown): string | false | undefined {
   if (value === undefined || value === false) return value;
-  if (typeof value === 'string' && /^postgres(ql)?:\/\//.test(value)) return value;
+  if (typeof value === 'string' && /^postgres(ql)?:\/\//.test(value)) return readableUrl('feedDatabase', value);
   return fail('feedDatabase', 'a postgres:// URL or false', typeof value === 'string' ? redactUrl(value) : value);
+}
+
+/** A URL whose hosts and parameters can be read (and the certificate files it names, too). */
+function readableUrl(option: string, url: string): string {
+  try {
+    connectionConfig(url);
+  } catch (error) {
+    if (!(error instanceof ConnectionUrlError)) throw error;
+    throw new SessionConfigError(`Invalid option "${option}": ${error.message}`);
+  }
+  return url;
+}
+
+function ssl(value: unknown): SslOption | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  if (value && typeof value === 'object' && !Array.isArray(value)) return value as SslOption;
+  return fail('ssl', "true, false or node's TLS options ({ ca, cert, key, rejectUnauthorized, ... })", value);
 }
 
 function redactUrl(value: string): string {
@@ -344,6 +372,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
       nullable: true,
     }),
     feedDatabase: feedDatabase(options.feedDatabase),
+    ssl: ssl(options.ssl),
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
     api: apiBounds(options.api),

@@ -9,7 +9,7 @@ import {
 import { markLibraryTypesNotCacheable } from './api/cache-hints.js';
 import { sessionApiCost } from './api/cost.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
-import { costLimitExceeded, isLibraryError } from './errors.js';
+import { costLimitExceeded, isLibraryError, subscriptionOverHttp } from './errors.js';
 import { isThenable } from './hooks.js';
 import type { Logger } from './logger.js';
 import { setRequestSession } from './request-session.js';
@@ -64,6 +64,8 @@ export function sessionPlugin({
   const listener: GraphQLRequestListener<any> = {
     didResolveOperation({ contextValue, operation, document }) {
       try {
+        // Served over WebSocket only: refused as the client's mistake (400), not run into a 500.
+        if (operation?.operation === 'subscription') throw subscriptionOverHttp();
         // Cheap (a walk of the root selections) and before any SQL: one caller cannot queue
         // thousands of store queries in front of everyone's logins.
         const cost = operation ? costOf(operation, document) : 0;

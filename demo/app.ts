@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { GraphQLError } from 'graphql';
-import { SessionController, type Identity } from '../src/index.js';
+import { bearerToken, SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
 import { armor, bodyErrors, formatDemoError, oneLoginPerOperation } from './defences.js';
 import { metricsRoute } from './metrics.js';
@@ -62,11 +62,9 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
         schema,
         context: async ({ connectionParams, request }) => {
           const client = clientOf(request);
-          const authorization = connectionParams?.authorization;
-          return {
-            client,
-            identity: await identityOf(typeof authorization === 'string' ? authorization : undefined, tokens, client),
-          };
+          // Authorization, authorization: any case of the key (docs/clients.md).
+          const token = bearerToken(connectionParams);
+          return { client, identity: await identityOf(token ? `Bearer ${token}` : undefined, tokens, client) };
         },
       }),
       wsServer,

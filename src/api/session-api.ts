@@ -46,7 +46,8 @@ export interface SessionApiHost {
 
 /** Where `sessionEvents` come from: the change feed's fan-out on this instance. */
 export interface SessionEventSource {
-  subscribe(userId: string): AsyncGenerator<SessionEvent>;
+  /** Its `return()` must end it at once, even while it waits for an event. */
+  subscribe(userId: string): AsyncIterableIterator<SessionEvent, undefined>;
 }
 
 /** The caller of an API operation. */
@@ -245,7 +246,7 @@ export class SessionApi {
   async sessionEvents(
     contextValue: unknown,
     input: { userId?: string | null },
-  ): Promise<AsyncGenerator<SessionEventView>> {
+  ): Promise<AsyncIterableIterator<SessionEventView, undefined>> {
     const caller = await this.caller(contextValue);
     const userId =
       input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
@@ -257,14 +258,21 @@ export class SessionApi {
     if (access === 'NONE') throw forbidden("Only an administrator may follow another user's sessions.");
     const events = this.events.subscribe(userId);
     const view = (session: SessionInfo) => this.view(session, caller);
-    return (async function* () {
-      try {
-        for await (const event of events)
-          yield { type: event.type, reason: event.reason, session: view(event.session) };
-      } finally {
-        await events.return(undefined);
-      }
-    })();
+    // Not a generator: its `return()` reaches the stream at once, even while it waits for an event.
+    const stream: AsyncIterableIterator<SessionEventView, undefined> = {
+      [Symbol.asyncIterator]: () => stream,
+      async next() {
+        const step = await events.next();
+        if (step.done) return step;
+        const event = step.value;
+        return { value: { type: event.type, reason: event.reason, session: view(event.session) }, done: false };
+      },
+      async return() {
+        await events.return?.();
+        return { value: undefined, done: true };
+      },
+    };
+    return stream;
   }
 
   async revokeSession(contextValue: unknown, input: { id: string; reason?: string | null }): Promise<UserSessionView> {

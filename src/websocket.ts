@@ -182,6 +182,8 @@ export function governedWebSocket<TContext>(
   const bounds = new WebSocketBounds({ limits, allowedOrigins }, runtimes.logError);
   const defences = resolveDefences(shared);
   const states = new WeakMap<SocketContext, ConnectionState>();
+  /** Sockets already closed: an operation that starts after its socket went ends at once. */
+  const gone = new WeakSet<SocketContext>();
   const connectionOf = (ctx: SocketContext): WebSocketConnection => ({
     connectionParams: ctx.connectionParams,
     request: ctx.extra.request,
@@ -331,12 +333,14 @@ export function governedWebSocket<TContext>(
     onOperation(ctx, id, _payload, _args, result) {
       if (!isAsyncIterable(result)) return undefined;
       const stream = runtimes.operations.track(result as AsyncIterable<ExecutionResult>);
-      const state = states.get(ctx);
-      if (!state || state.closed) {
+      if (gone.has(ctx)) {
         // The socket went while the operation started: it ends before its first event.
         void stream.return();
         return stream;
       }
+      const state = states.get(ctx);
+      // Not governed (the kill switch): graphql-ws' own return() on close ends it, at once.
+      if (!state) return stream;
       state.operations.set(id, stream);
       const lost = state.subscriptions.get(id)?.lost;
       if (lost) stream.fail(lost);
@@ -349,6 +353,7 @@ export function governedWebSocket<TContext>(
     },
 
     async onClose(ctx) {
+      gone.add(ctx);
       bounds.socketClosed(ctx);
       const state = states.get(ctx);
       if (!state) return;

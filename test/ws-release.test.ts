@@ -86,6 +86,27 @@ test.serial('a clean complete and a server shutdown end sessionEvents streams at
   t.is(a.http.controller.openConnections, 0);
 });
 
+test.serial(
+  'behind the kill switch (enabled: false) subscriptions stream, ungoverned, and end when their socket goes',
+  async (t) => {
+    const a = await liveInstance(t, await sharedDatabase(t), { enabled: false });
+    const dee = connect(a.ws, { user: 'dee', key: 'dee-1' });
+    t.teardown(() => dee.dispose());
+    await dee.connected;
+    const beats = subscribe<{ beats: number }>(dee.client, 'subscription { beats }');
+    await beats.waitFor(2);
+    t.deepEqual(
+      beats.results.slice(0, 2).map((r) => r.data?.beats),
+      [0, 1],
+    );
+    t.is(a.http.controller.openConnections, 0, 'not governed: not in the registry');
+    t.is(a.http.controller.openSubscriptions, 1);
+    dee.terminate();
+    await eventually(async () => (a.http.controller.openSubscriptions === 0 ? true : undefined), 2_000);
+    t.pass();
+  },
+);
+
 if (onPostgres) {
   // Two instances on one PostgreSQL; only the first one's link to it is frozen (no FIN, no RST).
   test.serial(

@@ -1,7 +1,7 @@
 /**
  * A host app built like the demo for live-connection tests: an Apollo server and a graphql-ws
  * server governed by one controller, with the session API (`sessionEvents`), a governed
- * subscription (`ticks`, one seat per user) and one whose generator waits for an event that never
+ * subscription (`ticks`, one seat per user), an ungoverned one (`beats`) and one whose generator waits for an event that never
  * comes (`quiet`, as a host's event stream between two events).
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
@@ -18,6 +18,7 @@ const hostTypeDefs = /* GraphQL */ `
   type Subscription {
     ticks(count: Int = 1000): Int! @uniqueSession(max: 1)
     quiet: Int! @uniqueSession(max: 1)
+    beats: Int!
   }
 `;
 
@@ -45,6 +46,7 @@ function schema(controller: SessionController<TestContext>) {
           Subscription: {
             ticks: { subscribe: (_: unknown, args: { count: number }) => ticks(args.count) },
             quiet: { subscribe: () => quiet() },
+            beats: { subscribe: () => ticks(1000), resolve: (event: { ticks: number }) => event.ticks },
           },
         },
       ],

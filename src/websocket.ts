@@ -265,8 +265,8 @@ export function governedWebSocket<TContext>(
   };
 }
 
-/** The subscription's root fields that carry `@uniqueSession`, with their coordinates. */
-function governedRootFields(
+/** The subscription's root fields that carry `@uniqueSession`, with their coordinates (also read by src/envelop/plugin.ts). */
+export function governedRootFields(
   schema: GraphQLSchema,
   selections: readonly SelectionNode[],
 ): Array<{ field: string; config: UniqueSessionConfig }> {

@@ -1,0 +1,192 @@
+/**
+ * `useSessionControl(sessions)`: the envelop plugin (GraphQL Yoga, or any envelop server) that
+ * governs requests exactly as the Apollo plugin does, through the same request gate
+ * (src/request-gate.ts): every operation that carries an identity is checked before it executes,
+ * a refusal is the operation's only error and its `extensions.http.status` (401/403/503) is the
+ * response's status. Subscriptions (Yoga serves them over SSE) are checked when they start, hold
+ * their `@uniqueSession` seats while they live, and end with the refusal as their last event when
+ * the session is revoked on any instance (docs/contract.md §14).
+ */
+import type { Plugin } from '@envelop/core';
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  GraphQLError,
+  type GraphQLSchema,
+  getOperationAST,
+  type OperationDefinitionNode,
+} from 'graphql';
+import { ADAPTER_RUNTIMES, type AdapterHost, type AdapterRuntimes } from '../adapter-runtimes.js';
+import type { UniqueSessionConfig } from '../directive/config.js';
+import { assertUniqueSessionEnforced, markSchemaInert } from '../directive/enforce.js';
+import { unauthenticated } from '../errors.js';
+import { isThenable } from '../hooks.js';
+import { type RequestGate, requestGate } from '../request-gate.js';
+import type { Governed } from '../runtime/contracts.js';
+import type { StoredSession } from '../store/rows.js';
+import { governedRootFields } from '../websocket.js';
+import { governedStream, refusalFromCloseReason } from './live-stream.js';
+
+type Seat = { field: string; config: UniqueSessionConfig };
+type StopWith = (result: ExecutionResult) => void;
+
+/**
+ * The envelop plugin of a controller. Put it before plugins that read `currentSession` in their
+ * own hooks. Behind the kill switch (`enabled: false`) it governs nothing and the schema's
+ * `@uniqueSession` fields resolve as if undecorated.
+ */
+export function useSessionControl(sessions: AdapterHost): Plugin {
+  const runtimes = sessions[ADAPTER_RUNTIMES]();
+  if (!runtimes.governs) {
+    return {
+      onSchemaChange({ schema }) {
+        markSchemaInert(schema);
+      },
+    };
+  }
+  const gate = requestGate(runtimes);
+  const streams = liveStreams(runtimes);
+  return {
+    onSchemaChange({ schema }) {
+      // A @uniqueSession field nobody enforces is refused when the server is created.
+      assertUniqueSessionEnforced(schema);
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      const governed = admit(gate, args.contextValue, args.document, args.operationName, setResultAndStopExecution);
+      // A cached session settles here without a promise (the hot path).
+      if (isThenable(governed)) return (governed as Promise<unknown>).then(NOTHING);
+      return undefined;
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const started = async () => {
+        const governed = await admit(
+          gate,
+          args.contextValue,
+          args.document,
+          args.operationName,
+          setResultAndStopExecution,
+        );
+        if (!governed) return undefined;
+        const operation = getOperationAST(args.document, args.operationName);
+        return streams.start(args.schema, operation, governed, setResultAndStopExecution);
+      };
+      return started().then((stream) =>
+        stream
+          ? {
+              onSubscribeResult({ result, setResult }) {
+                setResult(stream.wrap(result) as typeof result);
+              },
+            }
+          : undefined,
+      );
+    },
+    onDispose: () => runtimes.flush(),
+  } as Plugin;
+}
+
+/**
+ * Runs the gate; a refusal (a `GraphQLError`) becomes the operation's result, so the server
+ * answers with its status and nothing executes. Anything else is the server's to handle.
+ */
+function admit(
+  gate: RequestGate,
+  contextValue: unknown,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  stop: StopWith,
+): Governed | Promise<Governed | undefined> | undefined {
+  const refuse = (error: unknown) => {
+    if (!(error instanceof GraphQLError)) throw error;
+    stop({ errors: [error] });
+    return undefined;
+  };
+  try {
+    const operation = getOperationAST(document, operationName ?? undefined);
+    const governed = gate(contextValue as object, operation, document);
+    return isThenable<Governed>(governed) ? (governed as Promise<Governed>).then(undefined, refuse) : governed;
+  } catch (error) {
+    return refuse(error);
+  }
+}
+
+const NOTHING = () => {};
+
+/** Subscriptions of signed-in sessions: their seats and their end on revocation. */
+function liveStreams(runtimes: AdapterRuntimes) {
+  const acquireAll = (seats: Seat[], governed: Governed, session: StoredSession, strict: boolean) =>
+    Promise.all(
+      seats.map((seat) =>
+        runtimes.leases.acquire(
+          seat.field,
+          strict ? { ...seat.config, strict: true } : seat.config,
+          governed.identity!,
+          session,
+        ),
+      ),
+    );
+  return {
+    /**
+     * Takes the subscription's seats before its stream starts (a refusal ends this subscription
+     * only, as a field error would); returns what wraps its stream, or nothing for an anonymous one.
+     */
+    async start(
+      schema: GraphQLSchema,
+      operation: OperationDefinitionNode | null | undefined,
+      governed: Governed,
+      stop: StopWith,
+    ) {
+      const seats = operation ? governedRootFields(schema, operation.selectionSet.selections) : [];
+      if (seats.length && !governed.identity) {
+        stop({ errors: [unauthenticated('This subscription requires a signed-in session.', false)] });
+        return undefined;
+      }
+      const session = governed.session;
+      // Anonymous, or let through by failMode 'open': nothing to watch.
+      if (!session) return undefined;
+      try {
+        // One after the other, as on WebSocket: a refusal leaves the seats taken before it to expire.
+        for (const seat of seats) await acquireAll([seat], governed, session, false);
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        stop({ errors: [error] });
+        return undefined;
+      }
+      const release = () => {
+        for (const { field, config } of seats) void runtimes.leases.release(field, config, session).catch(() => {});
+      };
+      return {
+        wrap(result: unknown): unknown {
+          if (!isAsyncIterable(result)) {
+            release();
+            return result;
+          }
+          let refresh: NodeJS.Timeout | undefined;
+          if (seats.length) {
+            // A long subscription keeps its seats alive well within leaseTtl.
+            refresh = setInterval(
+              () => void acquireAll(seats, governed, session, true).catch(() => {}),
+              Math.max(1_000, runtimes.leaseTtlMs / 3),
+            );
+            refresh.unref();
+          }
+          return governedStream<ExecutionResult>(
+            result as AsyncIterable<ExecutionResult>,
+            {
+              watch: (end) =>
+                runtimes.connections.open(session, (_code, reason) => end(refusalFromCloseReason(reason))),
+              ended: () => {
+                clearInterval(refresh);
+                release();
+              },
+            },
+            (refusal) => ({ errors: [refusal] }),
+          );
+        },
+      };
+    },
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
+}

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLClient } from 'graphql-request';
-import { createSchema, createYoga, type YogaServerOptions } from 'graphql-yoga';
+import { createSchema, createYoga, Repeater, type YogaServerOptions } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import { SessionController } from '../../src/controller.js';
 import { useSessionControl } from '../../src/envelop.js';
@@ -31,13 +31,14 @@ export const yogaTypeDefs = /* GraphQL */ `
   }
 `;
 
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function* counting(every: number, field: string) {
-  for (let n = 1; ; n++) {
-    await pause(every);
-    yield { [field]: n };
-  }
+/** One event every `every` ms; ended at once by `return()` (a Repeater), as a real event source is. */
+function counting(every: number, field: string) {
+  return new Repeater<Record<string, number>>(async (push, stop) => {
+    let n = 0;
+    const timer = setInterval(() => void push({ [field]: ++n }), every);
+    await stop;
+    clearInterval(timer);
+  });
 }
 
 export function yogaSchema(controller: SessionController<TestContext>): GraphQLSchema {

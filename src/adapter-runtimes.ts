@@ -16,8 +16,6 @@ export interface AdapterRuntimes extends RequestGateRuntimes {
   leaseTtlMs: number;
   /** The kill switch: `false` serves operations without governing them (directives are inert). */
   governs: boolean;
-  /** Writes what was batched (when the server is disposed). */
-  flush(): Promise<void>;
 }
 
 /** A controller, as the adapters see it. */

@@ -230,7 +230,6 @@ export class SessionController<TContext = any> {
       maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
       leaseTtlMs: this.options.leaseTtlMs,
       governs: this.options.enabled,
-      flush: () => this.flush(),
     };
   }
 

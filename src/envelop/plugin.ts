@@ -22,12 +22,14 @@ import { assertUniqueSessionEnforced, markSchemaInert } from '../directive/enfor
 import { unauthenticated } from '../errors.js';
 import { isThenable } from '../hooks.js';
 import { type RequestGate, requestGate } from '../request-gate.js';
+import { getRequestSession } from '../request-session.js';
 import type { Governed } from '../runtime/contracts.js';
 import type { StoredSession } from '../store/rows.js';
 import { governedRootFields } from '../websocket.js';
 import { governedStream, refusalFromCloseReason } from './live-stream.js';
 
 type Seat = { field: string; config: UniqueSessionConfig };
+type OnExecuteDoneArgs = { args: { contextValue: unknown }; result: unknown; setResult: (result: any) => void };
 type StopWith = (result: ExecutionResult) => void;
 
 /**
@@ -46,6 +48,15 @@ export function useSessionControl(sessions: AdapterHost): Plugin {
   }
   const gate = requestGate(runtimes);
   const streams = liveStreams(runtimes);
+  // One hook object for every request (nothing allocated per request): an incremental result
+  // (`@defer`/`@stream`) of a signed-in session stops at its revocation, like a subscription.
+  const incremental = {
+    onExecuteDone({ args, result, setResult }: OnExecuteDoneArgs) {
+      if (!isAsyncIterable(result)) return;
+      const session = getRequestSession(args.contextValue)?.session;
+      if (session) setResult(streams.watched(result as AsyncIterable<ExecutionResult>, session, { hasNext: false }));
+    },
+  };
   return {
     onSchemaChange({ schema }) {
       // A @uniqueSession field nobody enforces is refused when the server is created.
@@ -54,8 +65,8 @@ export function useSessionControl(sessions: AdapterHost): Plugin {
     onExecute({ args, setResultAndStopExecution }) {
       const governed = admit(gate, args.contextValue, args.document, args.operationName, setResultAndStopExecution);
       // A cached session settles here without a promise (the hot path).
-      if (isThenable(governed)) return (governed as Promise<unknown>).then(NOTHING);
-      return undefined;
+      if (isThenable(governed)) return (governed as Promise<unknown>).then(() => incremental);
+      return incremental;
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const started = async () => {
@@ -80,8 +91,7 @@ export function useSessionControl(sessions: AdapterHost): Plugin {
           : undefined,
       );
     },
-    onDispose: () => runtimes.flush(),
-  } as Plugin;
+  };
 }
 
 /**
@@ -109,8 +119,6 @@ function admit(
   }
 }
 
-const NOTHING = () => {};
-
 /** Subscriptions of signed-in sessions: their seats and their end on revocation. */
 function liveStreams(runtimes: AdapterRuntimes) {
   const acquireAll = (seats: Seat[], governed: Governed, session: StoredSession, strict: boolean) =>
@@ -124,7 +132,23 @@ function liveStreams(runtimes: AdapterRuntimes) {
         ),
       ),
     );
+  /** `source`, ended with the session's refusal as its last event (`extra` added to that event). */
+  const watched = (
+    source: AsyncIterable<ExecutionResult>,
+    session: StoredSession,
+    extra: Record<string, unknown>,
+    ended: () => void = () => {},
+  ) =>
+    governedStream<ExecutionResult>(
+      source,
+      {
+        watch: (end) => runtimes.connections.open(session, (_code, reason) => end(refusalFromCloseReason(reason))),
+        ended,
+      },
+      (refusal) => ({ errors: [refusal], ...extra }),
+    );
   return {
+    watched,
     /**
      * Takes the subscription's seats before its stream starts (a refusal ends this subscription
      * only, as a field error would); returns what wraps its stream, or nothing for an anonymous one.
@@ -169,18 +193,10 @@ function liveStreams(runtimes: AdapterRuntimes) {
             );
             refresh.unref();
           }
-          return governedStream<ExecutionResult>(
-            result as AsyncIterable<ExecutionResult>,
-            {
-              watch: (end) =>
-                runtimes.connections.open(session, (_code, reason) => end(refusalFromCloseReason(reason))),
-              ended: () => {
-                clearInterval(refresh);
-                release();
-              },
-            },
-            (refusal) => ({ errors: [refusal] }),
-          );
+          return watched(result as AsyncIterable<ExecutionResult>, session, {}, () => {
+            clearInterval(refresh);
+            release();
+          });
         },
       };
     },

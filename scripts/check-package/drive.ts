@@ -3,15 +3,20 @@
  * does after installing the packed tarball: login twice, a governed field (the second session is
  * refused), activeSessions, logout, the logged-out token refused, an anonymous logout refused;
  * schema-first (the Express app) also over graphql-ws: sessionEvents, a governed subscription
- * field, and the logged-out session's socket closed with 4401.
- * Usage: tsx scripts/check-package/drive.ts <url> [schema-first]. Exits non-zero on any failure.
+ * field, and the logged-out session's socket closed with 4401; the Yoga app (examples/yoga) the
+ * same over graphql-ws, and over SSE with graphql-sse's client: a governed subscription field
+ * streams, and the logged-out session's stream ends with SESSION_REVOKED in its last event.
+ * Usage: tsx scripts/check-package/drive.ts <url> [schema-first|yoga]. Exits non-zero on any failure.
  */
 import { ClientError, GraphQLClient, gql } from 'graphql-request';
+import { createClient as createSseClient, type ExecutionResult } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 const [url, style] = process.argv.slice(2);
-if (!url) throw new Error('usage: drive.ts <url> [schema-first]');
+if (!url) throw new Error('usage: drive.ts <url> [schema-first|yoga]');
+/** Both schema-first apps serve subscriptions over graphql-ws; the Yoga app over SSE too. */
+const webSockets = style === 'schema-first' || style === 'yoga';
 
 interface GraphQLErrorShape {
   message: string;
@@ -192,7 +197,7 @@ if (style === 'schema-first') {
 }
 
 let firstSocket: ReturnType<typeof socket> | undefined;
-if (style === 'schema-first') {
+if (webSockets) {
   firstSocket = socket(first.token);
   const secondSocket = socket(second.token);
   const signedIn = firstSocket;
@@ -227,6 +232,21 @@ if (style === 'schema-first') {
   await secondSocket.client.dispose();
 }
 
+/** An SSE stream (graphql-sse's client, distinct connections mode) read in the background. */
+let sseStream: { events: Array<ExecutionResult<Record<string, unknown>, unknown>>; ended: Promise<void> } | undefined;
+if (style === 'yoga') {
+  sseStream = await step('over SSE: the governed subscription field streams for the seat holder', async () => {
+    const sse = createSseClient({ url, headers: { authorization: `Bearer ${first.token}` }, retryAttempts: 0 });
+    const events: Array<ExecutionResult<Record<string, unknown>, unknown>> = [];
+    const ended = (async () => {
+      for await (const event of sse.iterate({ query: 'subscription { examClock }' })) events.push(event);
+    })();
+    for (let i = 0; i < 100 && events.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    check((events[0]?.data as { examClock?: number } | undefined)?.examClock === 0, 'examClock 0 over SSE', events);
+    return { events, ended };
+  });
+}
+
 await step('logout (requireSession) ends the session', async () => {
   const { data, errors } = await client(first.token).rawRequest<{ logout: boolean }>('mutation { logout }');
   check(!errors?.length && data.logout === true, 'logout true', { data, errors });
@@ -240,6 +260,22 @@ if (firstSocket) {
       new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref()),
     ]);
     check(closed?.code === 4401 && closed.reason === 'SESSION_REVOKED:LOGOUT', '4401 SESSION_REVOKED:LOGOUT', closed);
+  });
+}
+
+if (sseStream) {
+  const stream = sseStream;
+  await step("the logged-out session's SSE stream ends, its last event SESSION_REVOKED (LOGOUT)", async () => {
+    const ended = await Promise.race([
+      stream.ended.then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 2_000).unref()),
+    ]);
+    const last = stream.events.at(-1)?.errors?.[0] as GraphQLErrorShape | undefined;
+    check(
+      ended && last?.extensions?.code === 'SESSION_REVOKED' && last.extensions.reason === 'LOGOUT',
+      'the stream ended with SESSION_REVOKED (LOGOUT)',
+      { ended, last },
+    );
   });
 }
 

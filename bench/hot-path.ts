@@ -63,6 +63,8 @@ try {
       {
         DATABASE_URL: db.url,
         PORT: '0',
+        // Several demos run at once: a free metrics port each.
+        METRICS_PORT: '0',
         SESSION_CONTROL: control,
         DEMO_SECRET: secret,
         DEMO_DATA_DIR: join(scratch, label),

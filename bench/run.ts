@@ -132,6 +132,8 @@ function demoEnv(db: BenchDatabase, secret: string, control: 'on' | 'off', dataD
   return {
     DATABASE_URL: db.url,
     PORT: '0',
+    // Several demos run at once: a free metrics port each.
+    METRICS_PORT: '0',
     SESSION_CONTROL: control,
     DEMO_SECRET: secret,
     DEMO_DATA_DIR: dataDir,

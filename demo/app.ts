@@ -6,23 +6,26 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { useServer } from 'graphql-ws/use/ws';
 import { existsSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { GraphQLError } from 'graphql';
-import { SessionController, type Identity } from '../src/index.js';
+import { bearerToken, SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
 import { armor, bodyErrors, formatDemoError, oneLoginPerOperation } from './defences.js';
 import { metricsRoute } from './metrics.js';
+import { LoginThrottle } from './throttle.js';
 import { buildDemoSchema, type DemoContext } from './schema.js';
 import { DemoTokens, loadSecret } from './tokens.js';
 import { findUser } from './users.js';
 
 export interface RunningDemo {
   url: string;
+  /** Where Prometheus scrapes, apart from the public port (METRICS_PORT); `null` when off. */
+  metricsUrl: string | null;
   controller: SessionController<DemoContext>;
   stop(): Promise<void>;
 }
@@ -41,11 +44,17 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     enabled: config.sessionControl,
   });
   let server: ApolloServer<DemoContext> | undefined;
+  let throttle: LoginThrottle | undefined;
+  let metricsServer: Server | undefined;
   const app = express();
   const httpServer = createServer(app);
   try {
     const limits = armor();
-    const schema = await buildDemoSchema(controller, tokens);
+    throttle = await LoginThrottle.create(
+      { perIp: config.loginPerIp, failuresPerUser: config.loginFailuresPerUser },
+      config.databaseUrl,
+    );
+    const schema = await buildDemoSchema(controller, tokens, throttle);
     // Subscriptions on the same port and path as HTTP, governed by the same controller.
     const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
     const subscriptions = useServer(
@@ -53,11 +62,9 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
         schema,
         context: async ({ connectionParams, request }) => {
           const client = clientOf(request);
-          const authorization = connectionParams?.authorization;
-          return {
-            client,
-            identity: await identityOf(typeof authorization === 'string' ? authorization : undefined, tokens, client),
-          };
+          // Authorization, authorization: any case of the key (docs/clients.md).
+          const token = bearerToken(connectionParams);
+          return { client, identity: await identityOf(token ? `Bearer ${token}` : undefined, tokens, client) };
         },
       }),
       wsServer,
@@ -85,11 +92,10 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
       stopOnTerminationSignals: false,
     });
     await server.start();
-    // Prometheus scrapes the library's metrics here (docs/contract.md §9).
-    const metrics = await metricsRoute(controller);
-    app.get('/metrics', async (req, res, next) => {
-      if (!(await metrics(req, res))) next();
-    });
+    // Prometheus scrapes the library's metrics (docs/contract.md §9) on a port of their own
+    // (METRICS_PORT, on METRICS_HOST: loopback by default), never on the public one.
+    const metricsEndpoint = config.metricsPort === null ? null : await serveMetrics(controller, config);
+    metricsServer = metricsEndpoint?.server;
     app.use(
       '/graphql',
       // Apollo's standalone server takes bodies up to 50 MB; no operation of the demo needs 100 kB.
@@ -114,20 +120,53 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     });
     const url = `http://localhost:${(httpServer.address() as AddressInfo).port}/`;
     const running = server;
+    const runningThrottle = throttle;
     return {
       url,
+      metricsUrl: metricsEndpoint?.url ?? null,
       controller,
       stop: async () => {
         await running.stop();
+        await closeServer(metricsServer);
+        await runningThrottle.close();
         await controller.close();
       },
     };
   } catch (error) {
     await server?.stop().catch(() => {});
     httpServer.close();
+    await closeServer(metricsServer);
+    await throttle?.close().catch(() => {});
     await controller.close();
     throw error;
   }
+}
+
+/** `/metrics` on its own HTTP server; anything else there is a 404. */
+async function serveMetrics(
+  controller: SessionController<DemoContext>,
+  config: DemoConfig,
+): Promise<{ url: string; server: Server }> {
+  const metrics = await metricsRoute(controller);
+  const server = createServer((req, res) => {
+    metrics(req, res).then(
+      (served) => {
+        if (!served) res.writeHead(404).end();
+      },
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.metricsPort ?? 0, config.metricsHost, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
+  return { url: `http://${host}:${port}/metrics`, server };
+}
+
+function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
 }
 
 /** The web page's files: demo/public. */

@@ -13,6 +13,14 @@ export interface DemoConfig {
   sessionControl: boolean;
   /** DEMO_DEBUG: stack traces and unexpected errors' messages in responses (off: answers as production would). */
   debug: boolean;
+  /** DEMO_LOGIN_PER_IP: sign-in attempts per client address per minute (0: no limit); demo/throttle.ts. */
+  loginPerIp: number;
+  /** DEMO_LOGIN_FAILURES_PER_USER: failed sign-ins per username per 15 minutes (0: no limit). */
+  loginFailuresPerUser: number;
+  /** METRICS_PORT: where `/metrics` is served, apart from the public port; `null` (`off`): not served. */
+  metricsPort: number | null;
+  /** METRICS_HOST: the address the metrics port listens on. */
+  metricsHost: string;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -55,5 +63,9 @@ export function demoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
     secret: env.DEMO_SECRET || undefined,
     sessionControl: control === 'on',
     debug: flag(env, 'DEMO_DEBUG'),
+    loginPerIp: integer(env, 'DEMO_LOGIN_PER_IP', 30, 0),
+    loginFailuresPerUser: integer(env, 'DEMO_LOGIN_FAILURES_PER_USER', 10, 0),
+    metricsPort: (env.METRICS_PORT ?? '').trim().toLowerCase() === 'off' ? null : integer(env, 'METRICS_PORT', 9464, 0),
+    metricsHost: env.METRICS_HOST || '127.0.0.1',
   };
 }

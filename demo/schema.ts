@@ -21,6 +21,7 @@ import {
   type UserSessionView,
 } from '../src/index.js';
 import { UniqueSession, UserSession, sessionResolvers } from '../src/type-graphql.js';
+import type { LoginThrottle } from './throttle.js';
 import type { DemoTokens } from './tokens.js';
 import { checkPassword } from './users.js';
 
@@ -66,6 +67,7 @@ function signedIn(ctx: DemoContext): { userId: string; sessionId: string | null 
 export async function buildDemoSchema(
   controller: SessionController<DemoContext>,
   tokens: DemoTokens,
+  throttle: LoginThrottle,
 ): Promise<GraphQLSchema> {
   @Resolver()
   class DemoResolver {
@@ -105,12 +107,16 @@ export async function buildDemoSchema(
       @Args(() => LoginArgs) { username, password }: LoginArgs,
       @Ctx() ctx: DemoContext,
     ): Promise<LoginPayload> {
+      // Throttled per address and per username before the password is even checked (throttle.ts).
+      await throttle.attempt(username, ctx.client.ip);
       const user = checkPassword(username, password);
       if (!user) {
+        await throttle.failed(username);
         throw new GraphQLError('Wrong username or password.', {
           extensions: { code: SessionErrorCode.UNAUTHENTICATED },
         });
       }
+      await throttle.succeeded(username);
       const { token, sessionKey } = await tokens.issue(user.username);
       const session = await controller.openSession({
         userId: user.username,

@@ -8,6 +8,8 @@ const config = demoConfig();
 // body parser's error page, e.g. for a body that is not JSON) shows a stack trace.
 if (!config.debug && !process.env.NODE_ENV) process.env.NODE_ENV = 'production';
 const demo = await startDemo(config);
+// Before the line that says the demo is up: whoever waits for that line finds this one too.
+console.log(demo.metricsUrl ? `metrics at ${demo.metricsUrl}` : 'metrics off (METRICS_PORT=off)');
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.dataDir}/pglite`;
 console.log(
   `graphql-session-controller demo at ${new URL('graphql', demo.url)} on ${where}; session control ${config.sessionControl ? 'on' : 'off'}; web page at ${demo.url}`,

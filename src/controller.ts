@@ -22,6 +22,9 @@ import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { AppCountKeeper } from './runtime/app-count-keeper.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { ConnectionRegistry } from './runtime/connections.js';
+import { LiveOperations } from './runtime/live-operations.js';
+import { SEAT_CHECK_INTERVAL_MS, SeatKeeper } from './runtime/seat-keeper.js';
+import { SocketStoreGuard } from './runtime/socket-store-guard.js';
 import { ChangeFanOut } from './runtime/fan-out.js';
 import { SessionEventHub } from './runtime/session-events.js';
 import { Leases } from './runtime/leases.js';
@@ -63,6 +66,9 @@ export class SessionController<TContext = any> {
   private readonly pruner: Pruner;
   private readonly connections: ConnectionRegistry;
   private readonly events: SessionEventHub;
+  private readonly liveOperations = new LiveOperations();
+  private readonly seats: SeatKeeper;
+  private readonly socketGuard: SocketStoreGuard;
   private readonly log: Log;
   private readonly hooks: HookRunner;
   private readonly appCount: AppCountKeeper;
@@ -101,9 +107,12 @@ export class SessionController<TContext = any> {
       options.maxStalenessMs,
       (notice) => fanOut.apply(notice),
       (operation, error) => hooks.storeFailed(operation, error),
+      () => hooks.storeAnswered(),
     );
     fanOut.publishTo(this.feed);
     this.sessions.attachFeed(this.feed, fanOut);
+    this.seats = new SeatKeeper(this.leases, Math.min(SEAT_CHECK_INTERVAL_MS, options.leaseTtlMs / 3));
+    this.socketGuard = new SocketStoreGuard(this.feed, this.connections, options.failMode);
     this.pruner = new Pruner(store.pruning, (error) => hooks.storeFailed('prune', error));
     this.appCount = new AppCountKeeper(store.appCount, (operation, error) => hooks.storeFailed(operation, error));
   }
@@ -149,6 +158,7 @@ export class SessionController<TContext = any> {
     this.sessions.startBackground();
     await this.feed.start();
     this.pruner.start(this.options.pruneIntervalMs);
+    this.socketGuard.start();
     if (this.options.appLimit !== null) this.appCount.start();
   }
 
@@ -214,7 +224,9 @@ export class SessionController<TContext = any> {
         leases: this.leases,
         connections: this.connections,
         maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
-        leaseTtlMs: this.options.leaseTtlMs,
+        operations: this.liveOperations,
+        seats: this.seats,
+        storeGuard: this.socketGuard,
         governs: this.options.enabled,
       },
       options,
@@ -236,6 +248,14 @@ export class SessionController<TContext = any> {
   /** Open governed WebSocket connections on this instance. */
   get openConnections(): number {
     return this.connections.size;
+  }
+
+  /**
+   * Operations streaming over this instance's governed WebSockets whose iterator has not finished:
+   * a subscription leaves the count when its iterator has ended, not merely been asked to.
+   */
+  get openSubscriptions(): number {
+    return this.liveOperations.size;
   }
 
   /**
@@ -392,6 +412,8 @@ export class SessionController<TContext = any> {
         ),
       ),
     );
+    this.socketGuard.stop();
+    this.seats.stop();
     this.connections.stop();
     this.events.stop();
     const lost = await this.sessions.stop(flushDeadline);

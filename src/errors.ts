@@ -15,15 +15,32 @@ export enum SessionErrorCode {
   SESSION_HOST_ERROR = 'SESSION_HOST_ERROR',
 }
 
+/**
+ * Marks the errors this library raised, so that only they lose their stack traces: codes such as
+ * FORBIDDEN or BAD_USER_INPUT are also the host's and Apollo's (docs/contract.md §15). A
+ * non-enumerable symbol: invisible in the response, in JSON and to other code.
+ */
+const RAISED_BY_LIBRARY = Symbol('graphql-session-controller error');
+
+/** Whether `error` (or the error a resolver threw, wrapped by graphql-js) was raised by this library. */
+export function isLibraryError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  if ((error as { [RAISED_BY_LIBRARY]?: true })[RAISED_BY_LIBRARY] === true) return true;
+  const original = (error as { originalError?: unknown }).originalError;
+  return typeof original === 'object' && original !== null && RAISED_BY_LIBRARY in original;
+}
+
 function sessionError(
   message: string,
   code: SessionErrorCode,
   status: number | undefined,
   extra: Record<string, unknown> = {},
 ): GraphQLError {
-  return new GraphQLError(message, {
+  const error = new GraphQLError(message, {
     extensions: { code, ...extra, ...(status === undefined ? {} : { http: { status } }) },
   });
+  Object.defineProperty(error, RAISED_BY_LIBRARY, { value: true });
+  return error;
 }
 
 export function sessionLimitExceeded(level: LimitLevel, limit: number, field?: string): GraphQLError {

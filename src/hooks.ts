@@ -1,5 +1,6 @@
 import type { PublicIdentity } from './identity.js';
 import { type Log, messageOf } from './logger.js';
+import { StoreOutageLog } from './outage-log.js';
 import type { LimitLevel, RevokeReason, SessionInfo, SessionLimitLevel, SessionScope } from './vocabulary.js';
 
 export interface AdmitEvent {
@@ -82,11 +83,14 @@ export interface RuntimeObserver {
 export class HookRunner {
   /** The library's own observers (metrics), told what the hooks are told, and admission timings. */
   private readonly observers = new Set<RuntimeObserver>();
+  private readonly outage: StoreOutageLog;
 
   constructor(
     private readonly hooks: SessionHooks,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.outage = new StoreOutageLog(log);
+  }
 
   /** Adds an observer; the returned function removes it. */
   observe(observer: RuntimeObserver): () => void {
@@ -115,10 +119,16 @@ export class HookRunner {
     this.notify((o) => o.storeError?.(operation));
     const hook = this.hooks.onStoreError;
     if (!hook) {
-      this.log.warn(`store error during ${operation}: ${error.message}`);
+      // One line when an outage starts, one a minute while it lasts, one when it ends.
+      this.outage.failed(operation, error);
       return;
     }
     this.call('onStoreError', () => hook({ operation, error }));
+  }
+
+  /** A store call succeeded (a change-feed poll, a request's look-up): ends a logged outage. */
+  storeAnswered(): void {
+    if (this.outage.ongoing) this.outage.answered();
   }
 
   leaseEvicted(event: LeaseEvictEvent): void {

@@ -35,3 +35,4 @@ export {
   type SessionScope,
   type SessionStatus,
 } from './vocabulary.js';
+export { bearerToken } from './bearer-token.js';

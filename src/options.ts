@@ -1,3 +1,4 @@
+import { redactConnectionString } from './connection-string.js';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
 import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
@@ -96,11 +97,12 @@ export interface SessionControllerOptions<TContext = any> {
   /**
    * How long a revoked key stays refused after its revocation when `identify` gave no
    * `expiresAt` for it: when the row is pruned (`retention`), a tombstone of the key's digest
-   * takes over until then, so a revoked key never comes back as a new session. Set it to the
-   * lifetime of your session keys (tokens). With `expiresAt`, the tombstone lasts until that
-   * time instead. Default: `'30d'`.
+   * takes over until then, so a revoked key never comes back as a new session. `null`: for
+   * ever (a key with no known expiry may be presented again at any time). With `expiresAt`, the
+   * tombstone lasts until that time instead. Default: `null` (for ever; one small row per
+   * revoked key, docs/design.md "Tombstones").
    */
-  tombstoneTtl?: Duration;
+  tombstoneTtl?: Duration | null;
   /**
    * Where the change feed's `LISTEN` connection goes, when `database` is a URL. LISTEN needs a
    * connection of its own for its whole life, which a pooler in transaction mode (PgBouncer
@@ -123,9 +125,19 @@ export interface SessionControllerOptions<TContext = any> {
    * over it the request is refused before any SQL runs (`COST_LIMIT_EXCEEDED`, HTTP 400).
    * Default: `10`. `maxConcurrentQueries`: store queries the API runs at once on this instance;
    * the rest wait their turn, and admissions and request checks keep the other connections of
-   * the pool. Default: `3`.
+   * the pool. Default: `3`. `maxConcurrentQueriesPerUser`: of those, how many one user's
+   * requests may run at once; waiting users take turns, so one user flooding the API waits
+   * behind their own queries, not in front of others'. At most `maxConcurrentQueries`.
+   * Default: `1`. `maxTotalCount`: `totalCount` (of `sessions` and `activeSessions`) counts at
+   * most this many sessions: exact below it, this number when there are at least as many, so a
+   * count costs a bounded amount whatever the history. Default: `10000`.
    */
-  api?: { maxCallsPerRequest?: number; maxConcurrentQueries?: number };
+  api?: {
+    maxCallsPerRequest?: number;
+    maxConcurrentQueries?: number;
+    maxConcurrentQueriesPerUser?: number;
+    maxTotalCount?: number;
+  };
   /** How often each instance polls for changes it may have missed (the staleness bound). Default: `'500ms'`. */
   syncInterval?: Duration;
   /**
@@ -178,12 +190,18 @@ export interface ResolvedOptions<TContext = any> {
   failMode: 'closed' | 'open';
   enabled: boolean;
   retentionMs: number;
-  tombstoneTtlMs: number;
+  /** `null`: tombstones of keys without `expiresAt` never expire. */
+  tombstoneTtlMs: number | null;
   /** `feedDatabase`: undefined = the database URL, `false` = poll only. */
   feedDatabase: string | false | undefined;
   touchIntervalMs: number;
   cacheSize: number;
-  api: { maxCallsPerRequest: number; maxConcurrentQueries: number };
+  api: {
+    maxCallsPerRequest: number;
+    maxConcurrentQueries: number;
+    maxConcurrentQueriesPerUser: number;
+    maxTotalCount: number;
+  };
   syncIntervalMs: number;
   maxStalenessMs: number;
   pruneIntervalMs: number;
@@ -267,7 +285,8 @@ function feedDatabase(value: unknown): string | false | undefined {
 }
 
 function redactUrl(value: string): string {
-  return value.replace(/\/\/[^@/]*@/, '//***@');
+  // Any form (URL, libpq key=value, JDBC): a string given where a URL belongs may be either.
+  return redactConnectionString(value);
 }
 
 /** Applies every default and validates every option once, so a mistake surfaces at start-up. */
@@ -283,7 +302,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
       const shapes = {
         app: 'an object { maxSessions? }',
         user: 'an object { maxSessions?, onLimit? }',
-        api: 'an object { maxCallsPerRequest?, maxConcurrentQueries? }',
+        api: 'an object { maxCallsPerRequest?, maxConcurrentQueries?, maxConcurrentQueriesPerUser?, maxTotalCount? }',
       };
       fail(group, shapes[group], value);
     }
@@ -321,14 +340,13 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
     enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
     retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
-    tombstoneTtlMs: parseDuration('tombstoneTtl', defaulted(options.tombstoneTtl, '30d'), { nullable: false })!,
+    tombstoneTtlMs: parseDuration('tombstoneTtl', options.tombstoneTtl === undefined ? null : options.tombstoneTtl, {
+      nullable: true,
+    }),
     feedDatabase: feedDatabase(options.feedDatabase),
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
-    api: {
-      maxCallsPerRequest: wholeNumber('api.maxCallsPerRequest', options.api?.maxCallsPerRequest, 10),
-      maxConcurrentQueries: wholeNumber('api.maxConcurrentQueries', options.api?.maxConcurrentQueries, 3),
-    },
+    api: apiBounds(options.api),
     syncIntervalMs,
     maxStalenessMs: maxStaleness(options.maxStaleness, syncIntervalMs),
     pruneIntervalMs: parseDuration('pruneInterval', defaulted(options.pruneInterval, '1h'), { nullable: false })!,
@@ -369,6 +387,29 @@ function maxStaleness(value: unknown, syncIntervalMs: number): number {
 /** Only an omitted option takes the default: `null` where "never" is not accepted is a mistake to report. */
 function defaulted(value: unknown, fallback: Duration): unknown {
   return value === undefined ? fallback : value;
+}
+
+/** The `api` option (docs/contract.md §15, "Fair listings"): a user's share never exceeds the whole. */
+function apiBounds(api: SessionControllerOptions<unknown>['api']): ResolvedOptions<unknown>['api'] {
+  const maxConcurrentQueries = wholeNumber('api.maxConcurrentQueries', api?.maxConcurrentQueries, 3);
+  const maxConcurrentQueriesPerUser = wholeNumber(
+    'api.maxConcurrentQueriesPerUser',
+    api?.maxConcurrentQueriesPerUser,
+    1,
+  );
+  if (maxConcurrentQueriesPerUser > maxConcurrentQueries) {
+    fail(
+      'api.maxConcurrentQueriesPerUser',
+      `a whole number from 1 to api.maxConcurrentQueries (${maxConcurrentQueries})`,
+      maxConcurrentQueriesPerUser,
+    );
+  }
+  return {
+    maxCallsPerRequest: wholeNumber('api.maxCallsPerRequest', api?.maxCallsPerRequest, 10),
+    maxConcurrentQueries,
+    maxConcurrentQueriesPerUser,
+    maxTotalCount: wholeNumber('api.maxTotalCount', api?.maxTotalCount, 10_000),
+  };
 }
 
 function wholeNumber(option: string, value: unknown, fallback: number): number {

@@ -1,7 +1,8 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
+import { markLibraryTypesNotCacheable } from './api/cache-hints.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
-import { SessionErrorCode } from './errors.js';
+import { isLibraryError } from './errors.js';
 import { isThenable } from './hooks.js';
 import type { Logger } from './logger.js';
 import { requestGate } from './request-gate.js';
@@ -14,8 +15,11 @@ export interface PluginRuntimes {
   flush(): Promise<void>;
   /** `api.maxCallsPerRequest`. */
   maxApiCallsPerRequest: number;
-  /** Apollo's logger becomes the library's, unless the `logger` option gave one. */
-  adoptLogger(logger: Logger): void;
+  /**
+   * Apollo's logger becomes the library's while that server runs, unless the `logger` option
+   * gave one; returns what gives it back at `serverWillStop`.
+   */
+  adoptLogger(logger: Logger): () => void;
 }
 
 /**
@@ -37,15 +41,18 @@ export function sessionPlugin({
   // settled hook returns one shared resolved promise (a differential CPU profile of the demo, on
   // against off, put the plugin's cost in promise machinery and garbage rather than in its own
   // code). A refusal is returned as a rejected promise, not thrown, so that every other plugin's
-  // hook still runs as it would otherwise.
+  // hook still runs as it would otherwise; that promise is marked handled before it is returned,
+  // because Apollo collects the hooks' promises with `Promise.all(listeners.map(...))`: a plugin
+  // after ours that throws synchronously stops the map, and a promise nobody awaits then would
+  // be an unhandled rejection, which ends the process by default (docs/contract.md §15).
   const listener: GraphQLRequestListener<any> = {
     didResolveOperation({ contextValue, operation, document }) {
       try {
         // The cost bound, then the session (src/request-gate.ts, shared with the envelop plugin).
         const governed = gate(contextValue, operation, document);
-        return isThenable(governed) ? (governed as Promise<unknown>).then(NOTHING) : SETTLED;
+        return isThenable(governed) ? handled((governed as Promise<unknown>).then(NOTHING)) : SETTLED;
       } catch (error) {
-        return Promise.reject(error);
+        return handled(Promise.reject(error));
       }
     },
     // Only requests with errors reach this hook, before Apollo formats their errors.
@@ -57,11 +64,13 @@ export function sessionPlugin({
   const started = Promise.resolve(listener);
   return {
     async serverWillStart({ schema, logger }) {
-      adoptLogger(logger);
       // A @uniqueSession field nobody enforces is refused now, not discovered in production.
       assertUniqueSessionEnforced(schema);
+      markLibraryTypesNotCacheable(schema);
+      const giveBackLogger = adoptLogger(logger);
       return {
         async serverWillStop() {
+          giveBackLogger();
           await flush();
         },
       };
@@ -81,25 +90,36 @@ export function inertPlugin(): ApolloServerPlugin<any> {
   return {
     async serverWillStart({ schema }) {
       markSchemaInert(schema);
+      // Caps are off, but sessions are still each caller's own.
+      markLibraryTypesNotCacheable(schema);
     },
   };
 }
 
-const OWN_CODES = new Set<unknown>(Object.values(SessionErrorCode));
+/** Returns `promise` itself, with a no-op rejection handler attached so that it is never "unhandled". */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(ignore);
+  return promise;
+}
+
+function ignore(): void {}
+
+const NOTHING = () => {};
 
 /** What a hook that finished synchronously returns: Apollo awaits it like any promise. */
 const SETTLED: Promise<void> = Promise.resolve();
-const NOTHING = () => {};
 
 /**
  * Apollo adds `extensions.stacktrace` (the error's `stack`) to every error unless `NODE_ENV` is
  * `production`/`test` or the host turns it off, so on a machine with NODE_ENV unset a refused
  * session would show the library's internals. Our errors are expected refusals, not bugs: their
  * stack helps nobody. Apollo formats an error after `didEncounterErrors`, from the same object; a
- * resolver's refusal arrives wrapped by graphql-js with its own stack and our code copied over.
+ * resolver's refusal arrives wrapped by graphql-js with its own stack and ours as `originalError`.
+ * Only errors marked as the library's are touched (never matched by code: a host's FORBIDDEN or
+ * Apollo's BAD_USER_INPUT keep their stacks, for the response and for error reporters).
  */
 function dropStacktraces(errors: ReadonlyArray<GraphQLError>): void {
   for (const error of errors) {
-    if (OWN_CODES.has(error.extensions?.code)) error.stack = undefined;
+    if (isLibraryError(error)) error.stack = undefined;
   }
 }

@@ -7,22 +7,35 @@
 import type { IncomingMessage } from 'node:http';
 import {
   type DocumentNode,
+  type ExecutionResult,
   GraphQLError,
   type GraphQLSchema,
   getOperationAST,
   isObjectType,
   Kind,
   parse,
-  type SelectionNode,
+  type SelectionSetNode,
+  type FragmentDefinitionNode,
   validate,
 } from 'graphql';
-import { sessionApiCost } from './api/cost.js';
+import { rootFieldCounts, sessionApiCost } from './api/cost.js';
 import type { UniqueSessionConfig } from './directive/config.js';
 import { UNIQUE_SESSION_EXTENSION } from './directive/enforce.js';
-import { costLimitExceeded, SessionErrorCode, unauthenticated } from './errors.js';
+import {
+  costLimitExceeded,
+  SessionErrorCode,
+  sessionLimitExceeded,
+  storeUnavailable,
+  unauthenticated,
+} from './errors.js';
+import { leaseScopeKey } from './policy/lease.js';
 import { setRequestSession } from './request-session.js';
 import { CLOSE_CODES, type ConnectionRegistry } from './runtime/connections.js';
 import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
+import type { LiveOperation, LiveOperations } from './runtime/live-operations.js';
+import type { SeatKeeper } from './runtime/seat-keeper.js';
+import type { SocketStoreGuard } from './runtime/socket-store-guard.js';
+import type { SeatKey } from './store/lease-store.js';
 import type { StoredSession } from './store/rows.js';
 
 /** A connection as the host's context function sees it. */
@@ -73,26 +86,43 @@ export interface GovernedServerOptions {
         contextValue: unknown;
       }
   >;
+  /** Wraps each operation's stream so that ending it takes effect at once (docs/contract.md §12). */
+  onOperation(
+    ctx: SocketContext,
+    id: string,
+    payload: unknown,
+    args: unknown,
+    result: unknown,
+  ): AsyncIterableIterator<ExecutionResult, undefined> | undefined;
   onComplete(ctx: SocketContext, id: string): Promise<void>;
   onClose(ctx: SocketContext): Promise<void>;
 }
 
 export interface WebSocketRuntimes {
-  sessions: Pick<SessionRuntime, 'govern'>;
+  sessions: Pick<SessionRuntime, 'govern' | 'identify'>;
   leases: LeaseRuntime;
   connections: Pick<ConnectionRegistry, 'open'>;
   maxApiCallsPerRequest: number;
-  /** Seats held by a long subscription are refreshed well within `leaseTtl`. */
-  leaseTtlMs: number;
+  /** The operations streaming on this instance's sockets: ended at once, counted until they finish. */
+  operations: LiveOperations;
+  /** Keeps the seats of live subscriptions, and tells when one is gone. */
+  seats: Pick<SeatKeeper, 'hold'>;
+  /** Fail-closed: whether revocations can be confirmed (new governed connections are refused if not). */
+  storeGuard: Pick<SocketStoreGuard, 'confirm'>;
   /** The kill switch: `false` serves operations without governing them (directives are inert). */
   governs: boolean;
 }
 
-/** Seats one subscription holds, and the timer that keeps them alive. */
+/** Seats one subscription holds, kept by the seat keeper while it lives. */
 interface HeldSeats {
   seats: Array<{ field: string; config: UniqueSessionConfig }>;
   session: StoredSession;
-  refresh: NodeJS.Timeout | undefined;
+  /** Stops keeping them; returns those no other subscription of the session holds. */
+  stopKeeping: () => SeatKey[];
+  /** The refusal that ends the subscription once a seat is found gone. */
+  lost?: GraphQLError;
+  /** The subscription ended: an event still in flight must not take its seats again. */
+  ended: boolean;
 }
 
 interface ConnectionState {
@@ -100,6 +130,8 @@ interface ConnectionState {
   governed: Governed;
   forget: (() => void) | undefined;
   subscriptions: Map<string, HeldSeats>;
+  /** The streams of this socket's operations, ended when it goes. */
+  operations: Map<string, LiveOperation<ExecutionResult>>;
   closed: boolean;
 }
 
@@ -136,12 +168,17 @@ export function governedWebSocket<TContext>(
     ctx.extra.socket.close(code, reason);
   };
   const release = (state: ConnectionState, id: string) => {
+    state.operations.get(id)?.return();
+    state.operations.delete(id);
     const held = state.subscriptions.get(id);
     if (!held) return;
     state.subscriptions.delete(id);
-    clearInterval(held.refresh);
+    held.ended = true;
+    const free = new Set(held.stopKeeping().map((seat) => seat.field));
+    // A seat found gone is not given up again: another session may hold it by now.
+    if (held.lost) return;
     for (const { field, config } of held.seats)
-      void runtimes.leases.release(field, config, held.session).catch(() => {});
+      if (free.has(field)) void runtimes.leases.release(field, config, held.session).catch(() => {});
   };
 
   return {
@@ -151,12 +188,16 @@ export function governedWebSocket<TContext>(
       if (!runtimes.governs) return true;
       try {
         const connectionContext = await context(connectionOf(ctx));
+        // Fail-closed: a signed-in connection is refused while revocations cannot be confirmed.
+        if (!(await runtimes.storeGuard.confirm()) && (await runtimes.sessions.identify(connectionContext)))
+          throw storeUnavailable();
         const governed = await runtimes.sessions.govern(connectionContext);
         const state: ConnectionState = {
           context: connectionContext,
           governed,
           forget: undefined,
           subscriptions: new Map(),
+          operations: new Map(),
           closed: false,
         };
         if (governed.session) {
@@ -210,16 +251,16 @@ export function governedWebSocket<TContext>(
         close(ctx, error);
         return [error instanceof GraphQLError ? error : new GraphQLError('The session could not be checked.')];
       }
-      setRequestSession(contextValue, {
-        identity: governed.identity,
-        session: governed.session,
-        leases: runtimes.leases,
-      });
-
       // `@uniqueSession` on subscription fields: the seat is taken before the stream starts and
       // held while it lives; a refusal ends this subscription only.
       const seats =
-        operation.operation === 'subscription' ? governedRootFields(schema, operation.selectionSet.selections) : [];
+        operation.operation === 'subscription' ? governedRootFields(schema, operation.selectionSet, fragments) : [];
+      let held: HeldSeats | undefined;
+      setRequestSession(contextValue, {
+        identity: governed.identity,
+        session: governed.session,
+        leases: seats.length ? keptSeats(runtimes.leases, () => held) : runtimes.leases,
+      });
       if (seats.length) {
         if (!governed.identity) return [unauthenticated('This subscription requires a signed-in session.', false)];
         if (governed.session) {
@@ -230,23 +271,40 @@ export function governedWebSocket<TContext>(
           } catch (error) {
             return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
           }
-          const held: HeldSeats = { seats, session, refresh: undefined };
-          const identity = governed.identity;
-          held.refresh = setInterval(
-            () => {
-              for (const seat of seats) {
-                void runtimes.leases
-                  .acquire(seat.field, { ...seat.config, strict: true }, identity, session)
-                  .catch(() => {});
-              }
+          // Kept, never taken again: a seat revoked or released ends the subscription with the
+          // field's refusal (docs/contract.md §12).
+          const holding: HeldSeats = (held = { seats, session, stopKeeping: () => [], ended: false });
+          holding.stopKeeping = runtimes.seats.hold(
+            seats.map(({ field, config }) => ({
+              field,
+              scopeKey: leaseScopeKey(config.scope, session.userId),
+              sessionId: session.id,
+            })),
+            (seat) => {
+              const config = seats.find((s) => s.field === seat.field)?.config;
+              holding.lost = seatLost(seat.field, config?.max ?? 1);
+              state.operations.get(id)?.fail(holding.lost);
             },
-            Math.max(1_000, runtimes.leaseTtlMs / 3),
           );
-          held.refresh.unref();
-          state.subscriptions.set(id, held);
+          state.subscriptions.set(id, holding);
         }
       }
       return execution;
+    },
+
+    onOperation(ctx, id, _payload, _args, result) {
+      if (!isAsyncIterable(result)) return undefined;
+      const stream = runtimes.operations.track(result as AsyncIterable<ExecutionResult>);
+      const state = states.get(ctx);
+      if (!state || state.closed) {
+        // The socket went while the operation started: it ends before its first event.
+        void stream.return();
+        return stream;
+      }
+      state.operations.set(id, stream);
+      const lost = state.subscriptions.get(id)?.lost;
+      if (lost) stream.fail(lost);
+      return stream;
     },
 
     async onComplete(ctx, id) {
@@ -259,27 +317,55 @@ export function governedWebSocket<TContext>(
       if (!state) return;
       state.closed = true;
       state.forget?.();
-      for (const id of [...state.subscriptions.keys()]) release(state, id);
+      for (const id of new Set([...state.subscriptions.keys(), ...state.operations.keys()])) release(state, id);
       states.delete(ctx);
     },
   };
 }
 
-/** The subscription's root fields that carry `@uniqueSession`, with their coordinates (also read by src/envelop/plugin.ts). */
+/**
+ * The subscription's root fields that carry `@uniqueSession`, with their coordinates, through
+ * fragment spreads and inline fragments: the session API's cost walk (`rootFieldCounts`). Also
+ * read by the envelop plugin (src/envelop/plugin.ts) for subscriptions over SSE.
+ */
 export function governedRootFields(
   schema: GraphQLSchema,
-  selections: readonly SelectionNode[],
+  selectionSet: SelectionSetNode,
+  fragments: Record<string, FragmentDefinitionNode>,
 ): Array<{ field: string; config: UniqueSessionConfig }> {
   const type = schema.getSubscriptionType();
   if (!type || !isObjectType(type)) return [];
   const fields = type.getFields();
   const found: Array<{ field: string; config: UniqueSessionConfig }> = [];
-  for (const selection of selections) {
-    if (selection.kind !== Kind.FIELD) continue;
-    const config = fields[selection.name.value]?.extensions?.[UNIQUE_SESSION_EXTENSION] as
-      | UniqueSessionConfig
-      | undefined;
-    if (config) found.push({ field: `${type.name}.${selection.name.value}`, config });
+  for (const name of rootFieldCounts(selectionSet, fragments).keys()) {
+    const config = fields[name]?.extensions?.[UNIQUE_SESSION_EXTENSION] as UniqueSessionConfig | undefined;
+    if (config) found.push({ field: `${type.name}.${name}`, config });
   }
   return found;
+}
+
+/**
+ * The seats of one subscription as its events' resolvers see them: a seat the subscription holds
+ * is kept by the seat keeper, so an event asks nothing of the store and never takes a seat back
+ * (once revoked, released or ended, the event is refused); other governed fields ask as usual.
+ */
+function keptSeats(leases: LeaseRuntime, heldSeats: () => HeldSeats | undefined): LeaseRuntime {
+  return {
+    acquire: async (field, config, identity, session) => {
+      const held = heldSeats();
+      if (!held?.seats.some((seat) => seat.field === field)) return leases.acquire(field, config, identity, session);
+      if (held.lost) throw held.lost;
+      if (held.ended) throw seatLost(field, config.max);
+    },
+    release: (field, config, session) => leases.release(field, config, session),
+  };
+}
+
+/** A subscription whose seat was revoked or released: the field's refusal, sent as graphql-ws' `error`. */
+function seatLost(field: string, max: number): GraphQLError {
+  return sessionLimitExceeded('VIEW', max, field);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
 }

@@ -140,6 +140,35 @@ test.serial(
   },
 );
 
+// Found in a trial (issue 18 item 7): a password in a libpq key=value or JDBC-style connection
+// string was echoed in the error. Every form a user may hand the command line, none printed.
+test.serial('no connection string form has its password printed, whatever fails', async (t) => {
+  const password = 'hunter2-Secret';
+  const forms = [
+    `host=db.example user=ops password=${password} dbname=app`,
+    `host=db.example password='${password} with spaces' dbname=app`,
+    `jdbc:postgresql://db.example:5432/app?user=ops&password=${password}`,
+    `postgresql://db.example/app?user=ops&password=${password}&sslmode=require`,
+    `postgres://ops:${password}@127.0.0.1:1/app`,
+    `postgres://ops@127.0.0.1:1/app?password=${password}`,
+    `postgres://ops:${password}@127.0.0.1:notaport/app`,
+    `postgres://ops:${encodeURIComponent(`${password}/@:`)}@[::1/app`,
+  ];
+  // In turn through --database and DATABASE_URL: both reach the same connect.
+  const runs = await Promise.all(
+    forms.map((database, i) =>
+      i % 2
+        ? cli(t, ['--database', database, 'stats'], { DATABASE_URL: '' })
+        : cli(t, ['sessions', 'list'], { DATABASE_URL: database }),
+    ),
+  );
+  runs.forEach((run, i) => {
+    t.is(run.code, 1, `${forms[i]}: ${run.stderr}`);
+    t.regex(run.stderr, /cannot open the database/, forms[i]);
+    t.false(`${run.stdout}${run.stderr}`.includes('hunter2'), `${forms[i]} printed: ${run.stderr}`);
+  });
+});
+
 withDatabase(
   'migrate creates the tables, then finds nothing to do; --database works as DATABASE_URL does',
   async (t) => {
@@ -399,6 +428,98 @@ withDatabase(
         }),
       );
     t.like(refused, { status: 401, code: 'SESSION_REVOKED', reason: 'ADMIN_REVOKED' }, 'HTTP refuses the token');
+  },
+);
+
+/** Control characters a terminal would act on: C0 but the newline, DEL, C1. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters.
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+// Found in a trial (issue 18 item 7): any user can plant terminal escape sequences in what an
+// operator's terminal shows (a revocation note, a user agent, a user id): printed raw, they
+// retitle the window, clear the screen, forge rows.
+withDatabase('what users wrote is printed with its control characters escaped, in tables and in --json', async (t) => {
+  const c = await controller(t);
+  const user = 'mallory\u001b[31m';
+  const agent = 'Evil/1.0 \u001b]0;owned\u0007\u001b[2J';
+  const note = 'bye\u001b[1A\r\nFORGED ROW\u009b31m\u007f\u202e';
+  const session = await c.openSession({ userId: user, sessionKey: key(t, 'esc'), userAgent: agent });
+  await c.revoke(session.id, 'ADMIN_REVOKED', note, { by: 'admin\u0007' });
+  const set = await cli(t, ['limits', 'set', 'group', 'staff\u001b[8m', '3']);
+  t.is(set.code, 0, set.stderr);
+
+  const runs = {
+    table: await cli(t, ['sessions', 'list', '--user', user, '--status', 'ALL']),
+    json: await cli(t, ['sessions', 'list', '--user', user, '--status', 'ALL', '--json']),
+    revoke: await cli(t, ['sessions', 'revoke', session.id]),
+    revokeUser: await cli(t, ['sessions', 'revoke-user', user]),
+    rules: await cli(t, ['limits', 'list']),
+    rulesJson: await cli(t, ['limits', 'list', '--json']),
+    remove: await cli(t, ['limits', 'remove', 'group', 'staff\u001b[8m']),
+  };
+  for (const [name, run] of Object.entries(runs)) {
+    t.is(run.code, 0, `${name}: ${run.stderr}`);
+    t.false(
+      CONTROL.test(run.stdout + run.stderr),
+      `${name} printed a control character: ${JSON.stringify(run.stdout)}`,
+    );
+    t.false(/[\u202a-\u202e\u2066-\u2069]/.test(run.stdout), `${name} printed a bidirectional override`);
+  }
+  // Escaped, not dropped: the operator sees what was written.
+  t.true(runs.table.stdout.includes('mallory\\x1b[31m'), runs.table.stdout);
+  t.true(runs.table.stdout.includes('bye\\x1b[1A\\r\\nFORGED ROW\\x9b31m\\x7f\\u202e'), runs.table.stdout);
+  t.true(runs.table.stdout.includes('by admin\\x07'), runs.table.stdout);
+  t.is(runs.table.stdout.trimEnd().split('\n').length, 2, 'a header and one row: no forged row');
+  t.true(runs.revoke.stdout.includes('mallory\\x1b[31m'));
+  t.true(runs.revokeUser.stdout.includes('mallory\\x1b[31m'));
+  t.true(runs.rules.stdout.includes('staff\\x1b[8m'));
+  // JSON escapes them its own way and still reads back to what was written.
+  const [row] = JSON.parse(runs.json.stdout) as Array<{ userId: string; userAgent: string; revokedNote: string }>;
+  t.deepEqual([row.userId, row.userAgent, row.revokedNote], [user, agent, note]);
+  t.true(runs.json.stdout.includes('\\u009b31m\\u007f\\u202e'));
+  t.like(
+    (JSON.parse(runs.rulesJson.stdout) as Array<{ subject: string }>).find((r) => r.subject.startsWith('staff')),
+    {
+      subject: 'staff\u001b[8m',
+    },
+  );
+});
+
+// Found in a trial (issue 18 item 6): the demo's tokens never expire; one revoked, aged past the
+// retention and pruned came back as a new session, since no tombstone outlived the row.
+withDatabase(
+  'a demo token revoked by the operator, aged past the retention and pruned by the CLI, is still refused by a restarted demo',
+  async (t) => {
+    await (await controller(t)).revokeUser('bob');
+    const first = await startDemoProcess({ DATABASE_URL: t.context.db.url });
+    const { token, session } = (await login(first.url, 'bob')).login;
+    t.context.secrets.add(token);
+    await first.stop();
+    const revoke = await cli(t, ['sessions', 'revoke', session.id]);
+    t.is(revoke.code, 0, revoke.stderr);
+    // A year ago, far past the 30-day retention: aged in the database, not waited for.
+    await internalsOf(await controller(t)).sql.all(
+      `update gsc_session set created_at = now() - interval '366 days', last_seen_at = now() - interval '366 days',
+              revoked_at = now() - interval '365 days' where id = ?`,
+      [session.id],
+    );
+    const pruned = await cli(t, ['prune']);
+    t.is(pruned.code, 0, pruned.stderr);
+    t.regex(pruned.stdout, /^Deleted [1-9][\d,]* sessions/, 'precondition: the revoked row was pruned');
+
+    // A new demo process: nothing in memory knows the token, only the store can refuse it.
+    const second = await startDemoProcess({ DATABASE_URL: t.context.db.url });
+    t.teardown(() => second.stop());
+    const answer = await demoClient(second.url, token)
+      .request<{ me: unknown }>('{ me }')
+      .then(
+        () => ({ status: 200, code: 'ADMITTED AGAIN' }),
+        (error: { response?: { status?: number; errors?: Array<{ extensions?: Record<string, unknown> }> } }) => ({
+          status: error.response?.status,
+          ...error.response?.errors?.[0]?.extensions,
+        }),
+      );
+    t.like(answer, { status: 401, code: 'SESSION_REVOKED', reason: 'ADMIN_REVOKED' });
   },
 );
 

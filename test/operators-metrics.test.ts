@@ -66,7 +66,7 @@ test.serial(
     t.teardown(() => db.drop());
     const demo = await startDemoProcess(db.url ? { DATABASE_URL: db.url } : {});
     t.teardown(() => demo.stop());
-    const metricsUrl = new URL('/metrics', demo.url).toString();
+    const metricsUrl = demo.metricsUrl!;
 
     const before = await scrape(metricsUrl);
     t.is(before.status, 200);

@@ -32,7 +32,12 @@ test('works by default: every default applied, durations in milliseconds', (t) =
   t.is(resolved.cacheSize, 10_000);
   t.is(resolved.syncIntervalMs, 500);
   t.is(resolved.maxStalenessMs, 2_000);
-  t.deepEqual(resolved.api, { maxCallsPerRequest: 10, maxConcurrentQueries: 3 });
+  t.deepEqual(resolved.api, {
+    maxCallsPerRequest: 10,
+    maxConcurrentQueries: 3,
+    maxConcurrentQueriesPerUser: 1,
+    maxTotalCount: 10_000,
+  });
   t.is(resolved.pruneIntervalMs, 3_600_000);
   t.true(resolved.preparedStatements, 'the hot statements are prepared unless told not to');
   for (const hook of [resolved.onAdmit, resolved.onReject, resolved.onRevoke]) {
@@ -82,6 +87,12 @@ test('accepts every documented form of each option', (t) => {
   t.deepEqual(resolveOptions({ identify, api: { maxCallsPerRequest: 50, maxConcurrentQueries: 1 } }).api, {
     maxCallsPerRequest: 50,
     maxConcurrentQueries: 1,
+    maxConcurrentQueriesPerUser: 1,
+    maxTotalCount: 10_000,
+  });
+  t.like(resolveOptions({ identify, api: { maxConcurrentQueriesPerUser: 3, maxTotalCount: 500 } }).api, {
+    maxConcurrentQueriesPerUser: 3,
+    maxTotalCount: 500,
   });
   t.is(resolved.pruneIntervalMs, 600_000);
   t.is(resolved.onAdmit, onAdmit);
@@ -171,6 +182,13 @@ const mistakes: Array<[title: string, options: Record<string, unknown>, option: 
     'api.maxConcurrentQueries',
     /whole number >= 1/,
   ],
+  [
+    "a user's API share over the whole",
+    { identify, api: { maxConcurrentQueries: 2, maxConcurrentQueriesPerUser: 3 } },
+    'api.maxConcurrentQueriesPerUser',
+    /from 1 to api.maxConcurrentQueries \(2\)/,
+  ],
+  ['a zero count cap', { identify, api: { maxTotalCount: 0 } }, 'api.maxTotalCount', /whole number >= 1/],
   ['a fractional cache size', { identify, cacheSize: 2.5 }, 'cacheSize', /whole number >= 1/],
   ['a database URL of another kind', { identify, database: 'mysql://db/app' }, 'database', /postgres:\/\/ URL/],
   [

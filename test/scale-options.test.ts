@@ -4,10 +4,11 @@ import { resolveOptions } from '../src/options.js';
 
 const identify = () => null;
 
-test('tombstoneTtl defaults to 30 days and takes a duration', (t) => {
-  t.is(resolveOptions({ identify }).tombstoneTtlMs, 30 * 24 * 3_600_000);
+test('tombstoneTtl defaults to for ever (null) and takes a duration or null', (t) => {
+  t.is(resolveOptions({ identify }).tombstoneTtlMs, null);
+  t.is(resolveOptions({ identify, tombstoneTtl: null }).tombstoneTtlMs, null);
   t.is(resolveOptions({ identify, tombstoneTtl: '90d' }).tombstoneTtlMs, 90 * 24 * 3_600_000);
-  for (const tombstoneTtl of [0, -1, 'soon', null]) {
+  for (const tombstoneTtl of [0, -1, 'soon', 'forever']) {
     t.throws(() => resolveOptions({ identify, tombstoneTtl: tombstoneTtl as never }), {
       instanceOf: SessionConfigError,
       message: /tombstoneTtl/,

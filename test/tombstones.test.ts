@@ -96,7 +96,12 @@ test.serial(
 test.serial(
   `a logged-out key is refused after its row is pruned, and under EVICT_OLDEST it evicts nobody (${databaseKind})`,
   async (t) => {
-    const options = { idleTimeout: '1h', retention: '1s', user: { maxSessions: 1, onLimit: 'EVICT_OLDEST' as const } };
+    const options = {
+      idleTimeout: '1h',
+      retention: '1s',
+      tombstoneTtl: '30d',
+      user: { maxSessions: 1, onLimit: 'EVICT_OLDEST' as const },
+    };
     const fleet = await startFleet(t, databases, options, 1);
     const [a] = fleet.instances;
     const stolen = await whoami(a, 'eve', 'stolen-key');
@@ -112,7 +117,7 @@ test.serial(
     t.is(stone?.reason, 'LOGOUT');
     t.true(
       Math.abs(stone!.expiresAt.getTime() - (revokedAt + 30 * DAY)) < 60_000,
-      'tombstoneTtl (30d) after the revocation',
+      'tombstoneTtl (30d here) after the revocation',
     );
 
     // On this instance and on one that never saw the key: refused with the recorded reason.
@@ -159,6 +164,47 @@ test.serial(`a tombstone lasts until the key's expiresAt, then the pruner delete
   t.truthy(await tombstone(a.controller, 'key-later'));
   t.is(sessions.length, 4);
 });
+
+// Found in a trial (issue 18 item 6): tokens that never expire (the demo's), revoked, aged past
+// `retention` and pruned, were admitted again as new sessions: the default tombstoneTtl equalled
+// retention, so pruning wrote no tombstone.
+test.serial(
+  `by default a revoked key without expiresAt stays refused for ever after its row is pruned (${databaseKind})`,
+  async (t) => {
+    const fleet = await startFleet(t, databases, { idleTimeout: '1h' }, 1);
+    const [a] = fleet.instances;
+    const id = await whoami(a, 'nora', 'never-expiring-key');
+    await a.controller.revoke(id, 'LOGOUT');
+    // A year ago: far past the default retention (30 days), without waiting for it.
+    await sql(
+      a.controller,
+      `update gsc_session set created_at = now() - interval '366 days', last_seen_at = now() - interval '366 days',
+              revoked_at = now() - interval '365 days' where id = ?`,
+      [id],
+    );
+    const pruned = await a.controller.prune();
+    t.true(pruned.sessions >= 1, `precondition: the aged row was pruned; ${JSON.stringify(pruned)}`);
+    t.is(await count(a.controller, 'key_hash = ?', [hashSessionKey('never-expiring-key')]), 0, 'the row is gone');
+    const stone = await tombstone(a.controller, 'never-expiring-key');
+    t.is(stone?.reason, 'LOGOUT', 'pruning left a tombstone');
+    t.is(
+      (
+        await sql<{ forever: boolean }>(
+          a.controller,
+          "select expires_at = 'infinity' as forever from gsc_tombstone where key_hash = ?",
+          [hashSessionKey('never-expiring-key')],
+        )
+      )[0]?.forever,
+      true,
+      'it never expires',
+    );
+    // Pruning again (the tombstone sweep) keeps it, and an instance that never saw the key refuses it.
+    await a.controller.prune();
+    const fresh = await fleet.add({ idleTimeout: '1h' });
+    t.is(await attempt(fresh, 'nora', 'never-expiring-key'), 'SESSION_REVOKED 401 LOGOUT');
+    t.is(await count(a.controller, "user_id = 'nora'"), 0, 'nothing was admitted');
+  },
+);
 
 test.serial(
   `tombstoneTtl sets how long a key without expiresAt stays refused; an invalid expiresAt is refused (${databaseKind})`,

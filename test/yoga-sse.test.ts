@@ -55,7 +55,7 @@ test('a revoked session’s SSE stream ends within 1 s, its last event carrying 
   const busy = follow(sse(server, 'alice', key).iterate({ query: 'subscription { ticks(every: 50) }' }));
   await eventually(
     async () => (busy.events.length >= 2 && server.controller.openConnections === 2 ? true : undefined),
-    10_000,
+    30_000,
   );
   const revokedAt = performance.now();
   await server.controller.revoke(id, 'LOGOUT');
@@ -94,7 +94,7 @@ test('subscribing is admitted like a request: the user cap refuses a new device 
   t.regex(await refused.text(), /"code":"SESSION_LIMIT_EXCEEDED".*"level":"USER"/s);
   // Anonymous streams pass untouched; governed subscription fields refuse them.
   const anonymous = follow(sse(server).iterate({ query: 'subscription { ticks(every: 20) }' }));
-  await eventually(async () => (anonymous.events.length >= 2 ? true : undefined), 10_000);
+  await eventually(async () => (anonymous.events.length >= 2 ? true : undefined), 30_000);
   await anonymous.stop();
   const governed = follow(sse(server).iterate({ query: 'subscription { examTimer }' }));
   await governed.done;
@@ -106,7 +106,7 @@ test('a governed subscription holds its seat while its stream lives and gives it
   const firstKey = newKey();
   const secondKey = newKey();
   const first = follow(sse(server, 'carol', firstKey).iterate({ query: 'subscription { examTimer }' }));
-  await eventually(async () => (first.events.length >= 1 ? true : undefined), 10_000);
+  await eventually(async () => (first.events.length >= 1 ? true : undefined), 30_000);
   t.deepEqual(first.events[0], { data: { examTimer: 1 } });
   const firstId = await sessionIdOf(server, 'carol', firstKey);
   t.deepEqual(
@@ -123,12 +123,12 @@ test('a governed subscription holds its seat while its stream lives and gives it
   await first.stop();
   await eventually(
     async () => ((await server.controller.sessionLeases('Subscription.examTimer')).length === 0 ? true : undefined),
-    5_000,
+    30_000,
   );
-  await eventually(async () => (server.controller.openConnections === 0 ? true : undefined), 5_000);
+  await eventually(async () => (server.controller.openConnections === 0 ? true : undefined), 30_000);
   const second = follow(sse(server, 'carol', secondKey).iterate({ query: 'subscription { examTimer }' }));
-  await eventually(async () => (second.events.length >= 1 ? true : undefined), 10_000);
+  await eventually(async () => (second.events.length >= 1 ? true : undefined), 30_000);
   t.deepEqual(second.events[0], { data: { examTimer: 1 } });
   await second.stop();
-  await eventually(async () => (server.controller.openConnections === 0 ? true : undefined), 5_000);
+  await eventually(async () => (server.controller.openConnections === 0 ? true : undefined), 30_000);
 });

@@ -1,7 +1,19 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import { keepOutOfCaches } from './cache-hints.js';
 import { DateTimeISO } from './date-time-scalar.js';
 import type { SessionApi } from './session-api.js';
 
 type Args = Record<string, any>;
+
+/** Every field of the session API is hinted not cacheable (docs/contract.md §15): a cache hit skips authorization. */
+function notCacheable<T>(
+  resolve: (source: unknown, args: Args, ctx: unknown) => T,
+): (source: unknown, args: Args, ctx: unknown, info: GraphQLResolveInfo) => T {
+  return (source, args, ctx, info) => {
+    keepOutOfCaches(info);
+    return resolve(source, args, ctx);
+  };
+}
 
 /**
  * The session API as a resolver map for schema-first servers, to pair with `sessionTypeDefs`
@@ -11,13 +23,15 @@ export function createSessionResolverMap(api: SessionApi) {
   return {
     DateTimeISO,
     Query: {
-      activeSessions: (_: unknown, a: Args, ctx: unknown) =>
+      activeSessions: notCacheable((_: unknown, a: Args, ctx: unknown) =>
         api.activeSessions(ctx, { userId: a.userId, first: a.first, after: a.after }),
-      sessionStats: (_: unknown, __: Args, ctx: unknown) => api.sessionStats(ctx),
-      sessionLimitRules: (_: unknown, __: Args, ctx: unknown) => api.sessionLimitRules(ctx),
-      sessions: (_: unknown, a: Args, ctx: unknown) =>
+      ),
+      sessionStats: notCacheable((_: unknown, __: Args, ctx: unknown) => api.sessionStats(ctx)),
+      sessionLimitRules: notCacheable((_: unknown, __: Args, ctx: unknown) => api.sessionLimitRules(ctx)),
+      sessions: notCacheable((_: unknown, a: Args, ctx: unknown) =>
         api.sessions(ctx, { filter: a.filter, first: a.first, after: a.after }),
-      sessionLeases: (_: unknown, a: Args, ctx: unknown) => api.sessionLeases(ctx, { field: a.field }),
+      ),
+      sessionLeases: notCacheable((_: unknown, a: Args, ctx: unknown) => api.sessionLeases(ctx, { field: a.field })),
     },
     Subscription: {
       sessionEvents: {
@@ -26,17 +40,23 @@ export function createSessionResolverMap(api: SessionApi) {
       },
     },
     Mutation: {
-      revokeSession: (_: unknown, a: Args, ctx: unknown) => api.revokeSession(ctx, { id: a.id, reason: a.reason }),
-      revokeOtherSessions: (_: unknown, __: Args, ctx: unknown) => api.revokeOtherSessions(ctx),
-      revokeUserSessions: (_: unknown, a: Args, ctx: unknown) =>
+      revokeSession: notCacheable((_: unknown, a: Args, ctx: unknown) =>
+        api.revokeSession(ctx, { id: a.id, reason: a.reason }),
+      ),
+      revokeOtherSessions: notCacheable((_: unknown, __: Args, ctx: unknown) => api.revokeOtherSessions(ctx)),
+      revokeUserSessions: notCacheable((_: unknown, a: Args, ctx: unknown) =>
         api.revokeUserSessions(ctx, { userId: a.userId, reason: a.reason }),
-      setSessionLimit: (_: unknown, a: Args, ctx: unknown) =>
+      ),
+      setSessionLimit: notCacheable((_: unknown, a: Args, ctx: unknown) =>
         api.setSessionLimit(ctx, { subjectType: a.subjectType, subject: a.subject, maxSessions: a.maxSessions }),
-      removeSessionLimit: (_: unknown, a: Args, ctx: unknown) =>
+      ),
+      removeSessionLimit: notCacheable((_: unknown, a: Args, ctx: unknown) =>
         api.removeSessionLimit(ctx, { subjectType: a.subjectType, subject: a.subject }),
-      releaseLease: (_: unknown, a: Args, ctx: unknown) => api.releaseLease(ctx, { field: a.field }),
-      revokeLease: (_: unknown, a: Args, ctx: unknown) =>
+      ),
+      releaseLease: notCacheable((_: unknown, a: Args, ctx: unknown) => api.releaseLease(ctx, { field: a.field })),
+      revokeLease: notCacheable((_: unknown, a: Args, ctx: unknown) =>
         api.revokeLease(ctx, { field: a.field, sessionId: a.sessionId }),
+      ),
     },
   };
 }

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
-import { Args, Ctx, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Args, Ctx, Info, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { keepOutOfCaches } from './cache-hints.js';
 import type { SessionApi } from './session-api.js';
 import {
   ActiveSessionsArgs,
@@ -52,7 +54,9 @@ export function createSessionResolvers(
     activeSessions(
       @Args(() => ActiveSessionsArgs) args: ActiveSessionsArgs,
       @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
     ): Promise<UserSessionConnectionView> {
+      keepOutOfCaches(info);
       return api().activeSessions(contextValue, args);
     }
 
@@ -64,7 +68,9 @@ export function createSessionResolvers(
     sessions(
       @Args(() => SessionsArgs) args: SessionsArgs,
       @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
     ): Promise<UserSessionConnectionView> {
+      keepOutOfCaches(info);
       return api().sessions(contextValue, args);
     }
 
@@ -72,7 +78,8 @@ export function createSessionResolvers(
       nullable: false,
       description: 'Counts of active sessions and the configured caps. Admins only.',
     })
-    sessionStats(@Ctx() contextValue: unknown): Promise<SessionStatsView> {
+    sessionStats(@Ctx() contextValue: unknown, @Info() info: GraphQLResolveInfo): Promise<SessionStatsView> {
+      keepOutOfCaches(info);
       return api().sessionStats(contextValue);
     }
 
@@ -80,7 +87,8 @@ export function createSessionResolvers(
       nullable: false,
       description: 'The stored per-user and per-group limits. Admins only.',
     })
-    sessionLimitRules(@Ctx() contextValue: unknown): Promise<SessionLimitRuleView[]> {
+    sessionLimitRules(@Ctx() contextValue: unknown, @Info() info: GraphQLResolveInfo): Promise<SessionLimitRuleView[]> {
+      keepOutOfCaches(info);
       return api().sessionLimitRules(contextValue);
     }
 
@@ -91,7 +99,9 @@ export function createSessionResolvers(
     sessionLeases(
       @Args(() => LeaseFieldArgs) args: LeaseFieldArgs,
       @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
     ): Promise<SessionLeaseView[]> {
+      keepOutOfCaches(info);
       return api().sessionLeases(contextValue, args);
     }
   }
@@ -106,7 +116,9 @@ export function createSessionResolvers(
     revokeSession(
       @Args(() => RevokeSessionArgs) args: RevokeSessionArgs,
       @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
     ): Promise<UserSessionView> {
+      keepOutOfCaches(info);
       return api().revokeSession(contextValue, args);
     }
 
@@ -114,7 +126,8 @@ export function createSessionResolvers(
       nullable: false,
       description: "Ends all of the caller's sessions but the current one; returns how many.",
     })
-    revokeOtherSessions(@Ctx() contextValue: unknown): Promise<number> {
+    revokeOtherSessions(@Ctx() contextValue: unknown, @Info() info: GraphQLResolveInfo): Promise<number> {
+      keepOutOfCaches(info);
       return api().revokeOtherSessions(contextValue);
     }
 
@@ -125,7 +138,9 @@ export function createSessionResolvers(
     revokeUserSessions(
       @Args(() => RevokeUserSessionsArgs) args: RevokeUserSessionsArgs,
       @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
     ): Promise<number> {
+      keepOutOfCaches(info);
       return api().revokeUserSessions(contextValue, args);
     }
 
@@ -137,7 +152,9 @@ export function createSessionResolvers(
     setSessionLimit(
       @Args(() => SetSessionLimitArgs) args: SetSessionLimitArgs,
       @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
     ): Promise<SessionLimitRuleView> {
+      keepOutOfCaches(info);
       return api().setSessionLimit(contextValue, args);
     }
 
@@ -148,7 +165,9 @@ export function createSessionResolvers(
     removeSessionLimit(
       @Args(() => RemoveSessionLimitArgs) args: RemoveSessionLimitArgs,
       @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
     ): Promise<boolean> {
+      keepOutOfCaches(info);
       return api().removeSessionLimit(contextValue, args);
     }
 
@@ -157,7 +176,12 @@ export function createSessionResolvers(
       description:
         "The caller's session gives up its seat on a @uniqueSession field (e.g. an exam handed in); false if it held none.",
     })
-    releaseLease(@Args(() => LeaseFieldArgs) args: LeaseFieldArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+    releaseLease(
+      @Args(() => LeaseFieldArgs) args: LeaseFieldArgs,
+      @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
+    ): Promise<boolean> {
+      keepOutOfCaches(info);
       return api().releaseLease(contextValue, args);
     }
 
@@ -165,7 +189,12 @@ export function createSessionResolvers(
       nullable: false,
       description: "Ends a session's seat on a @uniqueSession field; false if it held none. Admins only.",
     })
-    revokeLease(@Args(() => RevokeLeaseArgs) args: RevokeLeaseArgs, @Ctx() contextValue: unknown): Promise<boolean> {
+    revokeLease(
+      @Args(() => RevokeLeaseArgs) args: RevokeLeaseArgs,
+      @Ctx() contextValue: unknown,
+      @Info() info: GraphQLResolveInfo,
+    ): Promise<boolean> {
+      keepOutOfCaches(info);
       return api().revokeLease(contextValue, args);
     }
   }

@@ -4,7 +4,6 @@
  * operation: who is calling (UNAUTHENTICATED), admin-only operations (FORBIDDEN), arguments
  * (BAD_USER_INPUT), then the store — so nothing malformed ever reaches SQL.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import { costLimitExceeded, forbidden, notFound, unauthenticated } from '../errors.js';
 import { hashSessionKey, type Identity } from '../identity.js';
 import { getRequestSession } from '../request-session.js';
@@ -16,6 +15,7 @@ import type { SessionInfo, SessionStatus } from '../vocabulary.js';
 import * as args from './arguments.js';
 import { accessTo, revokeReasonFor } from './authorization.js';
 import { encodeCursor } from './cursor.js';
+import { FairQueue } from './fair-queue.js';
 import {
   type SessionEventView,
   type SessionLeaseView,
@@ -33,15 +33,21 @@ export interface SessionApiHost {
   readonly rules: LimitRules;
   /** `@uniqueSession` seats, for operators. */
   readonly leases: LeaseDirectory;
-  /** The `api` option: calls per request, store queries at once. */
-  readonly limits: { maxCallsPerRequest: number; maxConcurrentQueries: number };
+  /** The `api` option: calls per request, store queries at once (in all, per user), the count's cap. */
+  readonly limits: {
+    maxCallsPerRequest: number;
+    maxConcurrentQueries: number;
+    maxConcurrentQueriesPerUser: number;
+    maxTotalCount: number;
+  };
   /** The instance's `sessionEvents` streams. */
   readonly events: SessionEventSource;
 }
 
 /** Where `sessionEvents` come from: the change feed's fan-out on this instance. */
 export interface SessionEventSource {
-  subscribe(userId: string): AsyncGenerator<SessionEvent>;
+  /** Its `return()` must end it at once, even while it waits for an event. */
+  subscribe(userId: string): AsyncIterableIterator<SessionEvent, undefined>;
 }
 
 /** The caller of an API operation. */
@@ -77,8 +83,13 @@ export class SessionApi {
   /** Calls made per request (its context object), for the bound the plugin also checks up front. */
   private readonly callsByRequest = new WeakMap<object, number>();
   private readonly maxCallsPerRequest: number;
-  /** The API's share of the pool: its queries wait here, not in the pool's queue before logins. */
-  private readonly queries: LimitFunction;
+  /**
+   * The API's share of the pool: its queries wait here, not in the pool's queue before logins,
+   * and each user gets a fair share of it (fair-queue.ts).
+   */
+  private readonly queries: FairQueue;
+  /** `totalCount` counts at most this many sessions: a listing's cost is bounded whatever the history. */
+  private readonly maxTotalCount: number;
 
   constructor(host: SessionApiHost) {
     this.runtime = host.sessions;
@@ -87,12 +98,16 @@ export class SessionApi {
     this.events = host.events;
     this.leases = host.leases;
     this.maxCallsPerRequest = host.limits.maxCallsPerRequest;
-    this.queries = pLimit(host.limits.maxConcurrentQueries);
+    this.queries = new FairQueue(host.limits.maxConcurrentQueries, host.limits.maxConcurrentQueriesPerUser);
+    this.maxTotalCount = host.limits.maxTotalCount;
   }
 
-  /** Every store call of the API: within the API's share of the pool, under the fail-mode guard. */
-  private store<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return this.runtime.guard(operation, () => this.queries(run));
+  /**
+   * Every store call of the API: within the API's share of the pool, in the turn of the user
+   * calling (`userId`), under the fail-mode guard.
+   */
+  private store<T>(userId: string, operation: string, run: () => Promise<T>): Promise<T> {
+    return this.runtime.guard(operation, () => this.queries.run(userId, run));
   }
 
   /**
@@ -118,7 +133,9 @@ export class SessionApi {
       userId !== caller.userId && (await this.isAdmin(contextValue, caller)),
     );
     if (access === 'NONE') throw forbidden("Only an administrator may list another user's sessions.");
-    const page = await this.store('api.activeSessions', () => this.directory.listActive({ userId, first, after }));
+    const page = await this.store(caller.userId, 'api.activeSessions', () =>
+      this.directory.listActive({ userId, first, after, maxCount: this.maxTotalCount }),
+    );
     const edges = page.sessions.map(({ session, position }) => ({
       cursor: encodeCursor(position),
       // Listed because the database found it active; its clock decided, not this instance's.
@@ -160,13 +177,16 @@ export class SessionApi {
     };
     const first = args.pageSize('first', input.first);
     const after = args.cursor('after', input.after);
-    const page = await this.store('api.sessions', () => this.directory.list({ ...filter, first, after }));
+    const page = await this.store(caller.userId, 'api.sessions', () =>
+      this.directory.list({ ...filter, first, after }),
+    );
     const edges = page.sessions.map(({ session, status, position }) => ({
       cursor: encodeCursor(position),
       node: this.view(session, caller, status),
     }));
     let total: Promise<number> | undefined;
-    const count = () => (total ??= this.store('api.sessions', () => this.directory.count(filter)));
+    const count = () =>
+      (total ??= this.store(caller.userId, 'api.sessions', () => this.directory.count(filter, this.maxTotalCount)));
     return {
       edges,
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
@@ -180,7 +200,7 @@ export class SessionApi {
   async sessionLeases(contextValue: unknown, input: { field: string }): Promise<SessionLeaseView[]> {
     const caller = await this.requireAdmin(contextValue);
     const field = args.field('field', input.field);
-    const holdings = await this.store('api.sessionLeases', () => this.leases.holdings(field));
+    const holdings = await this.store(caller.userId, 'api.sessionLeases', () => this.leases.holdings(field));
     return holdings.map((h) => ({
       field: h.field,
       scope: h.scopeKey === '*' ? 'APP' : 'USER',
@@ -196,26 +216,26 @@ export class SessionApi {
     const field = args.field('field', input.field);
     const sessionId = caller.sessionId;
     if (!sessionId) return false;
-    return this.store('api.releaseLease', () => this.leases.endSeat(field, sessionId));
+    return this.store(caller.userId, 'api.releaseLease', () => this.leases.endSeat(field, sessionId));
   }
 
   /** Ends any session's seat on a field; whether it held one. Admins only. */
   async revokeLease(contextValue: unknown, input: { field: string; sessionId: string }): Promise<boolean> {
-    await this.requireAdmin(contextValue);
+    const caller = await this.requireAdmin(contextValue);
     const field = args.field('field', input.field);
     const sessionId = args.sessionId('sessionId', input.sessionId);
-    return this.store('api.revokeLease', () => this.leases.endSeat(field, sessionId));
+    return this.store(caller.userId, 'api.revokeLease', () => this.leases.endSeat(field, sessionId));
   }
 
   async sessionStats(contextValue: unknown): Promise<SessionStatsView> {
-    await this.requireAdmin(contextValue);
-    const counts = await this.store('api.sessionStats', () => this.directory.countActive());
+    const caller = await this.requireAdmin(contextValue);
+    const counts = await this.store(caller.userId, 'api.sessionStats', () => this.directory.countActive());
     return { ...counts, ...this.runtime.limits };
   }
 
   async sessionLimitRules(contextValue: unknown): Promise<SessionLimitRuleView[]> {
-    await this.requireAdmin(contextValue);
-    const rules = await this.store('api.sessionLimitRules', () => this.rules.list());
+    const caller = await this.requireAdmin(contextValue);
+    const rules = await this.store(caller.userId, 'api.sessionLimitRules', () => this.rules.list());
     return rules.map(toRuleView);
   }
 
@@ -226,7 +246,7 @@ export class SessionApi {
   async sessionEvents(
     contextValue: unknown,
     input: { userId?: string | null },
-  ): Promise<AsyncGenerator<SessionEventView>> {
+  ): Promise<AsyncIterableIterator<SessionEventView, undefined>> {
     const caller = await this.caller(contextValue);
     const userId =
       input.userId === undefined || input.userId === null ? caller.userId : args.userId('userId', input.userId);
@@ -238,21 +258,28 @@ export class SessionApi {
     if (access === 'NONE') throw forbidden("Only an administrator may follow another user's sessions.");
     const events = this.events.subscribe(userId);
     const view = (session: SessionInfo) => this.view(session, caller);
-    return (async function* () {
-      try {
-        for await (const event of events)
-          yield { type: event.type, reason: event.reason, session: view(event.session) };
-      } finally {
-        await events.return(undefined);
-      }
-    })();
+    // Not a generator: its `return()` reaches the stream at once, even while it waits for an event.
+    const stream: AsyncIterableIterator<SessionEventView, undefined> = {
+      [Symbol.asyncIterator]: () => stream,
+      async next() {
+        const step = await events.next();
+        if (step.done) return step;
+        const event = step.value;
+        return { value: { type: event.type, reason: event.reason, session: view(event.session) }, done: false };
+      },
+      async return() {
+        await events.return?.();
+        return { value: undefined, done: true };
+      },
+    };
+    return stream;
   }
 
   async revokeSession(contextValue: unknown, input: { id: string; reason?: string | null }): Promise<UserSessionView> {
     const caller = await this.caller(contextValue);
     const id = args.sessionId('id', input.id);
     const note = args.reason('reason', input.reason);
-    const found = await this.store('api.revokeSession', () => this.directory.find(id));
+    const found = await this.store(caller.userId, 'api.revokeSession', () => this.directory.find(id));
     // Unknown and foreign look the same to a non-admin: no existence leak.
     if (!found) throw notFound();
     const access = accessTo(
@@ -261,7 +288,7 @@ export class SessionApi {
       found.userId !== caller.userId && (await this.isAdmin(contextValue, caller)),
     );
     if (access === 'NONE') throw notFound();
-    const revoked = await this.store('api.revokeSession', () =>
+    const revoked = await this.store(caller.userId, 'api.revokeSession', () =>
       this.runtime.revoke(id, revokeReasonFor(access), note, { by: caller.userId }),
     );
     if (!revoked) throw notFound(); // pruned in between
@@ -270,7 +297,7 @@ export class SessionApi {
 
   async revokeOtherSessions(contextValue: unknown): Promise<number> {
     const caller = await this.caller(contextValue);
-    const revoked = await this.store('api.revokeOtherSessions', () =>
+    const revoked = await this.store(caller.userId, 'api.revokeOtherSessions', () =>
       this.runtime.revokeUser(caller.userId, 'REVOKED', null, caller.sessionId ?? undefined, { by: caller.userId }),
     );
     return revoked.length;
@@ -281,7 +308,7 @@ export class SessionApi {
     const userId = args.userId('userId', input.userId);
     const note = args.reason('reason', input.reason);
     const reason = revokeReasonFor(accessTo(caller.userId, userId, true) as 'OWN' | 'ADMIN');
-    const revoked = await this.store('api.revokeUserSessions', () =>
+    const revoked = await this.store(caller.userId, 'api.revokeUserSessions', () =>
       this.runtime.revokeUser(userId, reason, note, undefined, { by: caller.userId }),
     );
     return revoked.length;
@@ -291,20 +318,20 @@ export class SessionApi {
     contextValue: unknown,
     input: { subjectType: string; subject: string; maxSessions?: number | null },
   ): Promise<SessionLimitRuleView> {
-    await this.requireAdmin(contextValue);
+    const caller = await this.requireAdmin(contextValue);
     const rule: LimitRule = {
       subjectType: args.subjectType('subjectType', input.subjectType),
       subject: args.subject('subject', input.subject),
       maxSessions: args.maxSessions('maxSessions', input.maxSessions),
     };
-    return toRuleView(await this.store('api.setSessionLimit', () => this.rules.set(rule)));
+    return toRuleView(await this.store(caller.userId, 'api.setSessionLimit', () => this.rules.set(rule)));
   }
 
   async removeSessionLimit(contextValue: unknown, input: { subjectType: string; subject: string }): Promise<boolean> {
-    await this.requireAdmin(contextValue);
+    const caller = await this.requireAdmin(contextValue);
     const subjectType = args.subjectType('subjectType', input.subjectType);
     const subject = args.subject('subject', input.subject);
-    return this.store('api.removeSessionLimit', () => this.rules.remove(subjectType, subject));
+    return this.store(caller.userId, 'api.removeSessionLimit', () => this.rules.remove(subjectType, subject));
   }
 
   /**
@@ -318,7 +345,9 @@ export class SessionApi {
     if (!identity) throw unauthenticated();
     let sessionId = recorded?.session?.id ?? null;
     if (!sessionId) {
-      const own = await this.store('api.caller', () => this.directory.ownerOfKey(hashSessionKey(identity.sessionKey)));
+      const own = await this.store(identity.userId, 'api.caller', () =>
+        this.directory.ownerOfKey(hashSessionKey(identity.sessionKey)),
+      );
       sessionId = own && own.userId === identity.userId ? own.id : null;
     }
     return { identity, userId: identity.userId, sessionId };

@@ -6,12 +6,15 @@
  *
  * The store's timing settings are the servers' own options; give the command line the same ones
  * in the environment, or statuses and pruning follow the library's defaults:
- *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d);
+ *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d),
+ *   GSC_TOMBSTONE_TTL (default never: tombstones of keys without an expiry are kept for ever);
  *   durations such as 30m, 12h, 30d or milliseconds; `never` for none.
  */
 import { readFileSync } from 'node:fs';
+import { withoutPasswords } from '../connection-string.js';
 import { SessionController } from '../controller.js';
 import type { SessionControllerOptions } from '../options.js';
+import { printable } from './printable.js';
 import { runCli } from './program.js';
 
 /** `never` (or `off`, `null`) means no timeout; empty or unset means the library's default. */
@@ -46,6 +49,7 @@ const exitCode = await runCli(process.argv.slice(2), {
     const idleTimeout = duration('GSC_IDLE_TIMEOUT');
     const absoluteTimeout = duration('GSC_ABSOLUTE_TIMEOUT');
     const retention = duration('GSC_RETENTION');
+    const tombstoneTtl = duration('GSC_TOMBSTONE_TTL');
     const options: SessionControllerOptions = {
       database,
       identify: () => null,
@@ -54,8 +58,11 @@ const exitCode = await runCli(process.argv.slice(2), {
       ...(idleTimeout !== undefined ? { idleTimeout } : {}),
       ...(absoluteTimeout !== undefined ? { absoluteTimeout } : {}),
       ...(retention ? { retention } : {}),
+      ...(tombstoneTtl !== undefined ? { tombstoneTtl } : {}),
       onStoreError: ({ operation, error }) =>
-        process.stderr.write(`graphql-session-controller: store error during ${operation}: ${error.message}\n`),
+        process.stderr.write(
+          `graphql-session-controller: store error during ${operation}: ${printable(withoutPasswords(error.message, database))}\n`,
+        ),
     };
     const controller = await SessionController.create(options);
     return controller.operations();

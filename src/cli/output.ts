@@ -4,6 +4,7 @@
  */
 import type { UserSessionView } from '../api/views.js';
 import type { LimitRule } from '../store/limit-rule-store.js';
+import { printable, printableJson } from './printable.js';
 
 /** Where the command line writes; a test or a host may give its own. */
 export interface Output {
@@ -26,8 +27,12 @@ export function time(value: Date | null): string {
   return value ? `${value.toISOString().slice(0, 19).replace('T', ' ')}Z` : '';
 }
 
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
-export function table(header: string[], rows: string[][]): string {
+/**
+ * Columns padded to their widest cell, two spaces apart; the last column is not padded. Every
+ * cell is printed with its control characters escaped (printable.ts): cells come from the database.
+ */
+export function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map(printable));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
     cells
@@ -73,8 +78,9 @@ export function rulesTable(rules: LimitRule[]): string {
   );
 }
 
+/** Pretty JSON, with no control character left raw (printable.ts). */
 export function json(value: unknown): string {
-  return JSON.stringify(value, null, 2);
+  return printableJson(value);
 }
 
 /** `1234567` → `1,234,567`. */

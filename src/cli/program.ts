@@ -19,7 +19,9 @@ import {
   type LimitSubject,
   type SessionStatus,
 } from '../vocabulary.js';
+import { withoutPasswords } from '../connection-string.js';
 import { count, json, type Output, rulesTable, sessionJson, sessionsTable } from './output.js';
+import { printable } from './printable.js';
 
 export const EXIT_OK = 0;
 export const EXIT_NOT_FOUND = 1;
@@ -64,10 +66,10 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     if (error instanceof CliFailure) {
-      output.err(`${error.message}\n`);
+      output.err(`${printable(error.message)}\n`);
       return error.exitCode;
     }
-    output.err(`graphql-session-controller: ${describe(error)}\n`);
+    output.err(`graphql-session-controller: ${printable(describe(error))}\n`);
     return EXIT_NOT_FOUND;
   }
 }
@@ -85,7 +87,7 @@ function buildProgram(environment: CliEnvironment): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 success, 1 target not found (or the store failed), 2 usage error.\n' +
-        'Status and retention follow GSC_IDLE_TIMEOUT, GSC_ABSOLUTE_TIMEOUT and GSC_RETENTION (set them as your servers are).',
+        'Status and retention follow GSC_IDLE_TIMEOUT, GSC_ABSOLUTE_TIMEOUT, GSC_RETENTION and GSC_TOMBSTONE_TTL (set them as your servers are).',
     );
 
   /** Runs `work` on the store, and always closes it. */
@@ -94,16 +96,18 @@ function buildProgram(environment: CliEnvironment): Command {
     const url = database || environment.env.DATABASE_URL || '';
     if (!url) command.error('error: no database: pass --database <url> or set DATABASE_URL', { exitCode: EXIT_USAGE });
     let ops: Operations;
+    // No message names the password, in whatever form the connection string carried it.
+    const safe = (error: unknown) => withoutPasswords(describe(error), url);
     try {
       ops = await environment.connect(url);
     } catch (error) {
-      throw new CliFailure(`graphql-session-controller: cannot open the database: ${describe(error)}`, EXIT_NOT_FOUND);
+      throw new CliFailure(`graphql-session-controller: cannot open the database: ${safe(error)}`, EXIT_NOT_FOUND);
     }
     try {
       return await work(ops);
     } catch (error) {
       if (error instanceof CliFailure) throw error;
-      throw new CliFailure(`graphql-session-controller: ${describe(error)}`, EXIT_NOT_FOUND);
+      throw new CliFailure(`graphql-session-controller: ${safe(error)}`, EXIT_NOT_FOUND);
     } finally {
       await ops.close().catch(() => {});
     }
@@ -165,10 +169,10 @@ function buildProgram(environment: CliEnvironment): Command {
       });
       if (session.before.revokedAt) {
         output.out(
-          `Session ${id} of ${session.before.userId} was already revoked (${session.before.revokedReason}).\n`,
+          `Session ${id} of ${printable(session.before.userId)} was already revoked (${session.before.revokedReason}).\n`,
         );
       } else {
-        output.out(`Revoked session ${id} of ${session.before.userId}.\n`);
+        output.out(`Revoked session ${id} of ${printable(session.before.userId)}.\n`);
       }
     });
 
@@ -189,8 +193,8 @@ function buildProgram(environment: CliEnvironment): Command {
       });
       output.out(
         revoked.length
-          ? `Revoked ${count(revoked.length)} session${revoked.length === 1 ? '' : 's'} of ${user}.\n`
-          : `${user} has no live session: nothing to revoke.\n`,
+          ? `Revoked ${count(revoked.length)} session${revoked.length === 1 ? '' : 's'} of ${printable(user)}.\n`
+          : `${printable(user)} has no live session: nothing to revoke.\n`,
       );
     });
 
@@ -244,7 +248,7 @@ function buildProgram(environment: CliEnvironment): Command {
         const rule = await withStore(command, (ops) => ops.rules.set({ subjectType, subject, maxSessions }));
         const max =
           rule.maxSessions === null ? 'unlimited' : `${rule.maxSessions} session${rule.maxSessions === 1 ? '' : 's'}`;
-        output.out(`${rule.subjectType} ${rule.subject}: ${max}.\n`);
+        output.out(`${rule.subjectType} ${printable(rule.subject)}: ${max}.\n`);
       },
     );
 
@@ -256,7 +260,7 @@ function buildProgram(environment: CliEnvironment): Command {
     .action(async (subjectType: LimitSubject, subject: string, _options, command: Command) => {
       const removed = await withStore(command, (ops) => ops.rules.remove(subjectType, subject));
       if (!removed) throw notFound(`No rule for ${subjectType} ${subject}.`);
-      output.out(`Removed the rule for ${subjectType} ${subject}.\n`);
+      output.out(`Removed the rule for ${subjectType} ${printable(subject)}.\n`);
     });
 
   program

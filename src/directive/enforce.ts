@@ -1,4 +1,5 @@
 import { isInterfaceType, isObjectType, type GraphQLField, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { keepOutOfCaches } from '../api/cache-hints.js';
 import { SessionConfigError, unauthenticated } from '../errors.js';
 import { getRequestSession } from '../request-session.js';
 import type { UniqueSessionConfig } from './config.js';
@@ -34,6 +35,8 @@ export function checkUniqueSession(
     if (inertSchemas.has(info.schema)) return undefined;
     throw pluginMissing(field);
   }
+  // A response cache would answer the next caller without this check, so without a seat.
+  keepOutOfCaches(info);
   const { identity, session } = request;
   if (!identity) throw unauthenticated(`${field} requires a signed-in session.`, false);
   // The store was unreachable and failMode 'open' let the request through: so does the field.

@@ -11,9 +11,11 @@ import type { Plugin } from '@envelop/core';
 import {
   type DocumentNode,
   type ExecutionResult,
+  type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLSchema,
   getOperationAST,
+  Kind,
   type OperationDefinitionNode,
 } from 'graphql';
 import { ADAPTER_RUNTIMES, type AdapterHost, type AdapterRuntimes } from '../adapter-runtimes.js';
@@ -79,7 +81,7 @@ export function useSessionControl(sessions: AdapterHost): Plugin {
         );
         if (!governed) return undefined;
         const operation = getOperationAST(args.document, args.operationName);
-        return streams.start(args.schema, operation, governed, setResultAndStopExecution);
+        return streams.start(args.schema, args.document, operation, governed, setResultAndStopExecution);
       };
       return started().then((stream) =>
         stream
@@ -155,11 +157,12 @@ function liveStreams(runtimes: AdapterRuntimes) {
      */
     async start(
       schema: GraphQLSchema,
+      document: DocumentNode,
       operation: OperationDefinitionNode | null | undefined,
       governed: Governed,
       stop: StopWith,
     ) {
-      const seats = operation ? governedRootFields(schema, operation.selectionSet.selections) : [];
+      const seats = operation ? governedRootFields(schema, operation.selectionSet, fragmentsOf(document)) : [];
       if (seats.length && !governed.identity) {
         stop({ errors: [unauthenticated('This subscription requires a signed-in session.', false)] });
         return undefined;
@@ -205,4 +208,12 @@ function liveStreams(runtimes: AdapterRuntimes) {
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
+}
+
+function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  }
+  return fragments;
 }

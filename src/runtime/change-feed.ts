@@ -48,6 +48,8 @@ export class ChangeFeed {
     private readonly maxStalenessMs: number,
     private readonly apply: (notice: ChangeNotice) => void,
     private readonly onError: (operation: string, error: Error) => void,
+    /** Told of every completed poll: the store answers (a logged outage ends). */
+    private readonly onSynced: () => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -166,6 +168,7 @@ export class ChangeFeed {
       for (const notice of revoked) this.apply(notice);
       this.pollCursor = new Date(dbNow.getTime() - POLL_OVERLAP_MS);
       this.syncedAt = localBefore;
+      this.onSynced();
     } catch (error) {
       this.onError('poll', error as Error);
     }

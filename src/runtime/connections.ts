@@ -68,6 +68,16 @@ export class ConnectionRegistry {
     return n;
   }
 
+  /** Closes every socket of this instance (e.g. `4503` when revocations cannot be confirmed). */
+  closeAll(code: number, reason: string): void {
+    for (const set of [...this.byKey.values()]) {
+      for (const connection of [...set]) {
+        this.forget(connection);
+        connection.close(code, reason);
+      }
+    }
+  }
+
   stop(): void {
     clearInterval(this.keepAliveTimer);
     this.keepAliveTimer = undefined;

@@ -4,7 +4,7 @@ import { SessionErrorCode, sessionLimitExceeded } from '../errors.js';
 import type { HookRunner } from '../hooks.js';
 import { publicIdentity, type Identity } from '../identity.js';
 import { leaseScopeKey } from '../policy/lease.js';
-import type { LeaseHolding, LeaseInfo, LeaseStore } from '../store/lease-store.js';
+import type { LeaseHolding, LeaseInfo, LeaseStore, SeatKey } from '../store/lease-store.js';
 import type { StoredSession } from '../store/rows.js';
 import type { LeaseDirectory, LeaseRuntime, SessionRuntime } from './contracts.js';
 import { LeaseMemory } from './lease-memory.js';
@@ -77,6 +77,15 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
       () => this.store.release(field, scopeKey, session.id),
       () => false,
     );
+  }
+
+  /**
+   * Keeps the seats of live subscriptions alive, in one statement; returns those still held.
+   * Rejects with `SESSION_STORE_UNAVAILABLE` if the store does not answer: an outage is not a
+   * lost seat.
+   */
+  renew(seats: readonly SeatKey[]): Promise<SeatKey[]> {
+    return this.sessions.guard('lease', () => this.store.renew(seats));
   }
 
   /** The live leases on a field in one scope (`leaseScopeKey`), most recently used first. */

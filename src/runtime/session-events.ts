@@ -48,21 +48,47 @@ export class SessionEventHub {
     this.emitter.setMaxListeners(0);
   }
 
-  /** The events about `userId`'s sessions from now on; ends when the consumer returns. */
-  async *subscribe(userId: string, signal?: AbortSignal): AsyncGenerator<SessionEvent> {
+  /**
+   * The events about `userId`'s sessions from now on. Its `return()` ends it at once, even while
+   * it waits for the next event: a socket that goes must not leave it (and the polling it keeps
+   * alive) behind until that user's next event (docs/design.md, "Why a socket's iterators are
+   * ended on close").
+   */
+  subscribe(userId: string): AsyncIterableIterator<SessionEvent, undefined> {
     this.startPolling();
+    const source = on(this.emitter, channel(userId));
     // Only what happens from now on: the feed and the overlapping polls also carry older news.
     // "Now" is read from the database: the local estimate of its clock is off by up to half a
     // round trip, which on a loaded instance let a sign-in made just before subscribing through.
-    // Events between this reading and the listener below are not lost: the polls overlap.
-    const since = await this.databaseNow();
-    try {
-      for await (const [event] of on(this.emitter, channel(userId), { signal })) {
-        if (happenedAt(event as SessionEvent, this.settings.timeouts) >= since) yield event as SessionEvent;
+    // Events between the listener above and this reading are filtered out; those after it are
+    // not lost: the polls overlap.
+    const since = this.databaseNow();
+    let ended = false;
+    const end = async (): Promise<IteratorResult<SessionEvent, undefined>> => {
+      if (!ended) {
+        ended = true;
+        await source.return?.();
+        if (!this.subscribedUsers().length) this.stopPolling();
       }
-    } finally {
-      if (!this.subscribedUsers().length) this.stopPolling();
-    }
+      return { value: undefined, done: true };
+    };
+    const timeouts = this.settings.timeouts;
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      async next() {
+        const from = await since;
+        while (!ended) {
+          const step = await source.next();
+          if (step.done) break;
+          const [event] = step.value as [SessionEvent];
+          if (happenedAt(event, timeouts) >= from) return { value: event, done: false };
+        }
+        return end();
+      },
+      return: end,
+    };
   }
 
   private async databaseNow(): Promise<number> {

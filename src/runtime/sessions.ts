@@ -38,7 +38,7 @@ const MAX_FLUSH_EVERY_MS = 1_000;
  * wait on the store before `failMode` decides: a stalled link must not hold requests for the
  * driver's 10 s timeout.
  */
-const STALE_CHECK_DEADLINE_MS = 1_000;
+export const STALE_CHECK_DEADLINE_MS = 1_000;
 
 /**
  * A key the store holds expired is remembered as final once it has been expired this long: a
@@ -182,7 +182,9 @@ export class Sessions implements SessionRuntime {
 
   async guard<T>(operation: string, run: () => Promise<T>, openFallback?: () => T): Promise<T> {
     try {
-      return await run();
+      const result = await run();
+      this.hooks.storeAnswered();
+      return result;
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
       this.hooks.storeFailed(operation, error as Error);
@@ -411,7 +413,7 @@ export class Sessions implements SessionRuntime {
 }
 
 /** Rejects when `work` has not settled within `ms` (the work itself goes on, unobserved). */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`the session store did not answer within ${ms} ms`)), ms);

@@ -23,6 +23,13 @@ export type LeaseResult =
   /** At the limit with `REJECT_NEW`. */
   | { kind: 'REJECTED' };
 
+/** One session's seat on a field, in one scope. */
+export interface SeatKey {
+  field: string;
+  scopeKey: string;
+  sessionId: string;
+}
+
 /** A live lease as listed by `holders()`. */
 export interface LeaseInfo {
   sessionId: string;
@@ -128,6 +135,27 @@ export class LeaseStore {
       [field, scopeKey, sessionId],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Keeps live leases alive (`last_used_at = now()`), all in one statement: the seats that live
+   * subscriptions hold. Returns those still held; a lease revoked, released, taken by an eviction
+   * or lapsed is not brought back.
+   */
+  async renew(seats: readonly SeatKey[]): Promise<SeatKey[]> {
+    if (!seats.length) return [];
+    const rows = await this.sql.all<{ field: string; scope_key: string; session_id: string }>(
+      `update gsc_lease l set last_used_at = now()
+         from jsonb_to_recordset(?::jsonb) as x(field text, scope_key text, session_id uuid)
+        where l.field = x.field and l.scope_key = x.scope_key and l.session_id = x.session_id
+          and l.last_used_at > now() - ${MS}
+        returning l.field, l.scope_key, l.session_id`,
+      [
+        JSON.stringify(seats.map((s) => ({ field: s.field, scope_key: s.scopeKey, session_id: s.sessionId }))),
+        this.leaseTtlMs,
+      ],
+    );
+    return rows.map((r) => ({ field: r.field, scopeKey: r.scope_key, sessionId: r.session_id }));
   }
 
   /** The live leases on a field in one scope, most recently used first. Reads only. */

@@ -3,6 +3,12 @@ import { deadCondition, MILLISECONDS } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import type { SqlRunner } from './sql.js';
 
+/**
+ * Until when a pruned revoked key stays refused: its own expiry, else `tombstoneTtl` after the
+ * revocation, else (the option `null`: the bound value is null) for ever.
+ */
+const UNTIL = `coalesce(d.key_expires_at, d.revoked_at + ${MILLISECONDS}, 'infinity'::timestamptz)`;
+
 /** Rows deleted per statement: small enough that no batch holds locks for long. */
 export const PRUNE_BATCH_SIZE = 1_000;
 
@@ -25,8 +31,8 @@ export class PruneStore {
     private readonly timeouts: Timeouts,
     private readonly retentionMs: number,
     private readonly leaseTtlMs: number,
-    /** `tombstoneTtl`: how long after its revocation a key without `expiresAt` stays refused. */
-    private readonly tombstoneTtlMs: number,
+    /** `tombstoneTtl`: how long after its revocation a key without `expiresAt` stays refused; `null`: for ever. */
+    private readonly tombstoneTtlMs: number | null,
   ) {}
 
   /** What the batches would delete now, counted without deleting (`prune --dry-run`). */
@@ -51,16 +57,17 @@ export class PruneStore {
       if (!lock?.locked) return { sessions: 0, leases: 0, tombstones: { kept: 0, expired: 0 }, ran: false };
       const dead = deadCondition(this.timeouts, this.retentionMs);
       // A revoked key's row leaves a tombstone (its digest, the reason, until when) in the same
-      // statement, so there is no moment when the key is unknown (docs/contract.md rule 5).
+      // statement, so there is no moment when the key is unknown (docs/contract.md rule 5). A key
+      // with no known expiry and no `tombstoneTtl` stays refused for ever ('infinity').
       const [pruned] = await sql.all<{ sessions: string | number; kept: string | number }>(
         `with dead as (
            delete from gsc_session where id in (select s.id from gsc_session s where ${dead.sql} limit ?)
            returning key_hash, revoked_at, revoked_reason, key_expires_at),
          kept as (
            insert into gsc_tombstone as t (key_hash, reason, expires_at)
-           select d.key_hash, coalesce(d.revoked_reason, 'REVOKED'), coalesce(d.key_expires_at, d.revoked_at + ${MILLISECONDS})
+           select d.key_hash, coalesce(d.revoked_reason, 'REVOKED'), ${UNTIL}
              from dead d
-            where d.revoked_at is not null and coalesce(d.key_expires_at, d.revoked_at + ${MILLISECONDS}) > now()
+            where d.revoked_at is not null and ${UNTIL} > now()
            on conflict (key_hash) do update set expires_at = greatest(t.expires_at, excluded.expires_at)
            returning 1)
          select (select count(*) from dead) as sessions, (select count(*) from kept) as kept`,

@@ -98,12 +98,15 @@ export class SessionQueries {
     };
   }
 
-  /** How many sessions the history lists for this filter, in all pages. */
-  async count(filter: SessionFilter): Promise<number> {
+  /**
+   * How many sessions the history lists for this filter, in all pages, counting at most `max`
+   * (the API's `maxTotalCount`): the count stops there, so its cost is bounded whatever the history.
+   */
+  async count(filter: SessionFilter, max: number | null = null): Promise<number> {
     const where = this.historyCondition(filter);
     const row = await this.sql.one<{ n: number | string }>(
-      `select count(*) as n from gsc_session s where ${where.sql}`,
-      where.params,
+      `select count(*) as n from (select 1 from gsc_session s where ${where.sql} limit ?) counted`,
+      [...where.params, max],
     );
     return Number(row!.n);
   }
@@ -161,7 +164,13 @@ export class SessionQueries {
    * The row comparison walks the partial index (user_id, created_at desc, id desc) where revoked_at
    * is null, so a page costs `first` index entries whatever page it is. One round trip.
    */
-  async listActive(query: { userId: string; first: number; after: PagePosition | null }): Promise<ActiveSessionPage> {
+  async listActive(query: {
+    userId: string;
+    first: number;
+    after: PagePosition | null;
+    /** `totalCount` counts at most this many (see `count`); `null` or absent: all. */
+    maxCount?: number | null;
+  }): Promise<ActiveSessionPage> {
     const alive = aliveCondition(this.timeouts);
     const keyset = query.after ? 'and (s.created_at, s.id) < (?::timestamptz, ?::uuid)' : '';
     const row = await this.sql.one<{
@@ -169,7 +178,7 @@ export class SessionQueries {
       page: Array<PublicSessionRow & { position: string }>;
     }>(
       `select
-        (select count(*) from gsc_session s where s.user_id = ? and ${alive.sql}) as total,
+        (select count(*) from (select 1 from gsc_session s where s.user_id = ? and ${alive.sql} limit ?) counted) as total,
         (select coalesce(json_agg(p order by p.created_at desc, p.id desc), '[]'::json) from (
            select ${PUBLIC_SESSION_COLUMNS}, ${POSITION} as position
              from gsc_session s
@@ -179,6 +188,7 @@ export class SessionQueries {
       [
         query.userId,
         ...alive.params,
+        query.maxCount ?? null,
         query.userId,
         ...alive.params,
         ...(query.after ? [query.after.createdAt, query.after.id] : []),

@@ -13,7 +13,7 @@ export interface StoreSettings {
   timeouts: Timeouts;
   retentionMs: number;
   leaseTtlMs: number;
-  tombstoneTtlMs: number;
+  tombstoneTtlMs: number | null;
   feedDatabase?: string | false;
 }
 

@@ -6,6 +6,8 @@ import { GraphQLClient } from 'graphql-request';
 
 export interface DemoProcess {
   url: string;
+  /** Where the demo serves `/metrics` (METRICS_PORT), or null when off. */
+  metricsUrl: string | null;
   process: ChildProcess;
   output(): string;
   /** What the process wrote to stderr alone. */
@@ -17,12 +19,24 @@ export interface DemoProcess {
 /**
  * Starts `demo/server.ts` as `npm start` does, on a free port, and waits until it serves. A
  * variable given as `undefined` is removed from the inherited environment (e.g. `NODE_ENV`,
- * which ava sets to `test`, to start the demo as a user's shell would).
+ * which ava sets to `test`, to start the demo as a user's shell would). Unless given, the metrics
+ * port is a free one (METRICS_PORT=0: tests run demos side by side) and login throttling is off
+ * (DEMO_LOGIN_PER_IP=0, DEMO_LOGIN_FAILURES_PER_USER=0: tests sign in often from one address);
+ * test/demo-throttle.test.ts tests it as `npm start` has it.
  */
 export async function startDemoProcess(env: Record<string, string | undefined>): Promise<DemoProcess> {
   const dataDir = env.DEMO_DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'gsc-demo-')));
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
-    env: { ...process.env, PORT: '0', DEMO_SECRET: 'test-secret', DEMO_DATA_DIR: dataDir, ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      METRICS_PORT: '0',
+      DEMO_LOGIN_PER_IP: '0',
+      DEMO_LOGIN_FAILURES_PER_USER: '0',
+      DEMO_SECRET: 'test-secret',
+      DEMO_DATA_DIR: dataDir,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -48,6 +62,7 @@ export async function startDemoProcess(env: Record<string, string | undefined>):
   });
   return {
     url,
+    metricsUrl: /metrics at (http:\/\/\S+)/.exec(output)?.[1] ?? null,
     process: child,
     output: () => output,
     stderr: () => stderr,

@@ -22,7 +22,7 @@ export async function startWsServer(
   t: { teardown(fn: () => unknown): void },
   controller: SessionController<TestContext>,
   schema: GraphQLSchema,
-): Promise<{ url: string; wss: WebSocketServer }> {
+): Promise<{ url: string; wss: WebSocketServer; dispose: () => Promise<void> }> {
   const http: Server = createServer();
   const wss = new WebSocketServer({ server: http, path: '/graphql' });
   const serverCleanup = useServer(
@@ -48,11 +48,17 @@ export async function startWsServer(
     wss,
   );
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  let disposed: Promise<void> | undefined;
+  const dispose = () => (disposed ??= Promise.resolve(serverCleanup.dispose()));
   t.teardown(async () => {
-    await serverCleanup.dispose();
+    await dispose();
     await new Promise<void>((resolve) => http.close(() => resolve()));
   });
-  return { url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`, wss };
+  return {
+    url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`,
+    wss,
+    dispose,
+  };
 }
 
 export interface Closed {
@@ -68,6 +74,11 @@ export interface TestClient {
   /** Resolves once the server acknowledged the connection (rejects if it closed first). */
   connected: Promise<void>;
   dispose(): Promise<void>;
+  /**
+   * Drops the connection as a closed tab or a lost network does: the TCP socket is destroyed at
+   * once, with no close handshake and no `complete` for open subscriptions.
+   */
+  terminate(): void;
 }
 
 export function connect(url: string, params: TestParams): TestClient {
@@ -82,9 +93,17 @@ export function connect(url: string, params: TestParams): TestClient {
     onRefused = reject;
   });
   connected.catch(() => {});
+  const sockets: WebSocket[] = [];
+  // graphql-ws hides its socket: a subclass keeps a hand on it, so a test can drop it abruptly.
+  class TrackedWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      sockets.push(this);
+    }
+  }
   const client = createClient({
     url,
-    webSocketImpl: WebSocket,
+    webSocketImpl: TrackedWebSocket,
     connectionParams: params as Record<string, unknown>,
     lazy: false,
     retryAttempts: 0,
@@ -99,7 +118,15 @@ export function connect(url: string, params: TestParams): TestClient {
       },
     },
   });
-  return { client, closed, connected, dispose: () => client.dispose() as Promise<void> };
+  return {
+    client,
+    closed,
+    connected,
+    dispose: () => client.dispose() as Promise<void>,
+    terminate: () => {
+      for (const socket of sockets) socket.terminate();
+    },
+  };
 }
 
 /** Subscribes and collects results; `next()` waits for the next one. */

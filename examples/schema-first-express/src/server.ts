@@ -11,7 +11,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { SessionController, requireSession } from 'graphql-session-controller';
+import { SessionController, bearerToken, requireSession } from 'graphql-session-controller';
 import { WebSocketServer } from 'ws';
 
 // ── Your authentication. A stand-in: users and opaque tokens in memory. ─────────────────────────
@@ -32,9 +32,8 @@ export interface MyContext {
   tokenId?: string;
 }
 
-/** Reads `Authorization: Bearer <token>`. */
-function contextFrom(authorization: string | undefined): MyContext {
-  const token = authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined;
+/** Who a bearer token (from `Authorization: Bearer <token>`, read by `bearerToken`) belongs to. */
+function contextFrom(token: string | null): MyContext {
   const found = token ? tokens.get(token) : undefined;
   return found ? { user: found.user, tokenId: found.tokenId } : {};
 }
@@ -160,9 +159,8 @@ const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
 const subscriptions = useServer(
   sessions.websocket({
     schema,
-    // Clients send { authorization: 'Bearer <token>' } as connectionParams.
-    context: ({ connectionParams }) =>
-      contextFrom(typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined),
+    // Clients send { authorization: 'Bearer <token>' } as connectionParams (the key in any case).
+    context: ({ connectionParams }) => contextFrom(bearerToken(connectionParams)),
   }),
   wsServer,
 );
@@ -182,7 +180,7 @@ await server.start();
 app.use(
   '/graphql',
   express.json(),
-  expressMiddleware(server, { context: async ({ req }) => contextFrom(req.headers.authorization) }),
+  expressMiddleware(server, { context: async ({ req }) => contextFrom(bearerToken(req.headers.authorization)) }),
 );
 const port = Number(process.env.PORT ?? 4000);
 await new Promise<void>((resolve) => httpServer.listen({ port }, resolve));

@@ -1,0 +1,3 @@
+import { defineSuite } from './harness.js';
+
+defineSuite('express5', 'anonymous');

@@ -5,7 +5,7 @@ import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
-import { SessionConfigError, SessionShutdownError } from './errors.js';
+import { SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
 import { ADAPTER_RUNTIMES, type AdapterRuntimes } from './adapter-runtimes.js';
 import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
@@ -125,6 +125,8 @@ export class SessionController<TContext = any> {
     const log = new Log(resolved.logger);
     const db = await openDatabase(resolved.database, {
       createDatabase: resolved.createDatabase,
+      ssl: resolved.ssl,
+      log,
       preparedStatements: resolved.preparedStatements,
       onPreparedOff: (error) =>
         log.warn(
@@ -139,10 +141,24 @@ export class SessionController<TContext = any> {
             'Check the URL, create the database, or pass createDatabase: true to let the controller create it.',
         );
       }
+      if (error instanceof SessionConfigError) throw error;
+      if (error instanceof SessionDatabaseError) {
+        throw new SessionDatabaseError(
+          error.code,
+          `Cannot open the session store given by option "database": ${error.message}`,
+        );
+      }
       // Name the option to look at; the driver's message (never the URL's password) says why.
       throw new Error(`Cannot open the session store given by option "database": ${error.message}`, { cause: error });
     });
-    const store = new Store(db, resolved);
+    const store = new Store(db, {
+      ...resolved,
+      onReplicaState: (replica, state, error) =>
+        state === 'down'
+          ? log.warn(`read replica ${replica} left for now, listings go to the primary: ${error?.message}`)
+          : log.warn(`read replica ${replica} answers listings again`),
+    });
+    await warnAboutReplicas(store, log);
     const controller = new SessionController<TContext>(resolved, store, log);
     try {
       if (resolved.migrate) await store.migrate();
@@ -183,8 +199,8 @@ export class SessionController<TContext = any> {
   get api(): SessionApi {
     return (this.sessionApi ??= new SessionApi({
       sessions: this.sessions,
-      directory: this.store.queries,
-      rules: this.store.rules,
+      directory: this.store.listings,
+      rules: this.store.listedRules,
       leases: this.leases,
       limits: this.options.api,
       events: this.events,
@@ -380,8 +396,8 @@ export class SessionController<TContext = any> {
   operations(): Operations {
     return {
       sessions: this.sessions,
-      directory: this.store.queries,
-      rules: this.store.rules,
+      directory: this.store.listings,
+      rules: this.store.listedRules,
       migrate: () => this.migrate(),
       prune: (onBatch) => this.pruner.prune(onBatch),
       prunable: () => this.pruner.prunable(),
@@ -427,6 +443,20 @@ export class SessionController<TContext = any> {
   /** How many sessions this instance keeps in memory (bounded by `cacheSize`). */
   get cachedSessions(): number {
     return this.sessions.cachedSessions;
+  }
+}
+
+/**
+ * A replica that does not answer, or is no standby, is no reason to refuse to start (listings go
+ * to the primary meanwhile; a promoted standby still in the list is harmless), but it is worth a
+ * word: a typo in a URL would otherwise go unnoticed.
+ */
+async function warnAboutReplicas(store: Store, log: Log): Promise<void> {
+  for (const { label, standby, error } of await store.replicas.probe()) {
+    if (error)
+      log.warn(`read replica ${label} does not answer (${error.message}): listings go to the primary until it does`);
+    else if (!standby)
+      log.warn(`read replica ${label} is not a hot standby (not in recovery): it will answer no listing`);
   }
 }
 

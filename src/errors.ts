@@ -83,7 +83,20 @@ export function badUserInput(argument: string, problem: string): GraphQLError {
   });
 }
 
-export function storeUnavailable(): GraphQLError {
+export function storeUnavailable(cause?: unknown): GraphQLError {
+  // The reason a client may see: what kind of outage, never a host name or a driver's message.
+  if (cause instanceof SessionDatabaseError) {
+    const why =
+      cause.code === 'DATABASE_NO_PRIMARY'
+        ? 'no database host accepts writes (only standbys answer)'
+        : 'the database connection cannot be secured as configured';
+    return sessionError(
+      `The session store is unavailable: ${why}; try again shortly.`,
+      SessionErrorCode.SESSION_STORE_UNAVAILABLE,
+      503,
+      { reason: cause.code },
+    );
+  }
   return sessionError(
     'The session store is unavailable; try again shortly.',
     SessionErrorCode.SESSION_STORE_UNAVAILABLE,
@@ -131,4 +144,28 @@ export class SessionShutdownError extends Error {
 /** A configuration mistake found when the controller or the schema is set up. */
 export class SessionConfigError extends Error {
   override name = 'SessionConfigError';
+}
+
+/** Why PostgreSQL cannot serve as the session store (`SessionDatabaseError.code`). */
+export type SessionDatabaseErrorCode =
+  /** Every host that answered is a standby (in recovery): nothing accepts writes. */
+  | 'DATABASE_NO_PRIMARY'
+  /** TLS is required (`sslmode`, the `ssl` option) and the server offers none. */
+  | 'DATABASE_TLS_UNAVAILABLE'
+  /** The server's TLS certificate does not verify (`verify-ca`, `verify-full`, `ssl: true`). */
+  | 'DATABASE_TLS_UNTRUSTED';
+
+/**
+ * The PostgreSQL server(s) given cannot serve as the session store: `create` rejects with it, and
+ * while running a request that meets it answers `SESSION_STORE_UNAVAILABLE` with the code as
+ * `extensions.reason`.
+ */
+export class SessionDatabaseError extends Error {
+  override name = 'SessionDatabaseError';
+  constructor(
+    readonly code: SessionDatabaseErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }

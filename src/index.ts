@@ -1,7 +1,14 @@
 // The package's main entry: re-exports only. It loads neither type-graphql nor graphql-scalars,
 // so a schema-first server needs neither; type-graphql support is `graphql-session-controller/type-graphql`.
 export { SessionController, type SessionPlugin } from './controller.js';
-export { SessionConfigError, SessionErrorCode, SessionShutdownError } from './errors.js';
+export {
+  SessionConfigError,
+  SessionDatabaseError,
+  type SessionDatabaseErrorCode,
+  SessionErrorCode,
+  SessionShutdownError,
+} from './errors.js';
+export type { SslOption } from './store/connection-config.js';
 export type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 export type { SessionDevice } from './device.js';
 export type { Logger } from './logger.js';

@@ -1,6 +1,7 @@
 import { redactConnectionString } from './connection-string.js';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
+import { ConnectionUrlError, connectionConfig, type SslOption } from './store/connection-config.js';
 import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './logger.js';
@@ -113,6 +114,31 @@ export interface SessionControllerOptions<TContext = any> {
    */
   feedDatabase?: string | false;
   /**
+   * Hot standbys of `database` (PostgreSQL streaming replicas, as `postgres://` URLs) that answer
+   * the listings: the session API's `activeSessions`, `sessions`, `sessionStats` and
+   * `sessionLimitRules`, and the CLI's `sessions list`, `stats` and `limits list`. Admissions,
+   * revocations, session checks and the change feed always use `database`. A replica answers
+   * only once it has replayed every write acknowledged before the listing began (so a caller
+   * always sees its own new or revoked sessions); else, or when it is down, the primary answers
+   * (docs/operations.md, "Read replicas"). Not for the embedded database. Default: none; with a
+   * host MikroORM whose config has `replicas`, those (`[]` turns that off).
+   */
+  readReplicas?: readonly string[];
+  /**
+   * How long a listing waits for a replica to replay the primary's latest writes before the
+   * primary answers it instead; a replica that missed it is left to the primary for 1 s, then
+   * one listing waits for it again. At most `'5s'`. Default: `'250ms'`.
+   */
+  maxReplicaLag?: Duration;
+  /**
+   * TLS for every connection the library opens from a URL (`database`, `feedDatabase`; the pool,
+   * the LISTEN connection, the command line): `true` (verified against the system's CAs),
+   * `false` (none), or node's TLS options, e.g. `{ ca: readFileSync('root.crt') }`. It wins over
+   * the URL's `sslmode`/`sslrootcert`/`sslcert`/`sslkey`. Default: what the URL says (libpq's
+   * `sslmode`; no TLS when it says nothing).
+   */
+  ssl?: SslOption;
+  /**
    * At most one `lastSeenAt` write per session per this interval, batched. Must be shorter than
    * `idleTimeout`. Default: `'30s'`, or a quarter of `idleTimeout` if that is shorter.
    */
@@ -194,6 +220,11 @@ export interface ResolvedOptions<TContext = any> {
   tombstoneTtlMs: number | null;
   /** `feedDatabase`: undefined = the database URL, `false` = poll only. */
   feedDatabase: string | false | undefined;
+  /** `readReplicas`: undefined = a host MikroORM's `replicas`, if any. */
+  readReplicas: readonly string[] | undefined;
+  maxReplicaLagMs: number;
+  /** `ssl`: undefined = what the URLs say. */
+  ssl: SslOption | undefined;
   touchIntervalMs: number;
   cacheSize: number;
   api: {
@@ -262,7 +293,7 @@ function database(value: unknown): DatabaseOption {
   if (value === undefined || (typeof value === 'string' && value.trim() === '')) return { embedded: {} };
   if (typeof value === 'string') {
     if (!/^postgres(ql)?:\/\//.test(value)) fail('database', 'a postgres:// URL', redactUrl(value));
-    return value;
+    return readableUrl('database', value);
   }
   if (value && typeof value === 'object') {
     if ('embedded' in value) {
@@ -280,8 +311,54 @@ function database(value: unknown): DatabaseOption {
 
 function feedDatabase(value: unknown): string | false | undefined {
   if (value === undefined || value === false) return value;
-  if (typeof value === 'string' && /^postgres(ql)?:\/\//.test(value)) return value;
+  if (typeof value === 'string' && /^postgres(ql)?:\/\//.test(value)) return readableUrl('feedDatabase', value);
   return fail('feedDatabase', 'a postgres:// URL or false', typeof value === 'string' ? redactUrl(value) : value);
+}
+
+/** A listing's wait for a replica: up to 5 s, well inside the statement timeout of the wait itself. */
+function maxReplicaLag(value: unknown): number {
+  const lagMs = parseDuration('maxReplicaLag', defaulted(value, '250ms'), { nullable: false })!;
+  if (lagMs > 5_000) fail('maxReplicaLag', 'a duration of at most 5s', value);
+  return lagMs;
+}
+
+/** Replica URLs; none for the embedded database, which has no replicas to give. */
+function readReplicas(value: unknown, databaseValue: unknown): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) fail('readReplicas', 'an array of postgres:// URLs', typeof value);
+  for (const url of value) {
+    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
+      fail('readReplicas', 'an array of postgres:// URLs', typeof url === 'string' ? redactUrl(url) : url);
+    }
+    readableUrl('readReplicas', url);
+  }
+  const embedded =
+    databaseValue === undefined ||
+    (typeof databaseValue === 'string' && databaseValue.trim() === '') ||
+    (typeof databaseValue === 'object' && databaseValue !== null && 'embedded' in databaseValue);
+  if (embedded && value.length) {
+    throw new SessionConfigError(
+      'Invalid option "readReplicas": the embedded database has no replicas; give "database" a PostgreSQL URL (or leave "readReplicas" out).',
+    );
+  }
+  return value as string[];
+}
+
+/** A URL whose hosts and parameters can be read (and the certificate files it names, too). */
+function readableUrl(option: string, url: string): string {
+  try {
+    connectionConfig(url);
+  } catch (error) {
+    if (!(error instanceof ConnectionUrlError)) throw error;
+    throw new SessionConfigError(`Invalid option "${option}": ${error.message}`);
+  }
+  return url;
+}
+
+function ssl(value: unknown): SslOption | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  if (value && typeof value === 'object' && !Array.isArray(value)) return value as SslOption;
+  return fail('ssl', "true, false or node's TLS options ({ ca, cert, key, rejectUnauthorized, ... })", value);
 }
 
 function redactUrl(value: string): string {
@@ -344,6 +421,9 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
       nullable: true,
     }),
     feedDatabase: feedDatabase(options.feedDatabase),
+    readReplicas: readReplicas(options.readReplicas, options.database),
+    maxReplicaLagMs: maxReplicaLag(options.maxReplicaLag),
+    ssl: ssl(options.ssl),
     touchIntervalMs: touchInterval(options.touchInterval, idleTimeoutMs),
     cacheSize,
     api: apiBounds(options.api),

@@ -9,6 +9,7 @@
  *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d),
  *   GSC_TOMBSTONE_TTL (default never: tombstones of keys without an expiry are kept for ever);
  *   durations such as 30m, 12h, 30d or milliseconds; `never` for none.
+ * Listings read from the hot standbys in `--read-replica` or GSC_READ_REPLICAS (comma-separated).
  */
 import { readFileSync } from 'node:fs';
 import { withoutPasswords } from '../connection-string.js';
@@ -45,7 +46,7 @@ const exitCode = await runCli(process.argv.slice(2), {
     err: (text) => process.stderr.write(text),
     errIsTTY: Boolean(process.stderr.isTTY),
   },
-  connect: async (database) => {
+  connect: async (database, settings) => {
     const idleTimeout = duration('GSC_IDLE_TIMEOUT');
     const absoluteTimeout = duration('GSC_ABSOLUTE_TIMEOUT');
     const retention = duration('GSC_RETENTION');
@@ -58,6 +59,7 @@ const exitCode = await runCli(process.argv.slice(2), {
       ...(idleTimeout !== undefined ? { idleTimeout } : {}),
       ...(absoluteTimeout !== undefined ? { absoluteTimeout } : {}),
       ...(retention ? { retention } : {}),
+      ...(settings?.readReplicas ? { readReplicas: settings.readReplicas } : {}),
       ...(tombstoneTtl !== undefined ? { tombstoneTtl } : {}),
       onStoreError: ({ operation, error }) =>
         process.stderr.write(

@@ -29,8 +29,11 @@ export const EXIT_USAGE = 2;
 
 /** What the command line needs from its surroundings. */
 export interface CliEnvironment {
-  /** Opens the session store at `databaseUrl` (the entry point builds a controller). */
-  connect(databaseUrl: string): Promise<Operations>;
+  /**
+   * Opens the session store at `databaseUrl` (the entry point builds a controller); listings read
+   * from `readReplicas` when given (`--read-replica`, or `GSC_READ_REPLICAS`).
+   */
+  connect(databaseUrl: string, settings?: { readReplicas?: string[] }): Promise<Operations>;
   output: Output;
   /** `DATABASE_URL` is read from here when `--database` is not given. */
   env: Readonly<Record<string, string | undefined>>;
@@ -80,6 +83,12 @@ function buildProgram(environment: CliEnvironment): Command {
     .description('See and end sessions, manage limits and prune, on the store of graphql-session-controller.')
     .version(environment.version)
     .addOption(new Option('--database <url>', 'PostgreSQL connection string (default: $DATABASE_URL)'))
+    .addOption(
+      new Option(
+        '--read-replica <url>',
+        'a hot standby for sessions list, stats and limits list; repeat for several (default: $GSC_READ_REPLICAS, comma-separated)',
+      ).argParser((url: string, previous: string[] = []) => [...previous, url]),
+    )
     // Settings that subcommands inherit: errors throw (exit codes are ours), help goes to our output.
     .exitOverride()
     .configureOutput({ writeOut: (text) => output.out(text), writeErr: (text) => output.err(text) })
@@ -92,14 +101,19 @@ function buildProgram(environment: CliEnvironment): Command {
 
   /** Runs `work` on the store, and always closes it. */
   const withStore = async <T>(command: Command, work: (ops: Operations) => Promise<T>): Promise<T> => {
-    const { database } = command.optsWithGlobals<{ database?: string }>();
+    const { database, readReplica } = command.optsWithGlobals<{ database?: string; readReplica?: string[] }>();
     const url = database || environment.env.DATABASE_URL || '';
     if (!url) command.error('error: no database: pass --database <url> or set DATABASE_URL', { exitCode: EXIT_USAGE });
+    const fromEnv = (environment.env.GSC_READ_REPLICAS ?? '')
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean);
+    const readReplicas = readReplica ?? (fromEnv.length ? fromEnv : undefined);
     let ops: Operations;
     // No message names the password, in whatever form the connection string carried it.
     const safe = (error: unknown) => withoutPasswords(describe(error), url);
     try {
-      ops = await environment.connect(url);
+      ops = await environment.connect(url, readReplicas ? { readReplicas } : undefined);
     } catch (error) {
       throw new CliFailure(`graphql-session-controller: cannot open the database: ${safe(error)}`, EXIT_NOT_FOUND);
     }

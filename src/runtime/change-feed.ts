@@ -5,12 +5,28 @@ import type { RevokeReason } from '../vocabulary.js';
 const MAX_MESSAGE_CHARS = 7_000;
 /** Polls look back this far so a revocation whose transaction committed late is not skipped. */
 const POLL_OVERLAP_MS = 5_000;
-const RECONNECT_DELAY_MS = 1_000;
+/**
+ * The LISTEN connection's reconnection: the first try after about a second, then twice as long
+ * each time up to 30 s, each delay drawn between half and all of it (so a fleet that lost its
+ * database together does not come back in step), and one report per try: a few lines per outage
+ * instead of one a second (docs/design.md, "Revocation across instances").
+ */
+const RECONNECT_FIRST_MS = 1_000;
+const RECONNECT_MAX_MS = 30_000;
 /**
  * Admissions are told in batches at most this late: a NOTIFY per admission would add a round
  * trip and a commit-time lock to every login, for events that `sessionEvents` may show later.
  */
 const ADMISSION_BATCH_MS = 50;
+/**
+ * An instance's LISTEN connection hears the instance's own notifications back, normally within
+ * milliseconds. None of them heard this long after being sent means that connection is on a
+ * server where the pool does not write (a feed URL or endpoint that leads to an old primary
+ * restarted outside the cluster manager): it is replaced, another host first.
+ */
+const ECHO_DEADLINE_MS = 5_000;
+/** Sent payloads kept to be heard back: enough to notice, bounded however busy the instance is. */
+const MAX_ECHOES = 64;
 
 /**
  * On the wire: revocations as `{ r, k, s }` (reason, key digests, and for each the session id and
@@ -29,6 +45,14 @@ export class ChangeFeed {
   private listener: ChangeListener | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Failed LISTEN attempts since the last one that worked: the backoff's exponent. */
+  private reconnectAttempts = 0;
+  /** Whether the last poll failed: its first success after that is the database coming back. */
+  private pollFailing = false;
+  /** Payloads this instance sent while listening, not yet heard back: when each was sent. */
+  private readonly echoes = new Map<string, number>();
+  /** The last loss was a listener on the wrong server: its reconnection does not reset the backoff. */
+  private lostToDeafness = false;
   private pollCursor: Date | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
@@ -87,10 +111,17 @@ export class ChangeFeed {
 
   private async notify(notices: readonly ChangeNotice[]): Promise<void> {
     const payloads = messagesFor(notices);
+    const listening = this.listener;
     try {
       await this.log.notify(payloads);
     } catch (error) {
       this.onError('notify', error as Error);
+      return;
+    }
+    // Heard back on the listener that was there when they were sent, or that listener is deaf.
+    const sentAt = Date.now();
+    if (listening && listening === this.listener) {
+      for (const payload of payloads) if (this.echoes.size < MAX_ECHOES) this.echoes.set(payload, sentAt);
     }
   }
 
@@ -109,9 +140,16 @@ export class ChangeFeed {
     // or it keeps listening after close() and keeps the host's process from exiting.
     if (this.stopped) return listener.close();
     this.listener = listener;
+    this.echoes.clear();
+    if (!this.lostToDeafness) this.reconnectAttempts = 0;
   }
 
   private received(payload: string): void {
+    if (this.echoes.delete(payload)) {
+      // Heard: this listener is where the pool writes.
+      this.lostToDeafness = false;
+      this.reconnectAttempts = 0;
+    }
     try {
       const message = JSON.parse(payload) as Message;
       if ('a' in message) {
@@ -128,17 +166,55 @@ export class ChangeFeed {
     }
   }
 
+  /** A listener that did not hear its own notifications back in time is replaced, on another host first. */
+  private checkEchoes(now = Date.now()): void {
+    const listener = this.listener;
+    if (!listener) return;
+    for (const sentAt of this.echoes.values()) {
+      if (now - sentAt < ECHO_DEADLINE_MS) continue;
+      this.echoes.clear();
+      this.lostToDeafness = true;
+      listener.passOver();
+      this.reconnect(
+        listener,
+        new Error(
+          `the LISTEN connection heard none of this instance's own notifications within ${ECHO_DEADLINE_MS} ms: ` +
+            'it is not on the server the pool writes to (a feed URL or endpoint that leads to another primary?); reconnecting',
+        ),
+      );
+      void listener.close();
+      return;
+    }
+  }
+
   private reconnect(lost: ChangeListener | undefined, error: Error): void {
     if (this.stopped || this.reconnectTimer || (this.listener && this.listener !== lost)) return;
     this.listener = undefined;
+    this.echoes.clear();
     this.onError('listen', error);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      // Whatever was published while the listener was down, the poll picks up.
-      void this.poll();
-      void this.listen();
-    }, RECONNECT_DELAY_MS);
+    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** this.reconnectAttempts);
+    this.reconnectAttempts++;
+    this.reconnectTimer = setTimeout(() => this.reconnectNow(), ceiling / 2 + Math.random() * (ceiling / 2));
     this.reconnectTimer.unref();
+  }
+
+  private reconnectNow(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    // Whatever was published while the listener was down, the poll picks up.
+    void this.poll();
+    void this.listen();
+  }
+
+  /**
+   * The poll reached the database again after failing: the database is back (a restart, a
+   * failover to another host), so the listener, waiting out its backoff, tries at once and
+   * revocations travel by notification again without waiting up to 30 s.
+   */
+  private databaseBack(): void {
+    if (this.stopped || this.listener || !this.reconnectTimer) return;
+    this.reconnectAttempts = 0;
+    this.reconnectNow();
   }
 
   /**
@@ -168,8 +244,14 @@ export class ChangeFeed {
       for (const notice of revoked) this.apply(notice);
       this.pollCursor = new Date(dbNow.getTime() - POLL_OVERLAP_MS);
       this.syncedAt = localBefore;
+      this.checkEchoes();
+      if (this.pollFailing) {
+        this.pollFailing = false;
+        this.databaseBack();
+      }
       this.onSynced();
     } catch (error) {
+      this.pollFailing = true;
       this.onError('poll', error as Error);
     }
   }

@@ -189,7 +189,7 @@ export class Sessions implements SessionRuntime {
       if (error instanceof GraphQLError) throw error;
       this.hooks.storeFailed(operation, error as Error);
       if (this.options.failMode === 'open' && openFallback) return openFallback();
-      throw storeUnavailable();
+      throw storeUnavailable(error);
     }
   }
 

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { RevokeReason, Timeouts } from '../vocabulary.js';
 import { MILLISECONDS } from './conditions.js';
-import type { Database } from './database.js';
+import { type Database, readConnectionUrl } from './database.js';
+import { PrimaryLocator } from './primary-locator.js';
 import type { Sql } from './sql.js';
 
 /** The NOTIFY channel that carries revocations between instances. */
@@ -37,6 +38,8 @@ export type ChangeNotice = RevokedNotice | AdmittedNotice | ExpiredNotice;
 /** A dedicated LISTEN connection; `close` ends it. */
 export interface ChangeListener {
   close(): Promise<void>;
+  /** This connection's server is not where the fleet writes: the next one tries another host first. */
+  passOver(): void;
 }
 
 export interface ListenHandlers {
@@ -51,20 +54,27 @@ export interface ListenHandlers {
  */
 export class ChangeLog {
   private readonly sql: Sql;
-  private readonly listenUrl: string | undefined;
+  /** Where the LISTEN connection goes: the primary among the hosts of `feedDatabase` or of the database URL. */
+  private readonly listenTo: PrimaryLocator | undefined;
 
   /**
    * `feedDatabase` (the `feedDatabase` option): another URL for the LISTEN connection (PostgreSQL
    * itself when `db` goes through a pooler in transaction mode), or `false`: no LISTEN, poll only.
+   * It is read like the database URL (several hosts, TLS, the `ssl` option).
    */
   constructor(db: Database, feedDatabase?: string | false) {
     this.sql = db.sql;
-    this.listenUrl = db.kind !== 'postgresql' || feedDatabase === false ? undefined : (feedDatabase ?? db.url);
+    this.listenTo =
+      db.kind !== 'postgresql' || feedDatabase === false
+        ? undefined
+        : feedDatabase
+          ? new PrimaryLocator(readConnectionUrl('feedDatabase', feedDatabase, db.ssl))
+          : db.primary;
   }
 
   /** Whether other instances can be told at once (else they find out by polling). */
   get pushes(): boolean {
-    return this.listenUrl !== undefined;
+    return this.listenTo !== undefined;
   }
 
   /** The database clock now. */
@@ -146,16 +156,17 @@ export class ChangeLog {
     for (const payload of payloads) await this.sql.all('select pg_notify(?, ?)', [CHANGE_CHANNEL, payload]);
   }
 
-  /** Opens a LISTEN connection of its own (LISTEN needs one session for its whole life, not a pooled one). */
+  /**
+   * Opens a LISTEN connection of its own (LISTEN needs one session for its whole life, not a
+   * pooled one), on the primary: a host in recovery is left for the next, so the feed never
+   * listens on a standby, where no revocation is ever notified.
+   */
   async listen(handlers: ListenHandlers): Promise<ChangeListener> {
-    if (!this.listenUrl) throw new Error('this database does not push changes');
-    const client = new pg.Client({
-      connectionString: this.listenUrl,
-      connectionTimeoutMillis: 3_000,
-      // A connection that dies silently must be noticed, so freshness falls back to the poll.
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 5_000,
-    });
+    if (!this.listenTo) throw new Error('this database does not push changes');
+    // A connection that dies silently must be noticed, so freshness falls back to the poll.
+    const client = await this.listenTo.connect(
+      (settings) => new pg.Client({ keepAliveInitialDelayMillis: 5_000, ...settings, keepAlive: true }),
+    );
     let lost = false;
     const close = async () => {
       client.removeAllListeners();
@@ -175,13 +186,13 @@ export class ChangeLog {
       if (message.channel === CHANGE_CHANNEL && message.payload) handlers.onPayload(message.payload);
     });
     try {
-      await client.connect();
       await client.query(`listen ${CHANGE_CHANNEL}`);
     } catch (error) {
       lost = true;
       await close();
       throw error;
     }
-    return { close };
+    const locator = this.listenTo;
+    return { close, passOver: () => locator.passOver({ host: client.host, port: client.port }) };
   }
 }

@@ -1,9 +1,12 @@
 import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import pg from 'pg';
+import { SessionConfigError } from '../errors.js';
 import type { DatabaseOption } from '../options.js';
+import { type ConnectionConfig, ConnectionUrlError, connectionConfig, type SslOption } from './connection-config.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
 import { sessionOrmOptions } from './orm-options.js';
+import { type KnexLog, knexLogger, primaryDialect } from './primary-dialect.js';
+import { PrimaryLocator } from './primary-locator.js';
 import { knexStatements, type PreparedOptions, sqlRunner, type SqlRunner } from './sql.js';
 import type { EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 
@@ -13,8 +16,10 @@ export interface Database {
   kind: 'postgresql' | 'embedded';
   /** Every statement of the store runs here. */
   sql: SqlRunner;
-  /** A connection string for a dedicated LISTEN connection; absent when unknown. */
-  url?: string;
+  /** Opens connections to the primary with the URL's settings (the LISTEN connection's default); absent when unknown. */
+  primary?: PrimaryLocator;
+  /** The `ssl` option, for other URLs the library connects to (`feedDatabase`). */
+  ssl?: SslOption;
   close(): Promise<void>;
 }
 
@@ -23,9 +28,28 @@ function database(
   kind: Database['kind'],
   close: () => Promise<void>,
   prepared: PreparedOptions,
-  url?: string,
+  primary?: PrimaryLocator,
+  ssl?: SslOption,
 ): Database {
-  return { orm, kind, sql: sqlRunner(orm, kind, prepared), ...(url ? { url } : {}), close };
+  return {
+    orm,
+    kind,
+    sql: sqlRunner(orm, kind, prepared),
+    ...(primary ? { primary } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
+    close,
+  };
+}
+
+/** Reads a URL option into its connection settings; a URL that cannot be read is a configuration error naming the option. */
+export function readConnectionUrl(option: string, url: string, ssl: SslOption | undefined): ConnectionConfig {
+  try {
+    return connectionConfig(url, { ssl, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  } catch (error) {
+    if (error instanceof ConnectionUrlError)
+      throw new SessionConfigError(`Invalid option "${option}": ${error.message}`);
+    throw error;
+  }
 }
 
 /** Timeouts short enough that an unreachable database fails a request in seconds, not minutes. */
@@ -61,18 +85,11 @@ function isTransient(error: unknown): boolean {
   return code === CANNOT_CONNECT_NOW || /timeout expired|connection timeout|timeout acquiring/i.test(message ?? '');
 }
 
-function databaseName(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
-}
-
-/** Creates the database a URL names, through the server's `postgres` database; one already there is fine. */
-async function createPostgresDatabase(url: string): Promise<void> {
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  await client.connect();
+/** Creates the database a URL names, through the primary's `postgres` database; one already there is fine. */
+async function createPostgresDatabase(config: ConnectionConfig): Promise<void> {
+  const client = await new PrimaryLocator(config.withDatabase('postgres')).connect();
   try {
-    await client.query(`create database ${client.escapeIdentifier(databaseName(url))}`);
+    await client.query(`create database ${client.escapeIdentifier(config.database)}`);
   } catch (error) {
     // Several instances started at once with `createDatabase: true`: one of them creates it.
     if ((error as { code?: string }).code !== DUPLICATE_DATABASE) throw error;
@@ -84,13 +101,19 @@ async function createPostgresDatabase(url: string): Promise<void> {
 export interface OpenOptions extends PreparedOptions {
   /** Create the database a PostgreSQL URL names when it does not exist (option `createDatabase`). */
   createDatabase?: boolean;
+  /** The `ssl` option: TLS settings for every connection opened from a URL (wins over the URL's). */
+  ssl?: SslOption;
+  /** Where the driver's own lines go (the library's logger); default: the console. */
+  log?: KnexLog;
 }
 
 export async function openDatabase(
   option: DatabaseOption,
-  { createDatabase = false, ...prepared }: OpenOptions = {},
+  { createDatabase = false, ssl, log = console, ...prepared }: OpenOptions = {},
 ): Promise<Database> {
-  if (typeof option === 'string') return openPostgres(option, createDatabase, prepared);
+  if (typeof option === 'string') {
+    return openPostgres(readConnectionUrl('database', option, ssl), createDatabase, prepared, log, ssl);
+  }
   if ('embedded' in option) {
     // PGlite is loaded only here: a server on PostgreSQL never loads it.
     const { openEmbedded } = await import('./embedded.js');
@@ -103,20 +126,39 @@ export async function openDatabase(
     // A host-owned embedded database: one process, one connection, nothing to listen to.
     return database(orm, 'embedded', async () => {}, prepared);
   }
-  return database(orm, 'postgresql', async () => {}, prepared, orm.config.getClientUrl() || undefined);
+  // A host-owned ORM on PostgreSQL: the LISTEN connection follows its URL, read the same way.
+  const hostUrl = orm.config.getClientUrl();
+  const primary = hostUrl ? new PrimaryLocator(readConnectionUrl('database', hostUrl, ssl)) : undefined;
+  return database(orm, 'postgresql', async () => {}, prepared, primary, ssl);
 }
 
-async function openPostgres(url: string, createDatabase: boolean, prepared: PreparedOptions): Promise<Database> {
+async function openPostgres(
+  config: ConnectionConfig,
+  createDatabase: boolean,
+  prepared: PreparedOptions,
+  log: KnexLog,
+  ssl: SslOption | undefined,
+): Promise<Database> {
+  const primary = new PrimaryLocator(config);
+  // MikroORM 6 drops a URL's query parameters (sslmode…) for the pool and cannot read several
+  // hosts: it gets no URL, and every pooled connection is opened by the locator with the URL's
+  // settings (primary-dialect.ts). Its own host/port/user are only what it shows.
+  const first = config.forHost(config.hosts[0]);
   const init = () =>
     MikroORM.init({
       ...sessionOrmOptions(),
       driver: PostgreSqlDriver,
-      clientUrl: url,
+      host: config.hosts[0].host,
+      port: config.hosts[0].port,
+      ...(first.user ? { user: first.user } : {}),
+      dbName: config.database,
       // MikroORM would otherwise create a missing database silently: a typo in the URL would go unnoticed.
       ensureDatabase: false,
       pool: { min: 0, max: 10, acquireTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 10_000 },
       driverOptions: {
-        connection: { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS },
+        client: primaryDialect(primary),
+        log: knexLogger(log),
+        connection: { query_timeout: QUERY_TIMEOUT_MS },
       },
     });
   let orm = await init();
@@ -127,8 +169,8 @@ async function openPostgres(url: string, createDatabase: boolean, prepared: Prep
   }
   if (!check.ok && (check.error as { code?: string } | undefined)?.code === INVALID_CATALOG_NAME) {
     await orm.close(true);
-    if (!createDatabase) throw new MissingDatabaseError(databaseName(url));
-    await createPostgresDatabase(url);
+    if (!createDatabase) throw new MissingDatabaseError(config.database);
+    await createPostgresDatabase(config);
     orm = await init();
     check = await orm.checkConnection();
   }
@@ -145,7 +187,7 @@ async function openPostgres(url: string, createDatabase: boolean, prepared: Prep
     throw check.error ?? new Error(check.reason);
   }
   const opened = orm;
-  return database(opened, 'postgresql', () => opened.close(true), prepared, url);
+  return database(opened, 'postgresql', () => opened.close(true), prepared, primary, ssl);
 }
 
 const embeddedMigrations = new WeakMap<MikroORM, Promise<string[]>>();

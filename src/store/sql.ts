@@ -234,7 +234,7 @@ async function rolledBack(connection: PgConnection): Promise<boolean> {
  * `?` is a parameter. knex does the same translation on the embedded path.
  */
 const numberedCache = new Map<string, string>();
-function numbered(sql: string): string {
+export function numbered(sql: string): string {
   let text = numberedCache.get(sql);
   if (text === undefined) {
     let n = 0;

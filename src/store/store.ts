@@ -5,7 +5,11 @@ import { type Database, migrateDatabase } from './database.js';
 import { LeaseStore } from './lease-store.js';
 import { LimitRuleStore } from './limit-rule-store.js';
 import { PruneStore } from './prune-store.js';
-import type { SqlRunner } from './sql.js';
+import type { SslOption } from './connection-config.js';
+import { ReadReplicas, replicaTargetsFromUrl, replicaTargetsOfOrm, type ReadReplicaSettings } from './read-replicas.js';
+import type { Sql, SqlRunner } from './sql.js';
+import type { LimitRules, SessionDirectory } from '../runtime/contracts.js';
+import { SessionConfigError } from '../errors.js';
 import { SessionQueries } from './session-queries.js';
 import { SessionStore } from './session-store.js';
 
@@ -15,6 +19,18 @@ export interface StoreSettings {
   leaseTtlMs: number;
   tombstoneTtlMs: number | null;
   feedDatabase?: string | false;
+  /** Option `readReplicas` (undefined: a host MikroORM's `replicas`, if any). */
+  readReplicas?: readonly string[];
+  maxReplicaLagMs?: number;
+  /** Option `ssl`: replicas are connected to as the primary is. */
+  ssl?: SslOption;
+  onReplicaState?: ReadReplicaSettings['onReplicaState'];
+}
+
+/** The read-only parts a replica can serve. */
+interface ListingReaders {
+  queries: SessionQueries;
+  rules: LimitRuleStore;
 }
 
 /**
@@ -39,6 +55,12 @@ export class Store {
   readonly appCount: AppCountStore;
   /** The runner every part uses; outside `store/`, only the library's own tests read rows with it. */
   readonly sql: SqlRunner;
+  /** Where listings run: a read replica that has caught up, else the primary (read-replicas.ts). */
+  readonly replicas: ReadReplicas<ListingReaders>;
+  /** `queries` with the listings routed through `replicas`; look-ups of one session stay on the primary. */
+  readonly listings: SessionDirectory;
+  /** `rules` with `list` routed through `replicas`; changes go to the primary. */
+  readonly listedRules: LimitRules;
 
   constructor(
     private readonly db: Database,
@@ -58,6 +80,40 @@ export class Store {
       settings.tombstoneTtlMs,
     );
     this.appCount = new AppCountStore(db.sql, settings.timeouts);
+    const targets =
+      settings.readReplicas?.flatMap((url) => replicaTargetsFromUrl(url, settings.ssl)) ??
+      (db.kind === 'postgresql' ? replicaTargetsOfOrm(db.orm.config as never) : []);
+    if (db.kind === 'embedded' && targets.length) {
+      throw new SessionConfigError('Invalid option "readReplicas": the embedded database has no replicas.');
+    }
+    const readers = (sql: Sql): ListingReaders => ({
+      queries: new SessionQueries(sql, settings.timeouts, settings.retentionMs),
+      rules: new LimitRuleStore(sql),
+    });
+    this.replicas = new ReadReplicas(db.sql, { queries: this.queries, rules: this.rules }, targets, readers, {
+      maxLagMs: settings.maxReplicaLagMs ?? 250,
+      onReplicaState: settings.onReplicaState,
+    });
+    const queries = this.queries;
+    const read = this.replicas;
+    this.listings = {
+      // Every argument passed on as given (a bound such as `count`'s maximum included).
+      listActive: (...args) => read.read((r) => r.queries.listActive(...args)),
+      list: (...args) => read.read((r) => r.queries.list(...args)),
+      count: (...args) => read.read((r) => r.queries.count(...args)),
+      countActive: (...args) => read.read((r) => r.queries.countActive(...args)),
+      statusCounts: (...args) => read.read((r) => r.queries.statusCounts(...args)),
+      // One session, to act on it or to know who calls: the primary's word.
+      find: (id) => queries.find(id),
+      ownerOfKey: (keyHash) => queries.ownerOfKey(keyHash),
+      hasUser: (userId) => queries.hasUser(userId),
+    };
+    const rules = this.rules;
+    this.listedRules = {
+      list: () => read.read((r) => r.rules.list()),
+      set: (rule) => rules.set(rule),
+      remove: (subjectType, subject) => rules.remove(subjectType, subject),
+    };
   }
 
   /** Applies pending migrations; returns their names. */
@@ -66,7 +122,8 @@ export class Store {
   }
 
   /** Closes the database if the library opened it (a host-owned ORM stays open). */
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.replicas.close();
     return this.db.close();
   }
 }

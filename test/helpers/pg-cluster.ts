@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -36,7 +36,7 @@ function installExitHook(): void {
 }
 
 /** A port nothing listens on at the moment (the kernel's pick), without a PostgreSQL socket file. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = net.createServer();
@@ -50,7 +50,7 @@ async function freePort(): Promise<number> {
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -96,7 +96,7 @@ function postmasterPidOf(version: string, name: string): number | undefined {
 }
 
 /** The direct children of a process (the postmaster's backends and auxiliary processes). */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
@@ -112,7 +112,7 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-function signalTree(pid: number, name: NodeJS.Signals): number[] {
+export function signalTree(pid: number, name: NodeJS.Signals): number[] {
   const pids = [pid, ...childrenOf(pid)];
   for (const p of pids) signal(p, name);
   return pids;
@@ -230,6 +230,18 @@ export class PgCluster {
   /** Starts it again after `stop()`, on the same port. */
   async start(): Promise<void> {
     await this.startServer();
+  }
+
+  /** Where Debian keeps this cluster's postgresql.conf and pg_hba.conf. */
+  get configDir(): string {
+    return `/etc/postgresql/${this.version}/${this.name}`;
+  }
+
+  /** Puts these lines first in pg_hba.conf (first match wins) and reloads the server. */
+  async prependHba(lines: string[]): Promise<void> {
+    const file = `${this.configDir}/pg_hba.conf`;
+    writeFileSync(file, `${lines.join('\n')}\n${readFileSync(file, 'utf8')}`);
+    await run('pg_ctlcluster', ['--skip-systemctl-redirect', this.version, this.name, 'reload'], { timeout: 60_000 });
   }
 
   /** The postmaster's pid (from `postmaster.pid`), or undefined when the server is down. */

@@ -39,17 +39,16 @@ const schema = controller.transformSchema(
 );
 
 const http = createServer();
-const wss = new WebSocketServer({ server: http, path: '/graphql' });
-const cleanup = useServer(
-  controller.websocket({
-    schema,
-    context: ({ connectionParams }) => {
-      const { user, key } = (connectionParams ?? {}) as { user?: string; key?: string };
-      return { identity: user && key ? { userId: user, sessionKey: key } : null };
-    },
-  }),
-  wss,
-);
+const live = controller.websocket({
+  schema,
+  context: ({ connectionParams }) => {
+    const { user, key } = (connectionParams ?? {}) as { user?: string; key?: string };
+    return { identity: user && key ? { userId: user, sessionKey: key } : null };
+  },
+});
+// The bounds and the origin policy hold from the upgrade on (docs/contract.md §12).
+const wss = new WebSocketServer({ server: http, path: '/graphql', ...live.serverOptions });
+const cleanup = useServer(live, wss);
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 console.log(`READY ${(http.address() as AddressInfo).port}`);
 

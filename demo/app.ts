@@ -15,7 +15,7 @@ import { WebSocketServer } from 'ws';
 import { GraphQLError } from 'graphql';
 import { bearerToken, SessionController, type Identity } from '../src/index.js';
 import type { DemoConfig } from './config.js';
-import { armor, bodyErrors, formatDemoError, oneLoginPerOperation } from './defences.js';
+import { armor, bodyErrors, DEMO_ORIGINS, demoCors, oneLoginPerOperation, sharedDefences } from './defences.js';
 import { metricsRoute } from './metrics.js';
 import { LoginThrottle } from './throttle.js';
 import { buildDemoSchema, type DemoContext } from './schema.js';
@@ -54,21 +54,24 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
       { perIp: config.loginPerIp, failuresPerUser: config.loginFailuresPerUser },
       config.databaseUrl,
     );
+    // One set of defences for both transports: the same object goes to Apollo and to the socket.
+    const shared = sharedDefences(config.debug);
     const schema = await buildDemoSchema(controller, tokens, throttle);
-    // Subscriptions on the same port and path as HTTP, governed by the same controller.
-    const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-    const subscriptions = useServer(
-      controller.websocket({
-        schema,
-        context: async ({ connectionParams, request }) => {
-          const client = clientOf(request);
-          // Authorization, authorization: any case of the key (docs/clients.md).
-          const token = bearerToken(connectionParams);
-          return { client, identity: await identityOf(token ? `Bearer ${token}` : undefined, tokens, client) };
-        },
-      }),
-      wsServer,
-    );
+    // Subscriptions on the same port and path as HTTP, governed by the same controller, with the
+    // library's default bounds (docs/contract.md §12) and the demo's origin policy.
+    const live = controller.websocket({
+      schema,
+      ...shared,
+      allowedOrigins: DEMO_ORIGINS,
+      context: async ({ connectionParams, request }) => {
+        const client = clientOf(request);
+        // Authorization, authorization: any case of the key (docs/clients.md).
+        const token = bearerToken(connectionParams);
+        return { client, identity: await identityOf(token ? `Bearer ${token}` : undefined, tokens, client) };
+      },
+    });
+    const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', ...live.serverOptions });
+    const subscriptions = useServer(live, wsServer);
     server = new ApolloServer<DemoContext>({
       schema,
       // The defences run before the session plugin's check and before any resolver (defences.ts).
@@ -83,11 +86,9 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
         { serverWillStart: async () => ({ drainServer: async () => subscriptions.dispose() }) },
       ],
       introspection: true,
-      validationRules: limits.validationRules,
-      parseOptions: limits.parseOptions,
+      ...shared,
       // Answer as production would whatever NODE_ENV is; DEMO_DEBUG=1 shows stack traces.
       includeStacktraceInErrorResponses: config.debug,
-      formatError: formatDemoError(config.debug),
       // demo/server.ts stops the server and then the controller on SIGINT/SIGTERM, in that order.
       stopOnTerminationSignals: false,
     });
@@ -98,6 +99,8 @@ export async function startDemo(config: DemoConfig): Promise<RunningDemo> {
     metricsServer = metricsEndpoint?.server;
     app.use(
       '/graphql',
+      // Browsers may call the API from the demo's page and Apollo Sandbox only, as on the socket.
+      demoCors(),
       // Apollo's standalone server takes bodies up to 50 MB; no operation of the demo needs 100 kB.
       express.json({ limit: '100kb' }),
       expressMiddleware(server, {

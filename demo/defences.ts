@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import cors from 'cors';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   GraphQLError,
@@ -11,7 +12,7 @@ import {
   type SelectionSetNode,
   type ValidationRule,
 } from 'graphql';
-import { SessionErrorCode } from '../src/index.js';
+import { type AllowedOrigins, originPolicy, SessionErrorCode } from '../src/index.js';
 
 /**
  * The demo's defences against abusive operations, the ones a production GraphQL server should
@@ -25,7 +26,10 @@ import { SessionErrorCode } from '../src/index.js';
  * - One admission per operation: `oneLoginPerOperation` refuses an operation that selects the
  *   login mutation more than once (aliases, fragments) before any of it runs.
  * - Answers as production would: no stack traces, and unexpected errors without their message,
- *   unless `DEMO_DEBUG=1`.
+ *   unless `DEMO_DEBUG=1`; no "Did you mean …?" field suggestions.
+ * - The same parse limit, validation rules and error formatting over HTTP and over WebSocket
+ *   (`shared`, given to Apollo and to `controller.websocket`), and one origin policy for both:
+ *   browsers may call the API from the demo's own page and from Apollo Sandbox only.
  */
 export const DEMO_LIMITS = {
   /** Every operation the demo and Apollo Sandbox send is well under this (introspection: ~190). */
@@ -54,14 +58,14 @@ export function armor(): {
   validationRules: ValidationRule[];
   parseOptions: ParseOptions;
 } {
+  // Field suggestions are hidden by formatDemoError, which both transports apply.
   const protection = new ApolloArmor({
     maxTokens: { enabled: false },
     maxAliases: { n: DEMO_LIMITS.maxAliases },
     maxDepth: { n: DEMO_LIMITS.maxDepth },
     maxDirectives: { n: DEMO_LIMITS.maxDirectives },
     costLimit: { maxCost: DEMO_LIMITS.maxCost },
-    // "Did you mean …?" maps the schema for a stranger; production answers without it.
-    blockFieldSuggestion: { enabled: true },
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   // graphql-armor's declarations name Apollo's CommonJS build; these are plain plugin objects either way.
   return {
@@ -69,6 +73,40 @@ export function armor(): {
     validationRules: protection.validationRules as ValidationRule[],
     parseOptions: { maxTokens: DEMO_LIMITS.maxTokens },
   };
+}
+
+/**
+ * The defences both transports apply, built once: Apollo Server takes these three options, and
+ * `controller.websocket` takes the same ones (docs/contract.md §12).
+ */
+export function sharedDefences(debug: boolean) {
+  const { validationRules, parseOptions } = armor();
+  return { parseOptions, validationRules, formatError: formatDemoError(debug) };
+}
+
+/**
+ * Where browsers may call the API from: the demo's own page, and Apollo Sandbox, which the
+ * landing page at /graphql embeds from Apollo's site. Clients that send no `Origin` (curl,
+ * servers, graphql-ws in Node) are not browsers: origins do not concern them.
+ */
+export const DEMO_ORIGINS: AllowedOrigins = ['same-origin', 'https://sandbox.embed.apollographql.com'];
+
+/**
+ * The HTTP side of the same origin policy, answered explicitly: an allowed origin gets the CORS
+ * headers (and a preflight its 204), any other none, so a browser on a foreign page can neither
+ * send the JSON request nor read an answer.
+ */
+export function demoCors(): RequestHandler {
+  const allowed = originPolicy(DEMO_ORIGINS);
+  return cors((req, callback) => {
+    const origin = req.headers.origin;
+    callback(null, {
+      origin: origin !== undefined && allowed(origin, req) ? origin : false,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight'],
+      maxAge: 600,
+    });
+  });
 }
 
 /**
@@ -140,7 +178,11 @@ function collectKeys(
  * is hidden.
  */
 export function formatDemoError(debug: boolean) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+  return (given: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    // "Did you mean …?" maps the schema for a stranger; production answers without it.
+    const formatted = SUGGESTION.test(given.message)
+      ? { ...given, message: given.message.replace(SUGGESTION, '').trim() }
+      : given;
     if (debug || formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
     const original = (error as { originalError?: unknown }).originalError ?? error;
     console.error(
@@ -150,6 +192,8 @@ export function formatDemoError(debug: boolean) {
     return { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
 }
+
+const SUGGESTION = / ?Did you mean .+\?/;
 
 /**
  * A body Express could not read (over the size limit, not JSON) answered as GraphQL clients

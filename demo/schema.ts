@@ -118,13 +118,17 @@ export async function buildDemoSchema(
       }
       await throttle.succeeded(username);
       const { token, sessionKey } = await tokens.issue(user.username);
-      const session = await controller.openSession({
-        userId: user.username,
-        sessionKey,
-        groups: user.groups,
-        ip: ctx.client.ip,
-        userAgent: ctx.client.userAgent,
-      });
+      const session = await controller.openSession(
+        {
+          userId: user.username,
+          sessionKey,
+          groups: user.groups,
+          ip: ctx.client.ip,
+          userAgent: ctx.client.userAgent,
+        },
+        // The operation's context: a second login in the same operation is refused.
+        ctx,
+      );
       // The session the returned token carries: the client's current session from now on.
       return { token, session: controller.userSession(session, { current: true }) };
     }

@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
+import { claimAdmission } from './admission-scope.js';
 import { SessionApi } from './api/session-api.js';
 import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
@@ -230,8 +231,9 @@ export class SessionController<TContext = any> {
    * What `useServer` of graphql-ws needs to serve subscriptions (and any operation) over
    * WebSocket governed like HTTP requests: the session is checked on connect and on every
    * subscribe, its sockets close when it is revoked (on any instance) or times out, and
-   * `@uniqueSession` subscription fields hold their seat while they live:
-   * `useServer(sessions.websocket({ schema, context: ({ connectionParams, request }) => … }), wsServer)`.
+   * `@uniqueSession` subscription fields hold their seat while they live. Its bounds, origins
+   * and defences are options; the `WebSocketServer` takes its `serverOptions`:
+   * `const live = sessions.websocket({ schema, context }); useServer(live, new WebSocketServer({ server, path, ...live.serverOptions }))`.
    */
   websocket(options: GovernedWebSocketOptions<TContext>): GovernedServerOptions {
     return governedWebSocket(
@@ -244,6 +246,7 @@ export class SessionController<TContext = any> {
         seats: this.seats,
         storeGuard: this.socketGuard,
         governs: this.options.enabled,
+        logError: (message) => this.log.error(message),
       },
       options,
     );
@@ -276,9 +279,17 @@ export class SessionController<TContext = any> {
 
   /**
    * Explicit admission, for login resolvers: the same path as a first request with an unknown
-   * key. Returns the session, or throws the `GraphQLError` a request would get.
+   * key. Returns the session, or throws the `GraphQLError` a request would get. Pass the
+   * resolver's `context`: a second admission in the same operation (aliased logins) is then
+   * refused with `ONE_SESSION_PER_OPERATION`, over HTTP and WebSocket alike.
    */
-  openSession(identity: Identity): Promise<SessionInfo> {
+  openSession(identity: Identity, context?: object): Promise<SessionInfo> {
+    try {
+      // A second admission in the same operation (aliased logins) is refused: admission-scope.ts.
+      claimAdmission(context);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.sessions.openSession(identity);
   }
 

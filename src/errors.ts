@@ -13,6 +13,12 @@ export enum SessionErrorCode {
   SESSION_STORE_UNAVAILABLE = 'SESSION_STORE_UNAVAILABLE',
   COST_LIMIT_EXCEEDED = 'COST_LIMIT_EXCEEDED',
   SESSION_HOST_ERROR = 'SESSION_HOST_ERROR',
+  /** A bound of `sessions.websocket(...)` refused an operation (docs/contract.md §12). */
+  WEBSOCKET_LIMIT_EXCEEDED = 'WEBSOCKET_LIMIT_EXCEEDED',
+  /** `openSession` was called a second time while one operation ran (aliased logins). */
+  ONE_SESSION_PER_OPERATION = 'ONE_SESSION_PER_OPERATION',
+  /** A request the server cannot serve as sent (e.g. a subscription over HTTP). */
+  BAD_REQUEST = 'BAD_REQUEST',
 }
 
 /**
@@ -125,6 +131,33 @@ export function hostError(fn: string): GraphQLError {
     SessionErrorCode.SESSION_HOST_ERROR,
     500,
     { function: fn },
+  );
+}
+
+/** A bound of `sessions.websocket(...)` refused this operation; `bound` names the option. */
+export function webSocketLimitExceeded(bound: string, limit: number, message: string): GraphQLError {
+  return sessionError(message, SessionErrorCode.WEBSOCKET_LIMIT_EXCEEDED, undefined, { bound, limit });
+}
+
+/**
+ * One operation admits at most one session: `mutation { a: login(…) b: login(…) }` would
+ * otherwise open one session per alias in a single request, past any rate limit on logins.
+ */
+export function oneSessionPerOperation(): GraphQLError {
+  return sessionError(
+    'One sign-in per operation: this operation already opened a session. Send each sign-in as its own operation.',
+    SessionErrorCode.ONE_SESSION_PER_OPERATION,
+    // A field error: the operation's first sign-in succeeded, and its answer must reach the client.
+    undefined,
+  );
+}
+
+/** A subscription sent over HTTP: it is served over WebSocket only. */
+export function subscriptionOverHttp(): GraphQLError {
+  return sessionError(
+    'Subscriptions are served over WebSocket (graphql-ws, the graphql-transport-ws protocol), not over HTTP: connect to this endpoint with a WebSocket client.',
+    SessionErrorCode.BAD_REQUEST,
+    400,
   );
 }
 

@@ -24,6 +24,15 @@ export type { UniqueSessionOptions } from './directive/config.js';
 export { uniqueSessionTypeDefs } from './directive/type-defs.js';
 export type { SessionEventView, SessionLeaseView, UserSessionView } from './api/views.js';
 export type { GovernedServerOptions, GovernedWebSocketOptions, WebSocketConnection } from './websocket.js';
+export {
+  type AllowedOrigins,
+  BOUND_CLOSE_CODES,
+  originPolicy,
+  WEBSOCKET_LIMIT_DEFAULTS,
+  type WebSocketLimits,
+  type WebSocketServerOptions,
+} from './websocket-bounds.js';
+export type { SharedDefences } from './websocket-defences.js';
 export type { SessionApi } from './api/session-api.js';
 export type { SessionResolverMap } from './api/resolver-map.js';
 export {

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server'
 import type { GraphQLError } from 'graphql';
 import { markLibraryTypesNotCacheable } from './api/cache-hints.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
-import { isLibraryError } from './errors.js';
+import { isLibraryError, subscriptionOverHttp } from './errors.js';
 import { isThenable } from './hooks.js';
 import type { Logger } from './logger.js';
 import { requestGate } from './request-gate.js';
@@ -48,6 +48,8 @@ export function sessionPlugin({
   const listener: GraphQLRequestListener<any> = {
     didResolveOperation({ contextValue, operation, document }) {
       try {
+        // Served over WebSocket only: refused as the client's mistake (400), not run into a 500.
+        if (operation?.operation === 'subscription') throw subscriptionOverHttp();
         // The cost bound, then the session (src/request-gate.ts, shared with the envelop plugin).
         const governed = gate(contextValue, operation, document);
         return isThenable(governed) ? handled((governed as Promise<unknown>).then(NOTHING)) : SETTLED;

@@ -37,6 +37,13 @@ import type { SeatKeeper } from './runtime/seat-keeper.js';
 import type { SocketStoreGuard } from './runtime/socket-store-guard.js';
 import type { SeatKey } from './store/lease-store.js';
 import type { StoredSession } from './store/rows.js';
+import {
+  type AllowedOrigins,
+  WebSocketBounds,
+  type WebSocketLimits,
+  type WebSocketServerOptions,
+} from './websocket-bounds.js';
+import { refusalShape, resolveDefences, type SharedDefences } from './websocket-defences.js';
 
 /** A connection as the host's context function sees it. */
 export interface WebSocketConnection {
@@ -46,8 +53,12 @@ export interface WebSocketConnection {
   request: IncomingMessage;
 }
 
-export interface GovernedWebSocketOptions<TContext> {
+export interface GovernedWebSocketOptions<TContext> extends SharedDefences {
   schema: GraphQLSchema;
+  /** Resource bounds, each with a default (websocket-bounds.ts). */
+  limits?: WebSocketLimits;
+  /** Which origins may open a socket; default `'same-origin'` (and clients that send no `Origin`). */
+  allowedOrigins?: AllowedOrigins;
   /**
    * Builds the context of an operation on a connection, as your HTTP context function does for a
    * request; `identify(context)` then says who is connected. Called on connect and for every
@@ -59,6 +70,7 @@ export interface GovernedWebSocketOptions<TContext> {
 /** The parts of graphql-ws' connection context the library uses. */
 interface SocketContext {
   connectionParams?: Readonly<Record<string, unknown>>;
+  subscriptions?: Record<string, unknown>;
   extra: { socket: { close(code?: number, reason?: string): void }; request: IncomingMessage };
 }
 
@@ -69,8 +81,14 @@ interface SubscribePayload {
 }
 
 /** What `useServer(options, wsServer)` takes, as far as the library fills it in. */
-export interface GovernedServerOptions {
+export interface GovernedServerOptions extends ReturnType<typeof refusalShape> {
   schema: GraphQLSchema;
+  /**
+   * What the host spreads into its server, so that the message size bound holds before parsing
+   * and the origin policy at the upgrade: `new WebSocketServer({ server, path, ...live.serverOptions })`.
+   * A server built without it has its connections refused (4500 `WEBSOCKET_SERVER_MISCONFIGURED`).
+   */
+  serverOptions: WebSocketServerOptions;
   onConnect(ctx: SocketContext): Promise<boolean>;
   onSubscribe(
     ctx: SocketContext,
@@ -111,6 +129,8 @@ export interface WebSocketRuntimes {
   storeGuard: Pick<SocketStoreGuard, 'confirm'>;
   /** The kill switch: `false` serves operations without governing them (directives are inert). */
   governs: boolean;
+  /** Where a misconfigured server is reported (the `logger` option). */
+  logError(message: string): void;
 }
 
 /** Seats one subscription holds, kept by the seat keeper while it lives. */
@@ -156,8 +176,11 @@ function closeFor(error: unknown): [number, string] {
 /** `useServer` options that govern every connection and operation like an HTTP request. */
 export function governedWebSocket<TContext>(
   runtimes: WebSocketRuntimes,
-  { schema, context }: GovernedWebSocketOptions<TContext>,
+  { schema, context, limits, allowedOrigins, ...shared }: GovernedWebSocketOptions<TContext>,
 ): GovernedServerOptions {
+  // Validated here, when the host sets the server up: a bad option fails at start-up.
+  const bounds = new WebSocketBounds({ limits, allowedOrigins }, runtimes.logError);
+  const defences = resolveDefences(shared);
   const states = new WeakMap<SocketContext, ConnectionState>();
   const connectionOf = (ctx: SocketContext): WebSocketConnection => ({
     connectionParams: ctx.connectionParams,
@@ -181,10 +204,19 @@ export function governedWebSocket<TContext>(
       if (free.has(field)) void runtimes.leases.release(field, config, held.session).catch(() => {});
   };
 
+  const refuse = (ctx: SocketContext, [code, reason]: [number, string]) => {
+    ctx.extra.socket.close(code, reason);
+    return false;
+  };
+
   return {
     schema,
+    serverOptions: bounds.serverOptions,
+    ...refusalShape(defences),
 
     async onConnect(ctx) {
+      const outOfBounds = bounds.checkConnect(ctx);
+      if (outOfBounds) return refuse(ctx, outOfBounds);
       if (!runtimes.governs) return true;
       try {
         const connectionContext = await context(connectionOf(ctx));
@@ -200,6 +232,8 @@ export function governedWebSocket<TContext>(
           operations: new Map(),
           closed: false,
         };
+        const overCount = bounds.admitSocket(ctx, governed.session?.keyHash);
+        if (overCount) return refuse(ctx, overCount);
         if (governed.session) {
           state.forget = runtimes.connections.open(governed.session, (code, reason) =>
             ctx.extra.socket.close(code, reason),
@@ -217,13 +251,15 @@ export function governedWebSocket<TContext>(
     async onSubscribe(ctx, id, payload) {
       const state = states.get(ctx);
       if (runtimes.governs && (!state || state.closed)) return [new GraphQLError('The connection is closed.')];
+      const tooMany = bounds.checkSubscribe(ctx);
+      if (tooMany) return [tooMany];
       let document: DocumentNode;
       try {
-        document = parse(payload.query);
+        document = parse(payload.query, defences.parseOptions);
       } catch (error) {
         return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
       }
-      const invalid = validate(schema, document);
+      const invalid = validate(schema, document, defences.rules);
       if (invalid.length) return invalid;
       const operation = getOperationAST(document, payload.operationName ?? undefined);
       if (!operation) return [new GraphQLError('Unable to identify operation.')];
@@ -313,6 +349,7 @@ export function governedWebSocket<TContext>(
     },
 
     async onClose(ctx) {
+      bounds.socketClosed(ctx);
       const state = states.get(ctx);
       if (!state) return;
       state.closed = true;

@@ -245,6 +245,24 @@ if (webSockets) {
     }
   });
   await secondSocket.client.dispose();
+
+  await step('a browser page of another site is refused at the upgrade (allowedOrigins): 403', async () => {
+    const status = await new Promise<number | 'open'>((resolve, reject) => {
+      const raw = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', {
+        headers: { origin: 'https://evil.example' },
+      });
+      raw.once('open', () => {
+        raw.close();
+        resolve('open');
+      });
+      raw.once('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        raw.terminate();
+      });
+      raw.once('error', reject);
+    });
+    check(status === 403, '403 at the upgrade', status);
+  });
 }
 
 /** An SSE stream (graphql-sse's client, distinct connections mode) read in the background. */

@@ -49,7 +49,10 @@ export function identityFromHeaders(headers: Record<string, string | string[] | 
 }
 
 /** Apollo Server settings a test may set: its logger, and stack traces as a development server shows them. */
-export type ApolloSettings = Pick<ApolloServerOptions<TestContext>, 'logger' | 'includeStacktraceInErrorResponses'>;
+export type ApolloSettings = Pick<
+  ApolloServerOptions<TestContext>,
+  'logger' | 'includeStacktraceInErrorResponses' | 'parseOptions' | 'validationRules' | 'formatError'
+>;
 
 export interface RunningServer {
   url: string;

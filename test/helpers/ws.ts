@@ -5,6 +5,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { SessionController } from '../../src/controller.js';
+import type { GovernedWebSocketOptions } from '../../src/websocket.js';
 import type { TestContext } from './server.js';
 
 /** connectionParams of the test clients: who, which session key; `token: 'garbage'` is refused by the host. */
@@ -22,31 +23,31 @@ export async function startWsServer(
   t: { teardown(fn: () => unknown): void },
   controller: SessionController<TestContext>,
   schema: GraphQLSchema,
+  options: Omit<GovernedWebSocketOptions<TestContext>, 'schema' | 'context'> = {},
 ): Promise<{ url: string; wss: WebSocketServer; dispose: () => Promise<void> }> {
   const http: Server = createServer();
-  const wss = new WebSocketServer({ server: http, path: '/graphql' });
-  const serverCleanup = useServer(
-    controller.websocket({
-      schema,
-      context: ({ connectionParams, request }) => {
-        const params = (connectionParams ?? {}) as TestParams;
-        // A host's context refuses a token it cannot read, as the demo's does.
-        if (params.token === 'garbage')
-          throw new GraphQLError('Invalid token.', { extensions: { code: 'UNAUTHENTICATED' } });
-        if (!params.user || !params.key) return { identity: null };
-        return {
-          identity: {
-            userId: params.user,
-            sessionKey: params.key,
-            groups: params.groups ?? [],
-            ip: request.socket.remoteAddress ?? null,
-            userAgent: String(request.headers['user-agent'] ?? 'ws-test'),
-          },
-        };
-      },
-    }),
-    wss,
-  );
+  const live = controller.websocket({
+    schema,
+    ...options,
+    context: ({ connectionParams, request }) => {
+      const params = (connectionParams ?? {}) as TestParams;
+      // A host's context refuses a token it cannot read, as the demo's does.
+      if (params.token === 'garbage')
+        throw new GraphQLError('Invalid token.', { extensions: { code: 'UNAUTHENTICATED' } });
+      if (!params.user || !params.key) return { identity: null };
+      return {
+        identity: {
+          userId: params.user,
+          sessionKey: params.key,
+          groups: params.groups ?? [],
+          ip: request.socket.remoteAddress ?? null,
+          userAgent: String(request.headers['user-agent'] ?? 'ws-test'),
+        },
+      };
+    },
+  });
+  const wss = new WebSocketServer({ server: http, path: '/graphql', ...live.serverOptions });
+  const serverCleanup = useServer(live, wss);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   let disposed: Promise<void> | undefined;
   const dispose = () => (disposed ??= Promise.resolve(serverCleanup.dispose()));

@@ -9,7 +9,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { SessionController, bearerToken, requireSession } from 'graphql-session-controller';
 import { WebSocketServer } from 'ws';
@@ -119,7 +119,7 @@ const resolvers = {
     },
   },
   Mutation: {
-    login: async (_: unknown, { username, password }: { username: string; password: string }) => {
+    login: async (_: unknown, { username, password }: { username: string; password: string }, ctx: MyContext) => {
       const user = users.get(username);
       if (!user || user.password !== password) {
         throw new GraphQLError('Wrong username or password.', {
@@ -128,8 +128,9 @@ const resolvers = {
       }
       const token = randomBytes(24).toString('base64url');
       const tokenId = randomUUID();
-      // Admits the session now; throws SESSION_LIMIT_EXCEEDED if a cap refuses it.
-      const session = await sessions.openSession({ userId: user.id, sessionKey: tokenId, groups: user.roles });
+      // Admits the session now; throws SESSION_LIMIT_EXCEEDED if a cap refuses it. With the
+      // operation's context, a second login in the same operation (aliases) is refused.
+      const session = await sessions.openSession({ userId: user.id, sessionKey: tokenId, groups: user.roles }, ctx);
       tokens.set(token, { user: { id: user.id, roles: user.roles }, tokenId });
       return { token, session: sessions.userSession(session, { current: true }) };
     },
@@ -150,22 +151,39 @@ const schema = sessions.transformSchema(
   makeExecutableSchema({ typeDefs: [sessions.typeDefs, typeDefs], resolvers: [sessions.resolverMap, resolvers] }),
 );
 
+// ── Your defences, built once for both transports. ──────────────────────────────────────────────
+// Apollo Server and sessions.websocket take the same three options: parseOptions (a token limit
+// stops a huge document while it is parsed), validationRules (e.g. graphql-armor's depth, alias
+// and cost rules) and formatError.
+const defences = {
+  parseOptions: { maxTokens: 2_000 },
+  validationRules: [],
+  // "Did you mean …?" maps the schema for a stranger: answer without it.
+  formatError: (formatted: GraphQLFormattedError) => ({
+    ...formatted,
+    message: formatted.message.replace(/ ?Did you mean .+\?/, ''),
+  }),
+};
+
 // ── Express 5. ──────────────────────────────────────────────────────────────────────────────────
 const app = express();
 const httpServer = http.createServer(app);
 // Subscriptions on the same port and path. sessions.websocket checks the session on connect and
 // on every subscribe, and closes the socket (4401) the moment the session is revoked, anywhere.
-const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-const subscriptions = useServer(
-  sessions.websocket({
-    schema,
-    // Clients send { authorization: 'Bearer <token>' } as connectionParams (the key in any case).
-    context: ({ connectionParams }) => contextFrom(bearerToken(connectionParams)),
-  }),
-  wsServer,
-);
+// Its bounds have defaults (messages up to 100 kB, 10 sockets per session, …); allowedOrigins
+// defaults to 'same-origin' (browsers on other sites are refused at the upgrade, 403).
+const live = sessions.websocket({
+  schema,
+  ...defences,
+  // Clients send { authorization: 'Bearer <token>' } as connectionParams (the key in any case).
+  context: ({ connectionParams }) => contextFrom(bearerToken(connectionParams)),
+});
+// serverOptions: the message size bound (before parsing) and the origin check at the upgrade.
+const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', ...live.serverOptions });
+const subscriptions = useServer(live, wsServer);
 const server = new ApolloServer<MyContext>({
   schema,
+  ...defences,
   plugins: [
     sessions.plugin(),
     ApolloServerPluginDrainHttpServer({ httpServer }),
@@ -179,7 +197,7 @@ const server = new ApolloServer<MyContext>({
 await server.start();
 app.use(
   '/graphql',
-  express.json(),
+  express.json({ limit: '100kb' }),
   expressMiddleware(server, { context: async ({ req }) => contextFrom(bearerToken(req.headers.authorization)) }),
 );
 const port = Number(process.env.PORT ?? 4000);

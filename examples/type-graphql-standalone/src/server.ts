@@ -71,6 +71,7 @@ class AppResolver {
   async login(
     @Arg('username', () => String) username: string,
     @Arg('password', () => String) password: string,
+    @Ctx() ctx: MyContext,
   ): Promise<LoginPayload> {
     const user = users.get(username);
     if (!user || user.password !== password) {
@@ -80,8 +81,9 @@ class AppResolver {
     }
     const token = randomBytes(24).toString('base64url');
     const tokenId = randomUUID();
-    // Admits the session now; throws SESSION_LIMIT_EXCEEDED if a cap refuses it.
-    const session = await sessions.openSession({ userId: user.id, sessionKey: tokenId, groups: user.roles });
+    // Admits the session now; throws SESSION_LIMIT_EXCEEDED if a cap refuses it. With the
+    // operation's context, a second login in the same operation (aliases) is refused.
+    const session = await sessions.openSession({ userId: user.id, sessionKey: tokenId, groups: user.roles }, ctx);
     tokens.set(token, { user: { id: user.id, roles: user.roles }, tokenId });
     return { token, session: sessions.userSession(session, { current: true }) };
   }

@@ -31,13 +31,14 @@ const TABLE = 'demo_login_throttle';
 /** The error a throttled `login` fails with: the demo's own code, documented in the README. */
 export function rateLimited(retryAfterMs: number): GraphQLError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new GraphQLError(`Too many sign-in attempts: try again in ${seconds} s.`, {
-    extensions: {
-      code: 'RATE_LIMITED',
-      retryAfter: seconds,
-      http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) },
-    },
-  });
+  // Apollo reads `http.headers` as a Map. Typed loosely: graphql-yoga (a dev dependency, for the
+  // envelop plugin's tests) declares `http.headers` as a plain record in graphql's types.
+  const extensions: Record<string, unknown> = {
+    code: 'RATE_LIMITED',
+    retryAfter: seconds,
+    http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) },
+  };
+  return new GraphQLError(`Too many sign-in attempts: try again in ${seconds} s.`, { extensions });
 }
 
 /** Usernames are whatever a client sends: only their digest is a key (bounded, nothing stored as typed). */

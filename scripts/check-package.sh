@@ -8,7 +8,8 @@
 #     plain `npm install <tarball>` (plus the app's own dependencies), checks that the install
 #     printed no warning but the one @apollo/server itself prints on Node 20, type-checks it
 #     (strict, NodeNext, no skipLibCheck), builds it, starts it on a free port on the embedded
-#     database and drives it with graphql-request (scripts/check-package/drive.ts).
+#     database and drives it with graphql-request, graphql-ws's client and (the Yoga app)
+#     graphql-sse's client (scripts/check-package/drive.ts).
 # Any failing step stops the script with a message saying which. KEEP_WORK=1 keeps the directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,7 @@ tar -tzf "$TARBALL" | sed 's#^package/##' | sort >"$WORK/files.txt"
 echo "$(wc -l <"$WORK/files.txt") files"
 for required in package.json README.md LICENSE CHANGELOG.md schema.graphql \
   dist/src/index.js dist/src/index.d.ts dist/src/type-graphql.js dist/src/type-graphql.d.ts \
+  dist/src/envelop.js dist/src/envelop.d.ts \
   dist/migrations/index.js dist/migrations/index.d.ts; do
   grep -qx "$required" "$WORK/files.txt" || fail "the tarball lacks $required"
 done
@@ -57,7 +59,7 @@ free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-EXAMPLES="type-graphql-standalone schema-first-express"
+EXAMPLES="type-graphql-standalone schema-first-express yoga"
 
 # The installs are mostly waiting on the network and the disk: both at once.
 echo "== [${SECONDS}s] npm install <tarball> in a copy of each example"
@@ -88,7 +90,9 @@ for example in $EXAMPLES; do
   # wants Node >= 22.15 (EBADENGINE on Node 20; harmless, see README), and npm's notice about
   # install scripts it did not run.
   warnings=$(grep -E '^npm warn' "$APP/install.log" | grep -vE '^npm warn (install-scripts|EBADENGINE)' || true)
-  engines=$(grep -oE "^npm warn EBADENGINE +package: '[^']+'" "$APP/install.log" | grep -vE "'@whatwg-node/promise-helpers@2\.[0-9.]+'$" || true)
+  # graphql-yoga 5.24's own @graphql-tools/executor 2.1 depends on @whatwg-node/disposablestack
+  # 0.1, which says the same (installing graphql-yoga alone prints it; Yoga runs on Node 20).
+  engines=$(grep -oE "^npm warn EBADENGINE +package: '[^']+'" "$APP/install.log" | grep -vE "'@whatwg-node/(promise-helpers@2|disposablestack@0\.1)\.[0-9.]+'$" || true)
   [ -z "$warnings$engines" ] || { cat "$APP/install.log"; fail "npm install printed warnings beyond @apollo/server's own in examples/$example:
 $warnings$engines"; }
   installed=$(cd "$APP" && node -p "require('graphql-session-controller/package.json').version")
@@ -112,7 +116,11 @@ $warnings$engines"; }
   grep -q 'ready at' "$APP/server.log" || { cat "$APP/server.log"; fail "examples/$example was not ready within 120 s"; }
 
   echo "-- [${SECONDS}s] drive it with graphql-request"
-  style=$([ "$example" = schema-first-express ] && echo schema-first || echo type-graphql)
+  case "$example" in
+    schema-first-express) style=schema-first ;;
+    yoga) style=yoga ;;
+    *) style=type-graphql ;;
+  esac
   npx --no-install tsx "$ROOT/scripts/check-package/drive.ts" "http://127.0.0.1:$PORT/graphql" "$style" || {
     cat "$APP/server.log"
     fail "examples/$example did not behave as documented"
@@ -126,4 +134,4 @@ $warnings$engines"; }
 done
 
 echo
-echo "check-package: OK in ${SECONDS}s ($(basename "$TARBALL"): file list, and both examples installed, type-checked and driven)"
+echo "check-package: OK in ${SECONDS}s ($(basename "$TARBALL"): file list, and every example installed, type-checked and driven)"

@@ -7,6 +7,7 @@ import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
 import { SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
+import { ADAPTER_RUNTIMES, type AdapterRuntimes } from './adapter-runtimes.js';
 import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
 import type { Identity } from './identity.js';
@@ -249,6 +250,18 @@ export class SessionController<TContext = any> {
       },
       options,
     );
+  }
+
+  /** What the envelop plugin (src/envelop.ts) is wired to: not part of the documented surface. */
+  [ADAPTER_RUNTIMES](): AdapterRuntimes {
+    return {
+      sessions: this.sessions,
+      leases: this.leases,
+      connections: this.connections,
+      maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
+      leaseTtlMs: this.options.leaseTtlMs,
+      governs: this.options.enabled,
+    };
   }
 
   /** Open governed WebSocket connections on this instance. */

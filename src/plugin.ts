@@ -1,19 +1,12 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import {
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type GraphQLError,
-  Kind,
-  type OperationDefinitionNode,
-} from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { markLibraryTypesNotCacheable } from './api/cache-hints.js';
-import { sessionApiCost } from './api/cost.js';
 import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
-import { costLimitExceeded, isLibraryError, subscriptionOverHttp } from './errors.js';
+import { isLibraryError, subscriptionOverHttp } from './errors.js';
 import { isThenable } from './hooks.js';
 import type { Logger } from './logger.js';
-import { setRequestSession } from './request-session.js';
-import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
+import { requestGate } from './request-gate.js';
+import type { LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
 
 export interface PluginRuntimes {
   sessions: Pick<SessionRuntime, 'govern'>;
@@ -41,16 +34,7 @@ export function sessionPlugin({
   maxApiCallsPerRequest,
   adoptLogger,
 }: PluginRuntimes): ApolloServerPlugin<any> {
-  // Apollo hands the same parsed operation to every request with the same text (its document
-  // cache): its session API cost is computed once.
-  const costs = new WeakMap<object, number>();
-  const costOf = (operation: OperationDefinitionNode, document: DocumentNode) => {
-    let cost = costs.get(operation);
-    if (cost === undefined) costs.set(operation, (cost = sessionApiCost(operation, fragmentsOf(document))));
-    return cost;
-  };
-  const record = (contextValue: object, governed: Governed) =>
-    setRequestSession(contextValue, { identity: governed.identity, session: governed.session, leases });
+  const gate = requestGate({ sessions, leases, maxApiCallsPerRequest });
   // One listener for every request: it keeps no per-request state (that lives in
   // request-session.ts), and a cached session is settled synchronously inside the hook, so the
   // hot path allocates no promise of its own: Apollo awaits whatever the hooks return, and a
@@ -66,14 +50,9 @@ export function sessionPlugin({
       try {
         // Served over WebSocket only: refused as the client's mistake (400), not run into a 500.
         if (operation?.operation === 'subscription') throw subscriptionOverHttp();
-        // Cheap (a walk of the root selections) and before any SQL: one caller cannot queue
-        // thousands of store queries in front of everyone's logins.
-        const cost = operation ? costOf(operation, document) : 0;
-        if (cost > maxApiCallsPerRequest) throw costLimitExceeded(maxApiCallsPerRequest, cost);
-        const governed = sessions.govern(contextValue);
-        if (isThenable<Governed>(governed)) return handled(governed.then((settled) => record(contextValue, settled)));
-        record(contextValue, governed);
-        return SETTLED;
+        // The cost bound, then the session (src/request-gate.ts, shared with the envelop plugin).
+        const governed = gate(contextValue, operation, document);
+        return isThenable(governed) ? handled((governed as Promise<unknown>).then(NOTHING)) : SETTLED;
       } catch (error) {
         return handled(Promise.reject(error));
       }
@@ -127,6 +106,8 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 
 function ignore(): void {}
 
+const NOTHING = () => {};
+
 /** What a hook that finished synchronously returns: Apollo awaits it like any promise. */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -143,12 +124,4 @@ function dropStacktraces(errors: ReadonlyArray<GraphQLError>): void {
   for (const error of errors) {
     if (isLibraryError(error)) error.stack = undefined;
   }
-}
-
-function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
-  const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
-  }
-  return fragments;
 }

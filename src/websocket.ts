@@ -367,9 +367,10 @@ export function governedWebSocket<TContext>(
 
 /**
  * The subscription's root fields that carry `@uniqueSession`, with their coordinates, through
- * fragment spreads and inline fragments: the session API's cost walk (`rootFieldCounts`).
+ * fragment spreads and inline fragments: the session API's cost walk (`rootFieldCounts`). Also
+ * read by the envelop plugin (src/envelop/plugin.ts) for subscriptions over SSE.
  */
-function governedRootFields(
+export function governedRootFields(
   schema: GraphQLSchema,
   selectionSet: SelectionSetNode,
   fragments: Record<string, FragmentDefinitionNode>,

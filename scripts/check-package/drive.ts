@@ -3,15 +3,20 @@
  * does after installing the packed tarball: login twice, a governed field (the second session is
  * refused), activeSessions, logout, the logged-out token refused, an anonymous logout refused;
  * schema-first (the Express app) also over graphql-ws: sessionEvents, a governed subscription
- * field, and the logged-out session's socket closed with 4401.
- * Usage: tsx scripts/check-package/drive.ts <url> [schema-first]. Exits non-zero on any failure.
+ * field, and the logged-out session's socket closed with 4401; the Yoga app (examples/yoga) the
+ * same over graphql-ws, and over SSE with graphql-sse's client: a governed subscription field
+ * streams, and the logged-out session's stream ends with SESSION_REVOKED in its last event.
+ * Usage: tsx scripts/check-package/drive.ts <url> [schema-first|yoga]. Exits non-zero on any failure.
  */
 import { ClientError, GraphQLClient, gql } from 'graphql-request';
+import { createClient as createSseClient, type ExecutionResult } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 const [url, style] = process.argv.slice(2);
-if (!url) throw new Error('usage: drive.ts <url> [schema-first]');
+if (!url) throw new Error('usage: drive.ts <url> [schema-first|yoga]');
+/** Both schema-first apps serve subscriptions over graphql-ws; the Yoga app over SSE too. */
+const webSockets = style === 'schema-first' || style === 'yoga';
 
 interface GraphQLErrorShape {
   message: string;
@@ -75,13 +80,7 @@ function socket(token: string): { client: Client; closed: Promise<{ code: number
 }
 
 /** The first `count` results of a subscription, or its error; fails after `ms`. */
-function firstResults<T>(
-  client: Client,
-  query: string,
-  count: number,
-  ms = 5_000,
-  onResult: (result: T) => void = () => {},
-): Promise<T[]> {
+function firstResults<T>(client: Client, query: string, count: number, ms = 5_000): Promise<T[]> {
   const results: T[] = [];
   return new Promise<T[]>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -99,7 +98,6 @@ function firstResults<T>(
             return;
           }
           results.push(result.data as T);
-          onResult(result.data as T);
           if (results.length === count) {
             clearTimeout(timer);
             stop();
@@ -199,7 +197,7 @@ if (style === 'schema-first') {
 }
 
 let firstSocket: ReturnType<typeof socket> | undefined;
-if (style === 'schema-first') {
+if (webSockets) {
   firstSocket = socket(first.token);
   const secondSocket = socket(second.token);
   const signedIn = firstSocket;
@@ -222,24 +220,29 @@ if (style === 'schema-first') {
   });
 
   await step('a governed subscription field: the seat holder streams, a second session is refused', async () => {
-    // The holder's subscription stays open (three ticks, about 2 s) while the second session asks:
-    // the seat is given back as soon as the holder's subscription ends.
-    let streaming!: () => void;
-    const firstTick = new Promise<void>((resolve) => {
-      streaming = resolve;
-    });
-    const holder = firstResults<{ examClock: number }>(signedIn.client, 'subscription { examClock }', 3, 5_000, () =>
-      streaming(),
+    // The holder's subscription stays open while the second session asks: a completed
+    // subscription gives its seat back at once.
+    const ticks: number[] = [];
+    const stopHolder = signedIn.client.subscribe<{ examClock: number }>(
+      { query: 'subscription { examClock }' },
+      {
+        next: (result) => void (result.data && ticks.push(result.data.examClock)),
+        error: () => {},
+        complete: () => {},
+      },
     );
-    await firstTick;
-    const refusal = await firstResults(secondSocket.client, 'subscription { examClock }', 1).then(
-      (results) => ({ results }),
-      (error: { errors?: GraphQLErrorShape[] }) => error,
-    );
-    const code = 'errors' in refusal ? refusal.errors?.[0]?.extensions?.code : undefined;
-    check(code === 'SESSION_LIMIT_EXCEEDED', 'SESSION_LIMIT_EXCEEDED for the second session', refusal);
-    const ticks = await holder;
-    check(ticks[0].examClock === 0 && ticks[1].examClock === 1, 'examClock ticks 0, 1', ticks);
+    try {
+      for (let i = 0; i < 100 && ticks.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      check(ticks[0] === 0 && ticks[1] === 1, 'examClock ticks 0, 1', ticks);
+      const refusal = await firstResults(secondSocket.client, 'subscription { examClock }', 1).then(
+        (results) => ({ results }),
+        (error: { errors?: GraphQLErrorShape[] }) => error,
+      );
+      const code = 'errors' in refusal ? refusal.errors?.[0]?.extensions?.code : undefined;
+      check(code === 'SESSION_LIMIT_EXCEEDED', 'SESSION_LIMIT_EXCEEDED for the second session', refusal);
+    } finally {
+      stopHolder();
+    }
   });
   await secondSocket.client.dispose();
 
@@ -262,6 +265,21 @@ if (style === 'schema-first') {
   });
 }
 
+/** An SSE stream (graphql-sse's client, distinct connections mode) read in the background. */
+let sseStream: { events: Array<ExecutionResult<Record<string, unknown>, unknown>>; ended: Promise<void> } | undefined;
+if (style === 'yoga') {
+  sseStream = await step('over SSE: the governed subscription field streams for the seat holder', async () => {
+    const sse = createSseClient({ url, headers: { authorization: `Bearer ${first.token}` }, retryAttempts: 0 });
+    const events: Array<ExecutionResult<Record<string, unknown>, unknown>> = [];
+    const ended = (async () => {
+      for await (const event of sse.iterate({ query: 'subscription { examClock }' })) events.push(event);
+    })();
+    for (let i = 0; i < 100 && events.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    check((events[0]?.data as { examClock?: number } | undefined)?.examClock === 0, 'examClock 0 over SSE', events);
+    return { events, ended };
+  });
+}
+
 await step('logout (requireSession) ends the session', async () => {
   const { data, errors } = await client(first.token).rawRequest<{ logout: boolean }>('mutation { logout }');
   check(!errors?.length && data.logout === true, 'logout true', { data, errors });
@@ -275,6 +293,22 @@ if (firstSocket) {
       new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref()),
     ]);
     check(closed?.code === 4401 && closed.reason === 'SESSION_REVOKED:LOGOUT', '4401 SESSION_REVOKED:LOGOUT', closed);
+  });
+}
+
+if (sseStream) {
+  const stream = sseStream;
+  await step("the logged-out session's SSE stream ends, its last event SESSION_REVOKED (LOGOUT)", async () => {
+    const ended = await Promise.race([
+      stream.ended.then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 2_000).unref()),
+    ]);
+    const last = stream.events.at(-1)?.errors?.[0] as GraphQLErrorShape | undefined;
+    check(
+      ended && last?.extensions?.code === 'SESSION_REVOKED' && last.extensions.reason === 'LOGOUT',
+      'the stream ended with SESSION_REVOKED (LOGOUT)',
+      { ended, last },
+    );
   });
 }
 

@@ -1,0 +1,63 @@
+/**
+ * The one request check every server adapter runs before an operation executes (the Apollo
+ * plugin, the envelop plugin): the session API's cost bound, then identify → check → admit through
+ * the session runtime, then the request's session recorded on its context for resolvers and
+ * `@uniqueSession`. Adapters differ only in how they hand a refusal to their server.
+ */
+import { type DocumentNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode } from 'graphql';
+import { sessionApiCost } from './api/cost.js';
+import { costLimitExceeded } from './errors.js';
+import { isThenable } from './hooks.js';
+import { setRequestSession } from './request-session.js';
+import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
+
+export interface RequestGateRuntimes {
+  sessions: Pick<SessionRuntime, 'govern'>;
+  leases: LeaseRuntime;
+  /** `api.maxCallsPerRequest`. */
+  maxApiCallsPerRequest: number;
+}
+
+/**
+ * Governs one request: returns `undefined` when memory settled it (the hot path allocates no
+ * promise), a promise of its settling otherwise, and throws (or rejects with) the refusal's
+ * `GraphQLError`. `Governed` is handed back for adapters that keep it (live streams).
+ */
+export type RequestGate = (
+  contextValue: object,
+  operation: OperationDefinitionNode | null | undefined,
+  document: DocumentNode,
+) => Governed | Promise<Governed>;
+
+export function requestGate({ sessions, leases, maxApiCallsPerRequest }: RequestGateRuntimes): RequestGate {
+  // Servers hand the same parsed operation to every request with the same text (their document
+  // caches): its session API cost is computed once.
+  const costs = new WeakMap<object, number>();
+  const costOf = (operation: OperationDefinitionNode, document: DocumentNode) => {
+    let cost = costs.get(operation);
+    if (cost === undefined) costs.set(operation, (cost = sessionApiCost(operation, fragmentsOf(document))));
+    return cost;
+  };
+  const record = (contextValue: object, governed: Governed) => {
+    setRequestSession(contextValue, { identity: governed.identity, session: governed.session, leases });
+    return governed;
+  };
+  return (contextValue, operation, document) => {
+    // Cheap (a walk of the root selections) and before any SQL: one caller cannot queue
+    // thousands of store queries in front of everyone's logins.
+    const cost = operation ? costOf(operation, document) : 0;
+    if (cost > maxApiCallsPerRequest) throw costLimitExceeded(maxApiCallsPerRequest, cost);
+    const governed = sessions.govern(contextValue);
+    if (isThenable<Governed>(governed))
+      return (governed as Promise<Governed>).then((settled) => record(contextValue, settled));
+    return record(contextValue, governed);
+  };
+}
+
+function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  }
+  return fragments;
+}

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { GraphQLError } from 'graphql';
-import { SessionController, requireSession } from 'graphql-session-controller';
+import { SessionController, bearerToken, requireSession } from 'graphql-session-controller';
 import { useSessionControl } from 'graphql-session-controller/envelop';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
@@ -29,9 +29,8 @@ export interface MyContext {
   tokenId?: string;
 }
 
-/** Reads `Authorization: Bearer <token>`. */
-function contextFrom(authorization: string | null | undefined): MyContext {
-  const token = authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined;
+/** Who a bearer token (from `Authorization: Bearer <token>`, read by `bearerToken`) belongs to. */
+function contextFrom(token: string | null): MyContext {
   const found = token ? tokens.get(token) : undefined;
   return found ? { user: found.user, tokenId: found.tokenId } : {};
 }
@@ -119,21 +118,20 @@ const yoga = createYoga<object, MyContext>({
   schema,
   // First: caps before anything executes, seats, and SSE streams that end when the session is revoked.
   plugins: [useSessionControl(sessions)],
-  context: ({ request }) => contextFrom(request.headers.get('authorization')),
+  context: ({ request }) => contextFrom(bearerToken(request.headers.get('authorization'))),
 });
 const httpServer = http.createServer(yoga);
 // graphql-ws on the same port and path. sessions.websocket checks the session on connect and on
 // every subscribe, and closes the socket (4401) the moment the session is revoked, anywhere.
-const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
-const subscriptions = useServer(
-  sessions.websocket({
-    schema,
-    // Clients send { authorization: 'Bearer <token>' } as connectionParams.
-    context: ({ connectionParams }) =>
-      contextFrom(typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined),
-  }),
-  wsServer,
-);
+// Its bounds have defaults (messages up to 100 kB, 10 sockets per session, …).
+const live = sessions.websocket({
+  schema,
+  // Clients send { authorization: 'Bearer <token>' } as connectionParams (the key in any case).
+  context: ({ connectionParams }) => contextFrom(bearerToken(connectionParams)),
+});
+// serverOptions: the message size bound (before parsing) and the origin check at the upgrade.
+const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, ...live.serverOptions });
+const subscriptions = useServer(live, wsServer);
 const port = Number(process.env.PORT ?? 4000);
 await new Promise<void>((resolve) => httpServer.listen({ port }, resolve));
 console.log(`ready at http://localhost:${port}${yoga.graphqlEndpoint}`);

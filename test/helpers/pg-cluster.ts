@@ -95,6 +95,22 @@ function postmasterPidOf(version: string, name: string): number | undefined {
   }
 }
 
+/** One statement on a fresh connection to `url`, closed afterwards (a drill server may go any time). */
+export async function queryOnce<T = Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as T[];
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** The direct children of a process (the postmaster's backends and auxiliary processes). */
 export function childrenOf(pid: number): number[] {
   try {
@@ -209,14 +225,7 @@ export class PgCluster {
 
   /** One statement on a fresh connection (the cluster must be up and not frozen). */
   async query<T = Record<string, unknown>>(text: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> {
-    const client = new pg.Client({ connectionString: this.url(database), connectionTimeoutMillis: 5_000 });
-    client.on('error', () => {});
-    await client.connect();
-    try {
-      return (await client.query(text, params)).rows as T[];
-    } finally {
-      await client.end().catch(() => {});
-    }
+    return queryOnce<T>(this.url(database), text, params);
   }
 
   /** Stops the server (fast shutdown: sessions are cut, as when a database goes away). */

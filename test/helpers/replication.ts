@@ -15,8 +15,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { alive, freePort, postgresVersion, signalTree } from './pg-cluster.js';
+import { alive, freePort, postgresVersion, queryOnce, signalTree } from './pg-cluster.js';
 
 const run = promisify(execFile);
 
@@ -130,14 +129,7 @@ export class PgNode {
 
   /** One statement on a fresh connection. */
   async query<T = Record<string, unknown>>(text: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> {
-    const client = new pg.Client({ connectionString: this.url(database), connectionTimeoutMillis: 5_000 });
-    client.on('error', () => {});
-    await client.connect();
-    try {
-      return (await client.query(text, params)).rows as T[];
-    } finally {
-      await client.end().catch(() => {});
-    }
+    return queryOnce<T>(this.url(database), text, params);
   }
 
   /** `pg_is_in_recovery()`: true on a standby. */

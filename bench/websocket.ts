@@ -76,34 +76,11 @@ interface Socket {
   closed: Promise<{ code: number; reason: string; at: number }>;
 }
 
-/** Opens a socket, waits for the acknowledgement and its first subscription event. */
-async function openSocket(url: string, user: string, key: string): Promise<Socket> {
-  let onClosed!: (c: { code: number; reason: string; at: number }) => void;
-  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) => {
-    onClosed = resolve;
-  });
-  const client = createClient({
-    url,
-    webSocketImpl: WebSocket,
-    connectionParams: { user, key },
-    lazy: false,
-    retryAttempts: 0,
-    onNonLazyError: () => {},
-    on: {
-      closed: (event) => {
-        const { code, reason } = event as { code: number; reason: string };
-        onClosed({ code, reason: String(reason), at: performance.now() });
-      },
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.subscribe({ query: 'subscription { pulse }' }, { next: () => resolve(), error: reject, complete: () => {} });
-  });
-  return { client, closed };
-}
-
-/** Opens a socket and waits for the acknowledgement only: an idle device, no subscription. */
-async function openIdleSocket(url: string, user: string, key: string): Promise<Socket> {
+/**
+ * Opens a socket and waits for the acknowledgement; with `subscribe`, also for the first event of
+ * one subscription (a device in use), else it stays idle (a device open, nothing subscribed).
+ */
+async function openSocketWith(url: string, user: string, key: string, subscribe: boolean): Promise<Socket> {
   let onClosed!: (c: { code: number; reason: string; at: number }) => void;
   const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) => {
     onClosed = resolve;
@@ -127,9 +104,18 @@ async function openIdleSocket(url: string, user: string, key: string): Promise<S
       },
     },
   });
-  await connected;
+  if (!subscribe) {
+    await connected;
+    return { client, closed };
+  }
+  await new Promise<void>((resolve, reject) => {
+    client.subscribe({ query: 'subscription { pulse }' }, { next: () => resolve(), error: reject, complete: () => {} });
+  });
   return { client, closed };
 }
+
+const openSocket = (url: string, user: string, key: string) => openSocketWith(url, user, key, true);
+const openIdleSocket = (url: string, user: string, key: string) => openSocketWith(url, user, key, false);
 
 async function openMany(
   url: string,

@@ -5,10 +5,9 @@
  * over HTTP is the client's mistake, and a 1 MB message is refused before it is parsed.
  */
 import test, { type ExecutionContext } from 'ava';
-import WebSocket from 'ws';
 import { createTestDatabase } from './helpers/database.js';
 import { type DemoProcess, login, startDemoProcess } from './helpers/demo-process.js';
-import { connect, subscribe, type TestParams } from './helpers/ws.js';
+import { connect, subscribe, type TestParams, upgrade } from './helpers/ws.js';
 
 async function startDemo(t: ExecutionContext): Promise<{ demo: DemoProcess; ws: string }> {
   const db = await createTestDatabase();
@@ -36,21 +35,6 @@ async function post(demo: DemoProcess, query: string, headers: Record<string, st
     body: JSON.stringify({ query }),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as { errors?: Errors } };
-}
-
-function upgrade(url: string, origin?: string): Promise<number | 'open'> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, 'graphql-transport-ws', { headers: origin ? { origin } : {} });
-    socket.once('open', () => {
-      socket.close();
-      resolve('open');
-    });
-    socket.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('error', reject);
-  });
 }
 
 test.serial(

@@ -182,3 +182,19 @@ export function subscribe<T = Record<string, unknown>>(
     },
   };
 }
+
+/** A raw `ws` upgrade, with an `Origin` header if given: the HTTP status of a refusal, or `open`. */
+export function upgrade(url: string, origin?: string): Promise<number | 'open'> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, 'graphql-transport-ws', { headers: origin ? { origin } : {} });
+    socket.once('open', () => {
+      socket.close();
+      resolve('open');
+    });
+    socket.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('error', reject);
+  });
+}

@@ -4,8 +4,8 @@
  * the session runtime, then the request's session recorded on its context for resolvers and
  * `@uniqueSession`. Adapters differ only in how they hand a refusal to their server.
  */
-import { type DocumentNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode } from 'graphql';
-import { sessionApiCost } from './api/cost.js';
+import type { DocumentNode, OperationDefinitionNode } from 'graphql';
+import { fragmentsOf, sessionApiCost } from './api/cost.js';
 import { costLimitExceeded } from './errors.js';
 import { isThenable } from './hooks.js';
 import { setRequestSession } from './request-session.js';
@@ -19,9 +19,9 @@ export interface RequestGateRuntimes {
 }
 
 /**
- * Governs one request: returns `undefined` when memory settled it (the hot path allocates no
- * promise), a promise of its settling otherwise, and throws (or rejects with) the refusal's
- * `GraphQLError`. `Governed` is handed back for adapters that keep it (live streams).
+ * Governs one request: returns its `Governed` when memory settled it (the hot path allocates no
+ * promise), a promise of it otherwise, and throws (or rejects with) the refusal's `GraphQLError`.
+ * Adapters that keep `Governed` (live streams) read it from the result.
  */
 export type RequestGate = (
   contextValue: object,
@@ -52,12 +52,4 @@ export function requestGate({ sessions, leases, maxApiCallsPerRequest }: Request
       return (governed as Promise<Governed>).then((settled) => record(contextValue, settled));
     return record(contextValue, governed);
   };
-}
-
-function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
-  const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
-  }
-  return fragments;
 }

@@ -12,13 +12,12 @@ import {
   type GraphQLSchema,
   getOperationAST,
   isObjectType,
-  Kind,
   parse,
   type SelectionSetNode,
   type FragmentDefinitionNode,
   validate,
 } from 'graphql';
-import { rootFieldCounts, sessionApiCost } from './api/cost.js';
+import { fragmentsOf, rootFieldCounts, sessionApiCost } from './api/cost.js';
 import type { UniqueSessionConfig } from './directive/config.js';
 import { UNIQUE_SESSION_EXTENSION } from './directive/enforce.js';
 import {
@@ -265,9 +264,7 @@ export function governedWebSocket<TContext>(
       if (invalid.length) return invalid;
       const operation = getOperationAST(document, payload.operationName ?? undefined);
       if (!operation) return [new GraphQLError('Unable to identify operation.')];
-      const fragments = Object.fromEntries(
-        document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d]] : [])),
-      );
+      const fragments = fragmentsOf(document);
       const cost = sessionApiCost(operation, fragments);
       if (cost > runtimes.maxApiCallsPerRequest) return [costLimitExceeded(runtimes.maxApiCallsPerRequest, cost)];
 

@@ -1,4 +1,10 @@
-import { Kind, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 
 /** The session API's root fields: each one, however aliased, is at least one store query. */
 export const SESSION_API_FIELDS: ReadonlySet<string> = new Set([
@@ -71,4 +77,13 @@ export function sessionApiCost(
     if (SESSION_API_FIELDS.has(field)) total += n;
   }
   return total;
+}
+
+/** The document's fragment definitions by name, as the root-field walk takes them. */
+export function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  }
+  return fragments;
 }

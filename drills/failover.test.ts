@@ -123,7 +123,7 @@ async function failoverUnderLoad(t: ExecutionContext, set: Replication, database
   const load = runLoad([a, b], ledger);
   await wait(3_000);
 
-  set.kill(oldPrimary);
+  await set.kill(oldPrimary);
   const killedAt = performance.now();
   // Only the standby answers now, and it is in recovery: the instances say so.
   const noPrimary = await eventually(async () => {

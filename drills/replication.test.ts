@@ -61,7 +61,7 @@ test.serial('replication: synchronous commits wait for a standby; a killed prima
   t.true(committed, 'and returns once the standby is back');
 
   const oldPrimary = set.primary;
-  set.kill(oldPrimary);
+  await set.kill(oldPrimary);
   t.false(oldPrimary.running, 'the killed primary is down');
   await set.promote(standby);
   t.is(set.primary, standby);

@@ -320,11 +320,17 @@ export class Replication {
   /**
    * Kills a server as a machine that dies: SIGKILL to the postmaster and every process it
    * started, at once; its clients see their connections drop. `start(node)` recovers it.
+   * Resolves once the postmaster is gone: a signal is delivered, not obeyed, when kill(2) returns.
    */
-  kill(node: PgNode): void {
+  async kill(node: PgNode): Promise<void> {
     const pid = node.postmasterPid;
     if (!pid) throw new Error(`${node.name} is not running`);
     signalTree(pid, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (node.running) {
+      if (Date.now() > deadline) throw new Error(`${node.name} (pid ${pid}) outlived SIGKILL by 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /**

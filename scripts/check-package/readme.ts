@@ -48,6 +48,4 @@ if (problems.length) {
   console.error(problems.join('\n\n'));
   process.exit(1);
 }
-console.log(
-  `code blocks that match examples/: ${[...counts].map(([page, n]) => `${page} ${n}`).join(', ')}`,
-);
+console.log(`code blocks that match examples/: ${[...counts].map(([page, n]) => `${page} ${n}`).join(', ')}`);

@@ -5,8 +5,9 @@
  * Two instances on one database, real graphql-ws clients, one socket per user.
  */
 import test from 'ava';
-import type { RevokeEvent } from '../src/hooks.js';
+import type { RevokeEvent, StoreErrorEvent } from '../src/hooks.js';
 import { sharedDatabase } from './helpers/core.js';
+import { onPostgres } from './helpers/database.js';
 import { failure } from './helpers/server.js';
 import { liveInstance } from './helpers/ws-app.js';
 import { connect, type TestClient } from './helpers/ws.js';
@@ -76,4 +77,22 @@ test('revokeUsers: a bad user id rejects with BAD_USER_INPUT before anything is 
   t.deepEqual(await a.http.controller.revokeUsers([]), []);
   t.is((await a.http.client('alice', 'alice-key').request<{ whoami: string }>('{ whoami }')).whoami, 'someone');
   t.is((await a.http.controller.revokeUsers(['alice', 'alice'])).length, 1, 'a user listed twice counts once');
+});
+
+test('a revocation told in many notifications is heard back: the LISTEN connection is not taken for deaf', async (t) => {
+  if (!onPostgres) return t.pass('the embedded database has no LISTEN connection: its poll is exact');
+  const listenErrors: string[] = [];
+  const a = await liveInstance(t, await sharedDatabase(t), {
+    onStoreError: (event: StoreErrorEvent) => {
+      if (event.operation === 'listen') listenErrors.push(event.error.message);
+    },
+  });
+  const users = Array.from({ length: 200 }, (_, i) => `echo-${i}`);
+  for (const user of users) await a.http.client(user, `${user}-key`).request('{ whoami }');
+  // 200 revocations do not fit one NOTIFY payload: they go out as several, one statement each.
+  await a.http.controller.revokeUsers(users);
+  // A duration, not a condition: the feed gives its own notifications 5 s to come back, and the
+  // poll (every 200 ms here) after that deadline is when it would give the connection up.
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  t.deepEqual(listenErrors, [], 'no LISTEN connection was given up');
 });

@@ -2,6 +2,7 @@ import { redactConnectionString } from './connection-string.js';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';
 import { ConnectionUrlError, connectionConfig, type SslOption } from './store/connection-config.js';
+import { defaultMaxStalenessMs, defaultTouchIntervalMs, OPTION_DEFAULTS } from './option-defaults.js';
 import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './logger.js';
@@ -317,7 +318,7 @@ function feedDatabase(value: unknown): string | false | undefined {
 
 /** A listing's wait for a replica: up to 5 s, well inside the statement timeout of the wait itself. */
 function maxReplicaLag(value: unknown): number {
-  const lagMs = parseDuration('maxReplicaLag', defaulted(value, '250ms'), { nullable: false })!;
+  const lagMs = parseDuration('maxReplicaLag', defaulted(value, OPTION_DEFAULTS.maxReplicaLag), { nullable: false })!;
   if (lagMs > 5_000) fail('maxReplicaLag', 'a duration of at most 5s', value);
   return lagMs;
 }
@@ -384,40 +385,55 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
       fail(group, shapes[group], value);
     }
   }
-  const cacheSize = options.cacheSize ?? 10_000;
+  const cacheSize = options.cacheSize ?? OPTION_DEFAULTS.cacheSize;
   if (!Number.isInteger(cacheSize) || cacheSize < 1) fail('cacheSize', 'a whole number >= 1', cacheSize);
-  const syncIntervalMs = parseDuration('syncInterval', defaulted(options.syncInterval, '500ms'), { nullable: false })!;
-  const idleTimeoutMs = parseDuration('idleTimeout', options.idleTimeout === undefined ? '30m' : options.idleTimeout, {
+  const syncIntervalMs = parseDuration('syncInterval', defaulted(options.syncInterval, OPTION_DEFAULTS.syncInterval), {
+    nullable: false,
+  })!;
+  const idleTimeoutMs = parseDuration('idleTimeout', defaulted(options.idleTimeout, OPTION_DEFAULTS.idleTimeout), {
     nullable: true,
   });
   return {
     database: database(options.database),
-    createDatabase:
-      options.createDatabase === undefined ? false : booleanOption('createDatabase', options.createDatabase),
-    preparedStatements:
-      options.preparedStatements === undefined ? true : booleanOption('preparedStatements', options.preparedStatements),
-    migrate: options.migrate === undefined ? true : booleanOption('migrate', options.migrate),
+    createDatabase: booleanOption('createDatabase', defaulted(options.createDatabase, OPTION_DEFAULTS.createDatabase)),
+    preparedStatements: booleanOption(
+      'preparedStatements',
+      defaulted(options.preparedStatements, OPTION_DEFAULTS.preparedStatements),
+    ),
+    migrate: booleanOption('migrate', defaulted(options.migrate, OPTION_DEFAULTS.migrate)),
     identify: options.identify,
-    appLimit: cap('app.maxSessions', options.app?.maxSessions),
-    defaultUserLimit: cap('user.maxSessions', options.user?.maxSessions),
-    onLimit: oneOf('user.onLimit', options.user?.onLimit, LIMIT_POLICIES, 'REJECT_NEW'),
+    appLimit: cap('app.maxSessions', defaulted(options.app?.maxSessions, OPTION_DEFAULTS.app.maxSessions)),
+    defaultUserLimit: cap('user.maxSessions', defaulted(options.user?.maxSessions, OPTION_DEFAULTS.user.maxSessions)),
+    onLimit: oneOf('user.onLimit', options.user?.onLimit, LIMIT_POLICIES, OPTION_DEFAULTS.user.onLimit),
     limitFor: fn('limitFor', options.limitFor, undefined),
     isExempt: fn('isExempt', options.isExempt, (identity: Identity) => identity.exempt === true),
     isAdmin: fn('isAdmin', options.isAdmin, () => false),
     timeouts: {
       idleTimeoutMs,
-      absoluteTimeoutMs: parseDuration('absoluteTimeout', options.absoluteTimeout ?? null, { nullable: true }),
+      absoluteTimeoutMs: parseDuration(
+        'absoluteTimeout',
+        defaulted(options.absoluteTimeout, OPTION_DEFAULTS.absoluteTimeout),
+        { nullable: true },
+      ),
     },
-    leaseTtlMs: parseDuration('leaseTtl', defaulted(options.leaseTtl, '5m'), { nullable: false })!,
-    exemptFromLeases:
-      options.exemptFromLeases === undefined ? false : booleanOption('exemptFromLeases', options.exemptFromLeases),
-    leaseRecheckIntervalMs: parseDuration('leaseRecheckInterval', defaulted(options.leaseRecheckInterval, '500ms'), {
+    leaseTtlMs: parseDuration('leaseTtl', defaulted(options.leaseTtl, OPTION_DEFAULTS.leaseTtl), { nullable: false })!,
+    exemptFromLeases: booleanOption(
+      'exemptFromLeases',
+      defaulted(options.exemptFromLeases, OPTION_DEFAULTS.exemptFromLeases),
+    ),
+    leaseRecheckIntervalMs: parseDuration(
+      'leaseRecheckInterval',
+      defaulted(options.leaseRecheckInterval, OPTION_DEFAULTS.leaseRecheckInterval),
+      {
+        nullable: false,
+      },
+    )!,
+    failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, OPTION_DEFAULTS.failMode),
+    enabled: booleanOption('enabled', defaulted(options.enabled, OPTION_DEFAULTS.enabled)),
+    retentionMs: parseDuration('retention', defaulted(options.retention, OPTION_DEFAULTS.retention), {
       nullable: false,
     })!,
-    failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, 'closed'),
-    enabled: options.enabled === undefined ? true : booleanOption('enabled', options.enabled),
-    retentionMs: parseDuration('retention', defaulted(options.retention, '30d'), { nullable: false })!,
-    tombstoneTtlMs: parseDuration('tombstoneTtl', options.tombstoneTtl === undefined ? null : options.tombstoneTtl, {
+    tombstoneTtlMs: parseDuration('tombstoneTtl', defaulted(options.tombstoneTtl, OPTION_DEFAULTS.tombstoneTtl), {
       nullable: true,
     }),
     feedDatabase: feedDatabase(options.feedDatabase),
@@ -429,7 +445,9 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     api: apiBounds(options.api),
     syncIntervalMs,
     maxStalenessMs: maxStaleness(options.maxStaleness, syncIntervalMs),
-    pruneIntervalMs: parseDuration('pruneInterval', defaulted(options.pruneInterval, '1h'), { nullable: false })!,
+    pruneIntervalMs: parseDuration('pruneInterval', defaulted(options.pruneInterval, OPTION_DEFAULTS.pruneInterval), {
+      nullable: false,
+    })!,
     onAdmit: fn('onAdmit', options.onAdmit, noop),
     onReject: fn('onReject', options.onReject, noop),
     onRevoke: fn('onRevoke', options.onRevoke, noop),
@@ -445,9 +463,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
  * 30 s default). So the default shrinks with a short idle timeout, and a longer one is refused.
  */
 function touchInterval(value: unknown, idleTimeoutMs: number | null): number {
-  if (value === undefined) {
-    return idleTimeoutMs === null ? 30_000 : Math.min(30_000, Math.max(1, Math.floor(idleTimeoutMs / 4)));
-  }
+  if (value === undefined) return defaultTouchIntervalMs(idleTimeoutMs);
   const intervalMs = parseDuration('touchInterval', value, { nullable: false })!;
   if (idleTimeoutMs !== null && intervalMs >= idleTimeoutMs) {
     fail('touchInterval', `a duration shorter than idleTimeout (${idleTimeoutMs} ms)`, value);
@@ -457,7 +473,7 @@ function touchInterval(value: unknown, idleTimeoutMs: number | null): number {
 
 /** A bound that a poll every `syncInterval` can keep: longer than the interval. */
 function maxStaleness(value: unknown, syncIntervalMs: number): number {
-  if (value === undefined) return Math.max(2_000, 4 * syncIntervalMs);
+  if (value === undefined) return defaultMaxStalenessMs(syncIntervalMs);
   const staleMs = parseDuration('maxStaleness', value, { nullable: false })!;
   if (staleMs <= syncIntervalMs)
     fail('maxStaleness', `a duration longer than syncInterval (${syncIntervalMs} ms)`, value);
@@ -465,17 +481,21 @@ function maxStaleness(value: unknown, syncIntervalMs: number): number {
 }
 
 /** Only an omitted option takes the default: `null` where "never" is not accepted is a mistake to report. */
-function defaulted(value: unknown, fallback: Duration): unknown {
+function defaulted(value: unknown, fallback: unknown): unknown {
   return value === undefined ? fallback : value;
 }
 
 /** The `api` option (docs/contract.md §15, "Fair listings"): a user's share never exceeds the whole. */
 function apiBounds(api: SessionControllerOptions<unknown>['api']): ResolvedOptions<unknown>['api'] {
-  const maxConcurrentQueries = wholeNumber('api.maxConcurrentQueries', api?.maxConcurrentQueries, 3);
+  const maxConcurrentQueries = wholeNumber(
+    'api.maxConcurrentQueries',
+    api?.maxConcurrentQueries,
+    OPTION_DEFAULTS.api.maxConcurrentQueries,
+  );
   const maxConcurrentQueriesPerUser = wholeNumber(
     'api.maxConcurrentQueriesPerUser',
     api?.maxConcurrentQueriesPerUser,
-    1,
+    OPTION_DEFAULTS.api.maxConcurrentQueriesPerUser,
   );
   if (maxConcurrentQueriesPerUser > maxConcurrentQueries) {
     fail(
@@ -485,10 +505,14 @@ function apiBounds(api: SessionControllerOptions<unknown>['api']): ResolvedOptio
     );
   }
   return {
-    maxCallsPerRequest: wholeNumber('api.maxCallsPerRequest', api?.maxCallsPerRequest, 10),
+    maxCallsPerRequest: wholeNumber(
+      'api.maxCallsPerRequest',
+      api?.maxCallsPerRequest,
+      OPTION_DEFAULTS.api.maxCallsPerRequest,
+    ),
     maxConcurrentQueries,
     maxConcurrentQueriesPerUser,
-    maxTotalCount: wholeNumber('api.maxTotalCount', api?.maxTotalCount, 10_000),
+    maxTotalCount: wholeNumber('api.maxTotalCount', api?.maxTotalCount, OPTION_DEFAULTS.api.maxTotalCount),
   };
 }
 

@@ -6,9 +6,9 @@
  *
  * The store's timing settings are the servers' own options; give the command line the same ones
  * in the environment, or statuses and pruning follow the library's defaults:
- *   GSC_IDLE_TIMEOUT (default 30m), GSC_ABSOLUTE_TIMEOUT (default never), GSC_RETENTION (default 30d),
- *   GSC_TOMBSTONE_TTL (default never: tombstones of keys without an expiry are kept for ever);
- *   durations such as 30m, 12h, 30d or milliseconds; `never` for none.
+ *   GSC_IDLE_TIMEOUT, GSC_ABSOLUTE_TIMEOUT, GSC_RETENTION, GSC_TOMBSTONE_TTL (`--help` prints
+ *   their defaults, from OPTION_DEFAULTS): durations such as 30m, 12h, 30d or milliseconds;
+ *   `never` for none.
  * Listings read from the hot standbys in `--read-replica` or GSC_READ_REPLICAS (comma-separated).
  */
 import { readFileSync } from 'node:fs';

@@ -20,6 +20,7 @@ import {
   type SessionStatus,
 } from '../vocabulary.js';
 import { withoutPasswords } from '../connection-string.js';
+import { OPTION_DEFAULTS } from '../option-defaults.js';
 import { count, json, type Output, rulesTable, sessionJson, sessionsTable } from './output.js';
 import { printable } from './printable.js';
 
@@ -38,6 +39,25 @@ export interface CliEnvironment {
   /** `DATABASE_URL` is read from here when `--database` is not given. */
   env: Readonly<Record<string, string | undefined>>;
   version: string;
+}
+
+/**
+ * The servers' timing options that the entry point (main.ts) reads from the environment, so that
+ * statuses and pruning agree with the servers'; unset, the library's defaults apply.
+ */
+const TIMING_VARIABLES = {
+  GSC_IDLE_TIMEOUT: 'idleTimeout',
+  GSC_ABSOLUTE_TIMEOUT: 'absoluteTimeout',
+  GSC_RETENTION: 'retention',
+  GSC_TOMBSTONE_TTL: 'tombstoneTtl',
+} as const satisfies Record<string, keyof typeof OPTION_DEFAULTS>;
+
+/** `GSC_IDLE_TIMEOUT (default 30m), ...`: each variable with its option's default, `never` for none. */
+function timingVariablesHelp(): string {
+  const described = Object.entries(TIMING_VARIABLES).map(
+    ([variable, option]) => `${variable} (default ${OPTION_DEFAULTS[option] ?? 'never'})`,
+  );
+  return `${described.slice(0, -1).join(', ')} and ${described.at(-1)}`;
 }
 
 /** `sessions list` reads pages of this size until `--limit` is reached. */
@@ -96,7 +116,7 @@ function buildProgram(environment: CliEnvironment): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 success, 1 target not found (or the store failed), 2 usage error.\n' +
-        'Status and retention follow GSC_IDLE_TIMEOUT, GSC_ABSOLUTE_TIMEOUT, GSC_RETENTION and GSC_TOMBSTONE_TTL (set them as your servers are).',
+        `Status and retention follow the servers' options; give them the same: ${timingVariablesHelp()}.`,
     );
 
   /** Runs `work` on the store, and always closes it. */

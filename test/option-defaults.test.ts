@@ -159,6 +159,38 @@ test('the check finds a wrong default, a missing option and an unknown one', (t)
   t.deepEqual(disagreements(renamed), ['cacheSize: missing from the table', 'cacheSizes: not an option']);
 });
 
+/**
+ * The defaults the doc comments of SessionControllerOptions state (what an editor shows on hover):
+ * `Default: \`'30m'\`` in an option's comment; in a group's (`app`, `user`, `api`), the first
+ * default after `` `maxSessions`: ``.
+ */
+function docCommentDefaults(source: string): Map<string, Value | undefined> {
+  const body = /export interface SessionControllerOptions[^{]*\{([\s\S]*?)\n\}/.exec(source)?.[1] ?? '';
+  const stated = new Map<string, Value | undefined>();
+  for (const [, comment, option] of body.matchAll(/\/\*\*([\s\S]*?)\*\/\s*(\w+)\?:/g)) {
+    const text = comment.replace(/\n\s*\*/g, ' ');
+    const defaultAfter = (from: number) => {
+      const found = /[Dd]efault:? (`[^`]+`)/.exec(text.slice(from));
+      return found ? literal(found[1])?.value : undefined;
+    };
+    const group = (OPTION_DEFAULTS as Record<string, unknown>)[option];
+    if (group !== null && typeof group === 'object') {
+      for (const sub of Object.keys(group)) {
+        const at = text.indexOf(`\`${sub}\`:`);
+        stated.set(`${option}.${sub}`, at < 0 ? undefined : defaultAfter(at));
+      }
+    } else if (VALUES.has(option)) stated.set(option, defaultAfter(0));
+  }
+  return stated;
+}
+
+test("the doc comments of SessionControllerOptions state OPTION_DEFAULTS' defaults", (t) => {
+  const stated = docCommentDefaults(read('src/options.ts'));
+  t.deepEqual(Object.fromEntries(stated), Object.fromEntries(VALUES));
+  const wrong = read('src/options.ts').replace("Default: `'30d'`.", "Default: `'7d'`.");
+  t.is(docCommentDefaults(wrong).get('retention'), '7d', 'the check reads what the comment says');
+});
+
 test('the derived defaults follow their rule', (t) => {
   t.is(defaultTouchIntervalMs(null), ms(OPTION_DEFAULTS.touchInterval));
   t.is(defaultTouchIntervalMs(ms('30m')), 30_000, 'a long idle timeout: the default');

@@ -47,8 +47,10 @@ export function defaultTouchIntervalMs(idleTimeoutMs: number | null): number {
   return idleTimeoutMs === null ? longest : Math.min(longest, Math.max(1, Math.floor(idleTimeoutMs / 4)));
 }
 
-/** `maxStaleness` when not given: `'2s'`, or 4 × `syncInterval` when that is longer, so that
- * a poll or more may be missed before memory stops being trusted. */
+/**
+ * `maxStaleness` when not given: `'2s'`, or 4 × `syncInterval` when that is longer, since the
+ * bound must be longer than the interval, with room for a slow or missed poll.
+ */
 export function defaultMaxStalenessMs(syncIntervalMs: number): number {
   return Math.max(ms(OPTION_DEFAULTS.maxStaleness), 4 * syncIntervalMs);
 }

@@ -424,9 +424,7 @@ export function resolveOptions<TContext>(options: SessionControllerOptions<TCont
     leaseRecheckIntervalMs: parseDuration(
       'leaseRecheckInterval',
       defaulted(options.leaseRecheckInterval, OPTION_DEFAULTS.leaseRecheckInterval),
-      {
-        nullable: false,
-      },
+      { nullable: false },
     )!,
     failMode: oneOf('failMode', options.failMode, ['closed', 'open'] as const, OPTION_DEFAULTS.failMode),
     enabled: booleanOption('enabled', defaulted(options.enabled, OPTION_DEFAULTS.enabled)),

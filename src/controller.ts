@@ -1,3 +1,7 @@
+/**
+ * The one object a host creates: it decides the kill switch, builds every part in the order they
+ * need each other, and hands out the adapters wired to them.
+ */
 import type { GraphQLSchema } from 'graphql';
 import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
 import { claimAdmission } from './admission-scope.js';

@@ -1,3 +1,7 @@
+/**
+ * Changes between this instance and the fleet: its own told by NOTIFY after commit, the others'
+ * heard by LISTEN and a poll, which also reads the database clock.
+ */
 import type { AdmittedNotice, ChangeListener, ChangeLog, ChangeNotice, RevokedNotice } from '../store/change-log.js';
 import type { RevokeReason } from '../vocabulary.js';
 import type { DbClock } from './db-clock.js';

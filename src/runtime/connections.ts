@@ -1,3 +1,7 @@
+/**
+ * Open WebSockets by session: a session revoked or past its absolute timeout loses its sockets at
+ * once, and an open socket keeps its session from idling out.
+ */
 import type { ChangeNotice } from '../store/change-log.js';
 import type { StoredSession } from '../store/rows.js';
 import type { Timeouts } from '../vocabulary.js';

@@ -1,3 +1,7 @@
+/**
+ * `@uniqueSession` seats at run time: the holder's memory in front of the lease store, under the
+ * fail-mode guard, with the hooks.
+ */
 import { GraphQLError } from 'graphql';
 import { SessionErrorCode, sessionLimitExceeded } from '../errors.js';
 import type { HookRunner } from '../hooks.js';

@@ -1,3 +1,4 @@
+/** This instance's memory of sessions: a known active session is served without the database. */
 import { LRUCache } from 'lru-cache';
 import type { ChangeNotice } from '../store/change-log.js';
 import type { StoredSession } from '../store/rows.js';

@@ -10,7 +10,7 @@ import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
-import { SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
+import { badUserInput, SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
 import { ADAPTER_RUNTIMES, type AdapterRuntimes } from './adapter-runtimes.js';
 import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
@@ -43,7 +43,7 @@ import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
-import type { RevokeOptions, RevokeReason, SessionInfo } from './vocabulary.js';
+import type { RevokeOptions, RevokeReason, RevokeUsersOptions, SessionInfo } from './vocabulary.js';
 
 /** How long `close()` keeps retrying to write pending touches while the store is away. */
 const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;
@@ -358,6 +358,27 @@ export class SessionController<TContext = any> {
     options: RevokeOptions = {},
   ): Promise<SessionInfo[]> {
     return this.sessions.revokeUser(userId, reason, note, exceptSessionId, options);
+  }
+
+  /**
+   * Revokes every live session of many users at once (offboarding a team, a breach): one
+   * statement in one transaction, one batch of notices to the fleet, so 1,000 users' sockets
+   * close within a second where 1,000 `revokeUser` calls are bound by commit latency. Returns
+   * the sessions it revoked. A user id that is not a non-empty string rejects with
+   * `BAD_USER_INPUT` before anything is revoked.
+   */
+  revokeUsers(
+    userIds: readonly string[],
+    { reason = 'ADMIN_REVOKED', note = null, by = null }: RevokeUsersOptions = {},
+  ): Promise<SessionInfo[]> {
+    if (!Array.isArray(userIds)) {
+      return Promise.reject(badUserInput('userIds', 'must be an array of user ids.'));
+    }
+    const bad = userIds.findIndex((id) => typeof id !== 'string' || id === '');
+    if (bad !== -1) {
+      return Promise.reject(badUserInput(`userIds[${bad}]`, 'must be a non-empty string.'));
+    }
+    return this.sessions.revokeUsers([...new Set(userIds)], reason, note, { by });
   }
 
   /**

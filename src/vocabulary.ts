@@ -23,6 +23,12 @@ export interface RevokeOptions {
   by?: string | null;
 }
 
+/** How `revokeUsers` records what it ends: the reason (default `ADMIN_REVOKED`), a note, who. */
+export interface RevokeUsersOptions extends RevokeOptions {
+  reason?: RevokeReason;
+  note?: string | null;
+}
+
 /** Why a session expired. */
 export type ExpiryReason = 'IDLE' | 'ABSOLUTE';
 

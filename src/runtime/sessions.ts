@@ -309,6 +309,20 @@ export class Sessions implements SessionRuntime {
     });
   }
 
+  /** Every live session of many users, in one transaction; one change batch tells the fleet. */
+  revokeUsers(
+    userIds: readonly string[],
+    reason: RevokeReason,
+    note: string | null,
+    { by = null }: RevokeOptions = {},
+  ): Promise<SessionInfo[]> {
+    return this.guard('revoke', async () => {
+      const changed = await this.store.revokeByUsers(userIds, reason, note, by);
+      if (changed.length) this.revoked(changed, reason, note, by);
+      return changed.map(toSessionInfo);
+    });
+  }
+
   isAdmin(identity: Identity): Promise<boolean> {
     return this.host.isAdmin(identity);
   }

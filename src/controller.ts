@@ -1,3 +1,7 @@
+/**
+ * The one object a host creates: it decides the kill switch, builds every part in the order they
+ * need each other, and hands out the adapters wired to them.
+ */
 import type { GraphQLSchema } from 'graphql';
 import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
 import { claimAdmission } from './admission-scope.js';
@@ -23,6 +27,8 @@ import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { AppCountKeeper } from './runtime/app-count-keeper.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { ConnectionRegistry } from './runtime/connections.js';
+import { DbClock } from './runtime/db-clock.js';
+import { HostFunctions } from './runtime/host-functions.js';
 import { LiveOperations } from './runtime/live-operations.js';
 import { SEAT_CHECK_INTERVAL_MS, SeatKeeper } from './runtime/seat-keeper.js';
 import { SocketStoreGuard } from './runtime/socket-store-guard.js';
@@ -30,7 +36,9 @@ import { ChangeFanOut } from './runtime/fan-out.js';
 import { SessionEventHub } from './runtime/session-events.js';
 import { Leases } from './runtime/leases.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
+import { SessionCache } from './runtime/session-cache.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
+import { SessionTouches } from './runtime/session-touches.js';
 import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
@@ -62,6 +70,8 @@ const NO_CAPS: Governance = { limits: { appLimit: null, defaultUserLimit: null }
  */
 export class SessionController<TContext = any> {
   private readonly sessions: Sessions;
+  private readonly clock = new DbClock();
+  private readonly touches: SessionTouches;
   private readonly leases: Leases;
   private readonly feed: ChangeFeed;
   private readonly pruner: Pruner;
@@ -92,26 +102,53 @@ export class SessionController<TContext = any> {
           limitFor: options.limitFor,
         }
       : NO_CAPS;
-    this.sessions = new Sessions(options, governance, store.sessions, hooks, this.log);
-    this.leases = new Leases(options, store.leases, this.sessions, hooks);
-    this.connections = new ConnectionRegistry(this.sessions, options.touchIntervalMs);
+    // Built in the order they need each other: every part is complete when it is constructed.
+    const clock = this.clock;
+    const cache = new SessionCache(options.cacheSize);
+    this.touches = new SessionTouches(
+      cache,
+      clock,
+      options.touchIntervalMs,
+      (entries) => store.sessions.touch(entries),
+      (error) => hooks.storeFailed('touch', error),
+    );
+    this.connections = new ConnectionRegistry(options.timeouts, clock, this.touches, options.touchIntervalMs);
     this.events = new SessionEventHub(
       store.queries,
       store.changes,
-      { timeouts: options.timeouts, syncIntervalMs: options.syncIntervalMs, dbNow: () => this.sessions.dbNow() },
+      { timeouts: options.timeouts, syncIntervalMs: options.syncIntervalMs, dbNow: () => clock.now() },
       (operation, error) => hooks.storeFailed(operation, error),
     );
-    const fanOut = new ChangeFanOut([this.sessions, this.connections, this.events]);
+    const fanOut = new ChangeFanOut([cache, this.connections, this.events]);
     this.feed = new ChangeFeed(
       store.changes,
+      clock,
       options.syncIntervalMs,
       options.maxStalenessMs,
       (notice) => fanOut.apply(notice),
       (operation, error) => hooks.storeFailed(operation, error),
       () => hooks.storeAnswered(),
     );
-    fanOut.publishTo(this.feed);
-    this.sessions.attachFeed(this.feed, fanOut);
+    const host = new HostFunctions(
+      {
+        identify: options.identify,
+        isExempt: options.isExempt,
+        isAdmin: options.isAdmin,
+        limitFor: governance.limitFor,
+      },
+      this.log,
+    );
+    this.sessions = new Sessions(options, governance.limits, {
+      store: store.sessions,
+      hooks,
+      host,
+      clock,
+      cache,
+      touches: this.touches,
+      feed: this.feed,
+      changes: this.feed,
+    });
+    this.leases = new Leases(options, store.leases, this.sessions, hooks);
     this.seats = new SeatKeeper(this.leases, Math.min(SEAT_CHECK_INTERVAL_MS, options.leaseTtlMs / 3));
     this.socketGuard = new SocketStoreGuard(this.feed, this.connections, options.failMode);
     this.pruner = new Pruner(store.pruning, (error) => hooks.storeFailed('prune', error));
@@ -172,7 +209,7 @@ export class SessionController<TContext = any> {
   }
 
   private async start(): Promise<void> {
-    this.sessions.startBackground();
+    this.touches.start();
     await this.feed.start();
     this.pruner.start(this.options.pruneIntervalMs);
     this.socketGuard.start();
@@ -439,7 +476,7 @@ export class SessionController<TContext = any> {
 
   /** Writes pending last-seen touches now. */
   flush(): Promise<void> {
-    return this.sessions.flush();
+    return this.touches.flush();
   }
 
   /**
@@ -464,7 +501,7 @@ export class SessionController<TContext = any> {
     this.seats.stop();
     this.connections.stop();
     this.events.stop();
-    const lost = await this.sessions.stop(flushDeadline);
+    const lost = await this.touches.stop(flushDeadline);
     await this.pruner.stop();
     await this.appCount.stop();
     await this.feed.stop();
@@ -502,7 +539,21 @@ export function internalsOf(controller: SessionController): {
   sessions: Sessions;
   leases: Leases;
   appCount: AppCountKeeper;
+  clock: DbClock;
 } {
-  const c = controller as unknown as { store: Store; sessions: Sessions; leases: Leases; appCount: AppCountKeeper };
-  return { store: c.store, sql: c.store.sql, sessions: c.sessions, leases: c.leases, appCount: c.appCount };
+  const c = controller as unknown as {
+    store: Store;
+    sessions: Sessions;
+    leases: Leases;
+    appCount: AppCountKeeper;
+    clock: DbClock;
+  };
+  return {
+    store: c.store,
+    sql: c.store.sql,
+    sessions: c.sessions,
+    leases: c.leases,
+    appCount: c.appCount,
+    clock: c.clock,
+  };
 }

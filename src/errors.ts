@@ -1,3 +1,7 @@
+/**
+ * Every error the library raises, one constructor each, so an error has the same code and HTTP
+ * status wherever it is raised.
+ */
 import { GraphQLError } from 'graphql';
 import type { ExpiryReason, LimitLevel, RevokeReason } from './vocabulary.js';
 

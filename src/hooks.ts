@@ -1,3 +1,7 @@
+/**
+ * The host's hooks (`onAdmit`, `onRevoke`, ...), run so that a failing hook never fails a request,
+ * and told to the library's own observers (metrics) too.
+ */
 import type { PublicIdentity } from './identity.js';
 import { type Log, messageOf } from './logger.js';
 import { StoreOutageLog } from './outage-log.js';

@@ -1,3 +1,7 @@
+/**
+ * The host's identity of a request: checked, the session key hashed (never stored) and left out of
+ * anything shown.
+ */
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { GraphQLError } from 'graphql';
 import { unauthenticated } from './errors.js';

@@ -1,3 +1,5 @@
+/** Where the library logs: the `logger` option, else the logger of the Apollo server it runs in, else the console. */
+
 /** A logger as Apollo Server's (`@apollo/utils.logger`), which is the default. */
 export interface Logger {
   debug?(message: string): void;

@@ -1,3 +1,7 @@
+/**
+ * Every option, its default and its validation, resolved once at `create`: a mistake fails at
+ * start-up, naming the option, never at the first request.
+ */
 import { redactConnectionString } from './connection-string.js';
 import ms from 'ms';
 import { SessionConfigError } from './errors.js';

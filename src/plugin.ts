@@ -1,3 +1,7 @@
+/**
+ * The Apollo Server plugin: one request check after the operation is resolved and before it runs;
+ * the inert plugin behind the kill switch.
+ */
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import { markLibraryTypesNotCacheable } from './api/cache-hints.js';

@@ -1,3 +1,7 @@
+/**
+ * What the library learned about a request, kept on its context: `currentSession` and
+ * `requireSession` for resolvers, the lease checks for `@uniqueSession`.
+ */
 import { unauthenticated } from './errors.js';
 import type { PublicIdentity } from './identity.js';
 import type { Governed, LeaseRuntime } from './runtime/contracts.js';

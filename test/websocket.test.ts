@@ -276,9 +276,9 @@ test.serial(
   async (t) => {
     const [a, b] = await fleet(t);
     // A loaded instance measures the database clock with a round trip's error; make it 5 s wrong.
-    const sessions = internalsOf(a.http.controller).sessions;
-    const measured = sessions.dbNow.bind(sessions);
-    sessions.dbNow = () => measured() - 5_000;
+    const { clock } = internalsOf(a.http.controller);
+    const measured = clock.now.bind(clock);
+    clock.now = () => measured() - 5_000;
 
     const lou = client(t, a.ws, { user: 'lou', key: 'ws-lou1' });
     await lou.connected;

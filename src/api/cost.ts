@@ -1,3 +1,7 @@
+/**
+ * The session API's cost, read from the document before anything runs: each root field (alias,
+ * fragment) is a store query, so an operation over `api.maxCallsPerRequest` is refused first.
+ */
 import {
   type DocumentNode,
   type FragmentDefinitionNode,

@@ -1,3 +1,7 @@
+/**
+ * The `DateTimeISO` scalar without graphql-scalars: schema-first servers must not need the optional
+ * peer that only type-graphql needs.
+ */
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 
 /**

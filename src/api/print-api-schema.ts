@@ -1,3 +1,7 @@
+/**
+ * Prints the session API's SDL from the type-graphql classes, the source `sdl.ts` is generated
+ * from; only the schema script and its drift test load it.
+ */
 import 'reflect-metadata';
 import { printSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';

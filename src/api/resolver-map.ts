@@ -1,3 +1,7 @@
+/**
+ * The session API as a plain resolver map for schema-first servers: the same operations as the
+ * type-graphql resolvers, without loading type-graphql.
+ */
 import type { GraphQLResolveInfo } from 'graphql';
 import { keepOutOfCaches } from './cache-hints.js';
 import { DateTimeISO } from './date-time-scalar.js';

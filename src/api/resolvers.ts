@@ -1,3 +1,7 @@
+/**
+ * The session API as type-graphql resolver classes, for code-first servers: thin wrappers over
+ * `SessionApi`, so both schema styles behave alike.
+ */
 import 'reflect-metadata';
 import type { GraphQLResolveInfo } from 'graphql';
 import { Args, Ctx, Info, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';

@@ -3,25 +3,11 @@
  * their SDL, shared by the decorator, the schema transformer and the printed schema.
  */
 import { SessionConfigError } from '../errors.js';
+import type { UniqueSessionConfig } from '../policy/lease.js';
 import { LIMIT_POLICIES, type LimitPolicy, SESSION_SCOPES, type SessionScope } from '../vocabulary.js';
 
-/** The arguments of `@uniqueSession` / `@UniqueSession()`; every one is optional. */
-export interface UniqueSessionOptions {
-  /** How many sessions may hold the field at once. A whole number >= 1. Default: `1`. */
-  max?: number;
-  /** `USER`: the limit is per user; `APP`: across the whole app. Default: `'USER'`. */
-  scope?: SessionScope;
-  /** What happens at the limit. Default: `'REJECT_NEW'`. */
-  onLimit?: LimitPolicy;
-  /**
-   * Read through to the store on every use, for fields that need zero staleness. Default:
-   * `false`: a holder confirmed within `leaseRecheckInterval` is served from memory.
-   */
-  strict?: boolean;
-}
-
-/** The arguments after defaults and validation. */
-export type UniqueSessionConfig = Required<UniqueSessionOptions>;
+// The arguments' types live with the lease rules, below the runtime that applies them.
+export type { UniqueSessionConfig, UniqueSessionOptions } from '../policy/lease.js';
 
 /** The directive's SDL defaults, in one place. */
 export const UNIQUE_SESSION_DEFAULTS: Readonly<UniqueSessionConfig> = Object.freeze({

@@ -1,3 +1,7 @@
+/**
+ * `@UniqueSession()` for type-graphql: the field carries the directive in the printed schema and
+ * is enforced by a middleware on that field only.
+ */
 import { Directive, Extensions, UseMiddleware, type MiddlewareFn } from 'type-graphql';
 import {
   resolveUniqueSessionConfig,

@@ -1,3 +1,7 @@
+/**
+ * `@uniqueSession` on schema-first schemas: wraps only the governed fields' resolvers, so every
+ * other field runs as the host wrote it.
+ */
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { SessionConfigError } from '../errors.js';

@@ -1,3 +1,4 @@
+/** The `@uniqueSession` directive's SDL, in one place for the printed schema and the transformer. */
 import { buildSchema, type GraphQLDirective } from 'graphql';
 
 /** The directive's name in SDL. */

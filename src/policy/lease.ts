@@ -5,6 +5,24 @@
  */
 import type { LimitPolicy, SessionScope } from '../vocabulary.js';
 
+/** The arguments of `@uniqueSession` / `@UniqueSession()`; every one is optional. */
+export interface UniqueSessionOptions {
+  /** How many sessions may hold the field at once. A whole number >= 1. Default: `1`. */
+  max?: number;
+  /** `USER`: the limit is per user; `APP`: across the whole app. Default: `'USER'`. */
+  scope?: SessionScope;
+  /** What happens at the limit. Default: `'REJECT_NEW'`. */
+  onLimit?: LimitPolicy;
+  /**
+   * Read through to the store on every use, for fields that need zero staleness. Default:
+   * `false`: a holder confirmed within `leaseRecheckInterval` is served from memory.
+   */
+  strict?: boolean;
+}
+
+/** The arguments after defaults and validation. */
+export type UniqueSessionConfig = Required<UniqueSessionOptions>;
+
 /** Which leases are counted together: the user's for `USER`, everyone's (`*`) for `APP`. */
 export function leaseScopeKey(scope: SessionScope, userId: string): string {
   return scope === 'APP' ? '*' : userId;

@@ -1,3 +1,7 @@
+/**
+ * Keeps the app count near the live count on app-capped instances: expiry writes no row, so a
+ * sweep takes expired sessions out of it, and a reconciliation corrects drift.
+ */
 import type { AppCountStore, Reconciliation, SweepCursor } from '../store/app-count-store.js';
 
 /** How often a sweep pass starts (after the previous one ends): the counter's lag behind expiry. */

@@ -1,5 +1,11 @@
+/**
+ * Changes between this instance and the fleet: its own told by NOTIFY after commit, the others'
+ * heard by LISTEN and a poll, which also reads the database clock.
+ */
 import type { AdmittedNotice, ChangeListener, ChangeLog, ChangeNotice, RevokedNotice } from '../store/change-log.js';
 import type { RevokeReason } from '../vocabulary.js';
+import type { DbClock } from './db-clock.js';
+import type { ChangeSink } from './fan-out.js';
 
 /** NOTIFY payloads must stay under 8000 bytes: messages are filled up to this many characters. */
 const MAX_MESSAGE_CHARS = 7_000;
@@ -41,7 +47,7 @@ type Message = { r: RevokeReason; k: string[]; s?: Array<[string, string]> } | {
  * recently revoked rows every `syncInterval` for what a dropped listener missed
  * (docs/design.md, "How a revocation reaches every instance").
  */
-export class ChangeFeed {
+export class ChangeFeed implements ChangeSink {
   private listener: ChangeListener | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -60,16 +66,17 @@ export class ChangeFeed {
   private admissionTimer: NodeJS.Timeout | undefined;
   /** Notifications being sent: a process that revokes and exits (the CLI) must not close the store under them. */
   private readonly publishing = new Set<Promise<void>>();
-  /** Database clock minus local clock, refreshed by every poll. */
-  clockOffsetMs = 0;
   /** Local time when the last successful poll started: revocations before it are applied here. */
   private syncedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly log: ChangeLog,
+    /** Set by every poll, which reads the database's clock. */
+    private readonly clock: DbClock,
     private readonly syncIntervalMs: number,
     /** `maxStaleness`: memory may answer only this long after the last completed poll. */
     private readonly maxStalenessMs: number,
+    /** Where every change goes on this instance, made here (`changed`) or learned from the fleet. */
     private readonly apply: (notice: ChangeNotice) => void,
     private readonly onError: (operation: string, error: Error) => void,
     /** Told of every completed poll: the store answers (a logged outage ends). */
@@ -81,6 +88,12 @@ export class ChangeFeed {
     this.pollTimer = setInterval(() => void this.poll(), this.syncIntervalMs);
     this.pollTimer.unref();
     if (this.log.pushes) await this.listen();
+  }
+
+  /** A change committed here: this instance learns it at once, then the fleet. */
+  changed(notices: ChangeNotice[]): void {
+    for (const notice of notices) this.apply(notice);
+    void this.publish(notices);
   }
 
   /**
@@ -164,7 +177,7 @@ export class ChangeFeed {
         for (const [sessionId, userId] of message.a) this.apply({ kind: 'ADMITTED', sessionId, userId });
         return;
       }
-      const now = new Date(Date.now() + this.clockOffsetMs);
+      const now = new Date(this.clock.now());
       message.k.forEach((keyHash, i) => {
         const [sessionId, userId] = message.s?.[i] ?? [];
         this.apply({ kind: 'REVOKED', keyHash, sessionId, userId, revokedAt: now, reason: message.r });
@@ -248,7 +261,7 @@ export class ChangeFeed {
       const localBefore = Date.now();
       const { dbNow, revoked } = await this.log.revokedSince(this.pollCursor);
       const localAfter = Date.now();
-      this.clockOffsetMs = dbNow.getTime() - (localBefore + localAfter) / 2;
+      this.clock.measured(dbNow, localBefore, localAfter);
       for (const notice of revoked) this.apply(notice);
       this.pollCursor = new Date(dbNow.getTime() - POLL_OVERLAP_MS);
       this.syncedAt = localBefore;

@@ -1,6 +1,12 @@
+/**
+ * Open WebSockets by session: a session revoked or past its absolute timeout loses its sockets at
+ * once, and an open socket keeps its session from idling out.
+ */
 import type { ChangeNotice } from '../store/change-log.js';
 import type { StoredSession } from '../store/rows.js';
 import type { Timeouts } from '../vocabulary.js';
+import type { DbClock } from './db-clock.js';
+import type { SessionTouches } from './session-touches.js';
 
 /** How the library closes a socket: the WebSocket close code and the reason string. */
 export type CloseSocket = (code: number, reason: string) => void;
@@ -14,14 +20,6 @@ interface Connection {
   expiry: NodeJS.Timeout | undefined;
 }
 
-/** What the registry needs of the session runtime. */
-export interface ConnectionSessions {
-  readonly timeouts: Timeouts;
-  dbNow(): number;
-  /** Records that the session is in use (a batched touch, at most once per `touchInterval`). */
-  keepAlive(session: StoredSession): StoredSession;
-}
-
 /**
  * The live connections (WebSockets) of this instance, by session: a revocation closes every
  * socket of the session (from this instance or, through the change feed, from any other), the
@@ -33,16 +31,19 @@ export class ConnectionRegistry {
   private keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly sessions: ConnectionSessions,
+    private readonly timeouts: Timeouts,
+    private readonly clock: Pick<DbClock, 'now'>,
+    /** Records that a session is in use (a batched touch, at most once per `touchInterval`). */
+    private readonly touches: Pick<SessionTouches, 'record'>,
     private readonly touchIntervalMs: number,
   ) {}
 
   /** Tracks an open connection of `session`; returns what forgets it (idempotent). */
   open(session: StoredSession, close: CloseSocket): () => void {
     const connection: Connection = { session, close, expiry: undefined };
-    const absoluteMs = this.sessions.timeouts.absoluteTimeoutMs;
+    const absoluteMs = this.timeouts.absoluteTimeoutMs;
     if (absoluteMs !== null) {
-      const left = session.createdAt.getTime() + absoluteMs - this.sessions.dbNow();
+      const left = session.createdAt.getTime() + absoluteMs - this.clock.now();
       connection.expiry = setTimeout(() => this.end(connection, 'SESSION_EXPIRED:ABSOLUTE'), Math.max(0, left));
       connection.expiry.unref();
     }
@@ -106,7 +107,7 @@ export class ConnectionRegistry {
     if (this.keepAliveTimer) return;
     this.keepAliveTimer = setInterval(() => {
       for (const set of this.byKey.values()) {
-        for (const connection of set) connection.session = this.sessions.keepAlive(connection.session);
+        for (const connection of set) connection.session = this.touches.record(connection.session);
       }
       // Twice per interval: a touch is due once the last one is a full interval old.
     }, this.touchIntervalMs / 2);

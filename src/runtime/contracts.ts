@@ -4,9 +4,9 @@
  * adapter depends on these interfaces only, never on the controller that assembles them
  * (docs/design.md, "Module map").
  */
-import type { UniqueSessionConfig } from '../directive/config.js';
 import type { RuntimeObserver } from '../hooks.js';
 import type { Identity } from '../identity.js';
+import type { UniqueSessionConfig } from '../policy/lease.js';
 import type { PruneProgress, PruneResult } from './pruner.js';
 import type { LeaseHolding } from '../store/lease-store.js';
 import type { LimitRuleStore } from '../store/limit-rule-store.js';

@@ -1,3 +1,4 @@
+/** Leases this instance confirmed recently: a holder using its field again costs no store call. */
 import { LRUCache } from 'lru-cache';
 
 /**

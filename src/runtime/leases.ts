@@ -1,9 +1,12 @@
+/**
+ * `@uniqueSession` seats at run time: the holder's memory in front of the lease store, under the
+ * fail-mode guard, with the hooks.
+ */
 import { GraphQLError } from 'graphql';
-import type { UniqueSessionConfig } from '../directive/config.js';
 import { SessionErrorCode, sessionLimitExceeded } from '../errors.js';
 import type { HookRunner } from '../hooks.js';
 import { publicIdentity, type Identity } from '../identity.js';
-import { leaseScopeKey } from '../policy/lease.js';
+import { leaseScopeKey, type UniqueSessionConfig } from '../policy/lease.js';
 import type { LeaseHolding, LeaseInfo, LeaseStore, SeatKey } from '../store/lease-store.js';
 import type { StoredSession } from '../store/rows.js';
 import type { LeaseDirectory, LeaseRuntime, SessionRuntime } from './contracts.js';

@@ -1,3 +1,7 @@
+/**
+ * Deletes what `retention` lets go (old sessions, dead leases) in short batches, on one instance
+ * at a time, so old rows do not pile up.
+ */
 import { PRUNE_BATCH_SIZE, type PruneStore } from '../store/prune-store.js';
 
 /** Rows a pass deleted so far, and whether another batch follows. */

@@ -1,3 +1,7 @@
+/**
+ * Keys this instance refused, refused again from memory: a client that retries a refused key
+ * costs no transaction.
+ */
 import { LRUCache } from 'lru-cache';
 import type { ExpiryReason, RevokeReason, SessionLimitLevel } from '../vocabulary.js';
 

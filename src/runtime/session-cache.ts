@@ -1,4 +1,6 @@
+/** This instance's memory of sessions: a known active session is served without the database. */
 import { LRUCache } from 'lru-cache';
+import type { ChangeNotice } from '../store/change-log.js';
 import type { StoredSession } from '../store/rows.js';
 import type { RevokeReason } from '../vocabulary.js';
 
@@ -19,6 +21,11 @@ export class SessionCache {
 
   set(session: StoredSession): void {
     this.entries.set(session.keyHash, session);
+  }
+
+  /** A change made here or learned from the change feed: memory must not serve a revoked session again. */
+  apply(notice: ChangeNotice): void {
+    if (notice.kind === 'REVOKED') this.markRevoked(notice.keyHash, notice.revokedAt, notice.reason);
   }
 
   /** Marks a cached session revoked (from this instance or a notification); unknown ones need nothing. */

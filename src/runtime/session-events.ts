@@ -1,3 +1,7 @@
+/**
+ * `sessionEvents` streams on this instance: one per subscribed user, fed by the change feed and one
+ * shared poll, never a query per subscriber.
+ */
 import { EventEmitter, on } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import { expiresAt, sessionState } from '../policy/admission.js';

@@ -1,17 +1,12 @@
-import {
-  hostError,
-  sessionExpired,
-  sessionLimitExceeded,
-  sessionRevoked,
-  storeUnavailable,
-  unauthenticated,
-} from '../errors.js';
+/**
+ * Sessions at run time: the request check (memory first, then the store), admission, revocation,
+ * and the fail-mode guard around every store call a request can reach.
+ */
+import { sessionExpired, sessionLimitExceeded, sessionRevoked, storeUnavailable, unauthenticated } from '../errors.js';
 import { type HookRunner, isThenable } from '../hooks.js';
 import { checkIdentity, hashSessionKey, keyExpiry, publicIdentity, type Identity } from '../identity.js';
-import { type Log, messageOf } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import { expiresAt, sessionState } from '../policy/admission.js';
-import type { ChangeNotice } from '../store/change-log.js';
 import { toSessionInfo, type StoredSession } from '../store/rows.js';
 import type { SessionStore } from '../store/session-store.js';
 import {
@@ -26,13 +21,14 @@ import {
 } from '../vocabulary.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { Governed, SessionRuntime } from './contracts.js';
+import type { DbClock } from './db-clock.js';
+import type { ChangeSink } from './fan-out.js';
+import type { HostFunctions } from './host-functions.js';
 import { RefusedKeys } from './refused-keys.js';
-import { SessionCache } from './session-cache.js';
-import { TouchBatcher } from './touch-batcher.js';
+import type { SessionCache } from './session-cache.js';
+import type { SessionTouches } from './session-touches.js';
 import { GraphQLError } from 'graphql';
 
-/** Touches are written at least this often, whatever `touchInterval` is, so shutdown loses little. */
-const MAX_FLUSH_EVERY_MS = 1_000;
 /**
  * How long a session that memory knows, but can no longer vouch for (`maxStaleness` passed), may
  * wait on the store before `failMode` decides: a stalled link must not hold requests for the
@@ -50,11 +46,6 @@ const EXPIRED_FINAL_AFTER_MS = 5_000;
 /** Memory knows the session as active but is out of sync with the store. */
 const STALE = Symbol('stale');
 
-/** Where this instance's committed changes go: applied here at once, and told to the fleet. */
-export interface ChangeSink {
-  changed(notices: ChangeNotice[]): void;
-}
-
 /** The caps and hooks a runtime enforces; behind the kill switch, none (decided by the controller). */
 export interface Governance {
   limits: { appLimit: Limit; defaultUserLimit: Limit };
@@ -62,63 +53,62 @@ export interface Governance {
   limitFor: ResolvedOptions['limitFor'];
 }
 
-type RuntimeOptions = Pick<
-  ResolvedOptions,
-  'identify' | 'isExempt' | 'isAdmin' | 'onLimit' | 'failMode' | 'timeouts' | 'touchIntervalMs' | 'cacheSize'
->;
+type RuntimeOptions = Pick<ResolvedOptions, 'onLimit' | 'failMode' | 'timeouts' | 'cacheSize'>;
 
-/**
- * Sessions at run time: the request path (memory first, then the store), admission, revocation
- * and its fan-out to this instance's memory, the fail-mode guard and the database clock.
- */
+/** What a `Sessions` works with, each complete when it is built (assembled by src/controller.ts). */
+export interface SessionsParts {
+  store: SessionStore;
+  hooks: HookRunner;
+  /** The host's functions, guarded. */
+  host: HostFunctions;
+  clock: DbClock;
+  /** This instance's memory of sessions; the fan-out marks revocations in it. */
+  cache: SessionCache;
+  /** Records a served session's use. */
+  touches: Pick<SessionTouches, 'record'>;
+  /** Memory may answer only while the feed is fresh. */
+  feed: Pick<ChangeFeed, 'isFresh'>;
+  /** Where this instance's own changes go once committed. */
+  changes: ChangeSink;
+}
+
+/** The session runtime: look-up, admission and revocation behind `SessionRuntime`. */
 export class Sessions implements SessionRuntime {
   readonly timeouts: Timeouts;
   readonly limits: Governance['limits'];
+  private readonly store: SessionStore;
+  private readonly hooks: HookRunner;
+  private readonly host: HostFunctions;
+  private readonly clock: DbClock;
   private readonly cache: SessionCache;
-  private readonly touches: TouchBatcher;
+  private readonly touches: Pick<SessionTouches, 'record'>;
+  private readonly feed: Pick<ChangeFeed, 'isFresh'>;
+  private readonly changes: ChangeSink;
   /** Concurrent requests with one key on one instance share a single database look-up. */
   private readonly inFlight = new Map<string, Promise<StoredSession>>();
   /** Keys refused here: repeated from memory, so a retrying client costs no transaction (docs/design.md, "Refused keys"). */
   private readonly refused: RefusedKeys;
-  private feed: ChangeFeed | undefined;
-  private changes: ChangeSink | undefined;
 
   constructor(
     private readonly options: RuntimeOptions,
-    private readonly governance: Governance,
-    private readonly store: SessionStore,
-    private readonly hooks: HookRunner,
-    private readonly log: Log,
+    limits: Governance['limits'],
+    parts: SessionsParts,
   ) {
     this.timeouts = options.timeouts;
-    this.limits = governance.limits;
-    this.cache = new SessionCache(options.cacheSize);
+    this.limits = limits;
+    this.store = parts.store;
+    this.hooks = parts.hooks;
+    this.host = parts.host;
+    this.clock = parts.clock;
+    this.cache = parts.cache;
+    this.touches = parts.touches;
+    this.feed = parts.feed;
+    this.changes = parts.changes;
     this.refused = new RefusedKeys(options.cacheSize);
-    this.touches = new TouchBatcher(
-      (entries) => this.store.touch(entries),
-      Math.min(options.touchIntervalMs, MAX_FLUSH_EVERY_MS),
-      (error) => this.hooks.storeFailed('touch', error),
-    );
-  }
-
-  /**
-   * Connects the change feed (memory may answer only while it is fresh; it gives the database
-   * clock) and where this instance's own changes go once committed (`sink`).
-   */
-  attachFeed(feed: ChangeFeed, sink: ChangeSink): void {
-    this.feed = feed;
-    this.changes = sink;
-  }
-
-  startBackground(): void {
-    this.touches.start();
   }
 
   identify(contextValue: unknown): Identity | null | Promise<Identity | null> {
-    const identified = this.callHost('identify', () => this.options.identify(contextValue));
-    return isThenable<Identity | null | undefined>(identified)
-      ? Promise.resolve(identified).then(checkIdentity)
-      : checkIdentity(identified);
+    return this.host.identify(contextValue);
   }
 
   govern(contextValue: unknown): Governed | Promise<Governed> {
@@ -126,31 +116,6 @@ export class Sessions implements SessionRuntime {
     if (isThenable<Identity | null>(identified))
       return Promise.resolve(identified).then((identity) => this.governIdentity(identity));
     return this.governIdentity(identified);
-  }
-
-  /**
-   * Runs a function of the host. Its failure, thrown or rejected, is the application's bug: logged
-   * with its message, answered as `SESSION_HOST_ERROR` (never a store outage, whatever `failMode`).
-   * A synchronous function stays synchronous (the hot path).
-   */
-  private callHost<T>(fn: string, run: () => T): T {
-    let result: T;
-    try {
-      result = run();
-    } catch (error) {
-      throw this.hostFailed(fn, error);
-    }
-    if (isThenable(result)) {
-      return Promise.resolve(result).catch((error: unknown) => {
-        throw this.hostFailed(fn, error);
-      }) as T;
-    }
-    return result;
-  }
-
-  private hostFailed(fn: string, error: unknown): GraphQLError {
-    this.log.error(`the application's ${fn} function failed: ${messageOf(error)}`);
-    return hostError(fn);
   }
 
   private governIdentity(identity: Identity | null): Governed | Promise<Governed> {
@@ -206,7 +171,7 @@ export class Sessions implements SessionRuntime {
     const state = sessionState(cached, this.dbNow(), this.timeouts);
     if (state.status === 'REVOKED') throw sessionRevoked(state.reason);
     if (state.status !== 'ACTIVE') return undefined;
-    return this.feed?.isFresh() ? this.recordUse(cached) : STALE;
+    return this.feed.isFresh() ? this.touches.record(cached) : STALE;
   }
 
   /** Throws the refusal this instance remembers for the key, if any: no store call for it. */
@@ -239,7 +204,7 @@ export class Sessions implements SessionRuntime {
         this.refused.revokedOrExpired(keyHash, identity.userId, { kind: 'EXPIRED', reason: state.reason });
       throw sessionExpired(state.reason);
     }
-    return this.recordUse(session);
+    return this.touches.record(session);
   }
 
   /**
@@ -262,11 +227,10 @@ export class Sessions implements SessionRuntime {
   }
 
   private async admit(keyHash: string, identity: Identity): Promise<StoredSession> {
-    const exempt = this.callHost('isExempt', () => this.options.isExempt(identity));
-    const { limitFor } = this.governance;
+    const exempt = this.host.isExempt(identity);
+    const { limitFor } = this.host;
     // `null` is an answer (unlimited), not "no opinion": only `undefined` falls through to the rules.
-    const limitFromOption: Limit | undefined =
-      exempt || !limitFor ? undefined : await this.callHost('limitFor', () => limitFor(identity));
+    const limitFromOption: Limit | undefined = exempt || !limitFor ? undefined : await limitFor(identity);
     const started = performance.now();
     const result = await this.store.admit({
       keyHash,
@@ -303,7 +267,7 @@ export class Sessions implements SessionRuntime {
       const { level, limit } = result.overLimit;
       this.hooks.rejected({ identity: who, level, limit, allowed: true });
     }
-    this.changes?.changed([{ kind: 'ADMITTED', sessionId: result.session.id, userId: result.session.userId }]);
+    this.changes.changed([{ kind: 'ADMITTED', sessionId: result.session.id, userId: result.session.userId }]);
     this.hooks.admitted({
       session: toSessionInfo(result.session),
       identity: who,
@@ -311,16 +275,6 @@ export class Sessions implements SessionRuntime {
       ...(result.overLimit ? { overLimit: result.overLimit } : {}),
     });
     return result.session;
-  }
-
-  /** At most one write per session per `touchInterval`, and never on the request's path. */
-  private recordUse(session: StoredSession): StoredSession {
-    const now = this.dbNow();
-    if (now - session.lastSeenAt.getTime() < this.options.touchIntervalMs) return session;
-    const touched = { ...session, lastSeenAt: new Date(now) };
-    this.cache.set(touched);
-    this.touches.add(session.id, touched.lastSeenAt);
-    return touched;
   }
 
   /** Revokes one session, under the fail-mode guard like every store call a request can reach. */
@@ -369,8 +323,8 @@ export class Sessions implements SessionRuntime {
     });
   }
 
-  async isAdmin(identity: Identity): Promise<boolean> {
-    return (await this.callHost('isAdmin', () => this.options.isAdmin(identity))) === true;
+  isAdmin(identity: Identity): Promise<boolean> {
+    return this.host.isAdmin(identity);
   }
 
   /** After a revoking transaction commits: this instance and the others learn it, then the hook. */
@@ -380,7 +334,7 @@ export class Sessions implements SessionRuntime {
     note: string | null,
     revokedBy: string | null,
   ): void {
-    this.changes?.changed(
+    this.changes.changed(
       sessions.map((s) => ({
         kind: 'REVOKED',
         keyHash: s.keyHash,
@@ -395,29 +349,9 @@ export class Sessions implements SessionRuntime {
     this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note, revokedBy });
   }
 
-  /** A change made here or learned from the change feed: memory must not serve a revoked session again. */
-  apply(notice: ChangeNotice): void {
-    if (notice.kind === 'REVOKED') this.cache.markRevoked(notice.keyHash, notice.revokedAt, notice.reason);
-  }
-
-  /** An open connection's session is in use: the same batched touch as a request's. */
-  keepAlive(session: StoredSession): StoredSession {
-    return this.recordUse(session);
-  }
-
-  /** Milliseconds on the database clock, estimated locally from the last measured offset. */
+  /** Milliseconds on the database clock (src/runtime/db-clock.ts). */
   dbNow(): number {
-    return Date.now() + (this.feed?.clockOffsetMs ?? 0);
-  }
-
-  /** Writes pending last-seen touches now. */
-  flush(): Promise<void> {
-    return this.touches.flush();
-  }
-
-  /** Writes what is pending within `deadlineMs`; returns how many touches could not be written. */
-  stop(deadlineMs: number): Promise<number> {
-    return this.touches.stop(deadlineMs);
+    return this.clock.now();
   }
 
   /** How many sessions this instance keeps in memory (bounded by `cacheSize`). */

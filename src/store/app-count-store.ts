@@ -1,3 +1,7 @@
+/**
+ * The app count's SQL: sweeping expired sessions out of the sharded counter, and reconciling it
+ * with the rows.
+ */
 import type { Timeouts } from '../vocabulary.js';
 import { aliveCondition, MILLISECONDS } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';

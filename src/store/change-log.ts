@@ -1,3 +1,7 @@
+/**
+ * The change feed's SQL: the poll of recent revocations (with the database clock), NOTIFY, and the
+ * LISTEN connection to the primary.
+ */
 import pg from 'pg';
 import type { RevokeReason, Timeouts } from '../vocabulary.js';
 import { MILLISECONDS } from './conditions.js';

@@ -1,3 +1,7 @@
+/**
+ * "Alive" and "dead" as SQL conditions, written once so that every statement agrees with
+ * `policy/admission.ts` on what a live session is.
+ */
 import type { Timeouts } from '../vocabulary.js';
 
 /** A parameter in milliseconds as a PostgreSQL interval: the one way the store writes a duration. */

@@ -1,3 +1,7 @@
+/**
+ * Opens the database the `database` option names (a PostgreSQL URL, the embedded database, or the
+ * host's ORM) and applies the migrations, so the store is ready before the first request.
+ */
 import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { SessionConfigError } from '../errors.js';

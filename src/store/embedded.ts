@@ -1,3 +1,7 @@
+/**
+ * The embedded database (PGlite). Loaded by `openDatabase` only when it is used, so a server on
+ * PostgreSQL never loads PGlite or its driver.
+ */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
@@ -5,9 +9,6 @@ import { MikroORM } from '@mikro-orm/core';
 import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
 import { migrationsList } from '../../migrations/index.js';
 import { sessionOrmOptions } from './orm-options.js';
-
-// The embedded database (PGlite). Loaded by `openDatabase` only when it is used, so a server on
-// PostgreSQL never loads PGlite or its driver.
 
 /**
  * The store's ORM on a PGlite instance the caller owns (and closes): the way for several

@@ -1,3 +1,7 @@
+/**
+ * The SQL of `@uniqueSession` seats: taking one inside a transaction that applies
+ * `policy/lease.ts`, renewing, ending and listing them.
+ */
 import { decideLease, type LeaseHolder } from '../policy/lease.js';
 import type { LimitPolicy, SessionInfo, Timeouts } from '../vocabulary.js';
 import { aliveCondition, MILLISECONDS as MS } from './conditions.js';

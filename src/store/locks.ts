@@ -1,4 +1,9 @@
 /**
+ * The advisory locks' keys, in one place, so that no two jobs (migrations, caps, leases, pruning)
+ * ever take the same lock by accident.
+ */
+
+/**
  * Advisory-lock namespaces (the first key of `pg_advisory_xact_lock(int, int)`), chosen so they
  * do not collide with locks the host application may take with a single bigint key.
  */

@@ -1,3 +1,4 @@
+/** The store's MikroORM options (entities, migrations), for hosts that bring their own ORM. */
 import type { Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations/index.js';

@@ -1,3 +1,7 @@
+/**
+ * The SQL of pruning: old sessions and dead leases deleted in batches, a revoked key's tombstone
+ * kept so that the key stays refused.
+ */
 import type { Timeouts } from '../vocabulary.js';
 import { deadCondition, MILLISECONDS } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';

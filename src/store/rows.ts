@@ -1,3 +1,7 @@
+/**
+ * Session rows as the store reads them and as `SessionInfo` shows them: the columns listed once, the
+ * key's digest only where the cache needs it.
+ */
 import type { RevokeReason, SessionInfo } from '../vocabulary.js';
 
 /** The columns of a session that the store hands out (with the key's digest, which the cache is keyed by). */

@@ -1,3 +1,7 @@
+/**
+ * The SQL of sessions: admission in one transaction (`gsc_admit`, so concurrent logins on any
+ * instances cannot pass a cap together), look-ups, revocation and batched touches.
+ */
 import { randomUUID } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../policy/admission.js';

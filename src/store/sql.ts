@@ -1,3 +1,7 @@
+/**
+ * The one runner every statement goes through: bind parameters, never spliced values, and the
+ * only place PGlite and PostgreSQL differ in running SQL.
+ */
 import { createHash } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import type { EntityManager as SqlEntityManager, Knex } from '@mikro-orm/postgresql';

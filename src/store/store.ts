@@ -1,3 +1,4 @@
+/** The store's parts together, on one runner: the runtimes and adapters reach SQL only through them. */
 import type { Timeouts } from '../vocabulary.js';
 import { AppCountStore } from './app-count-store.js';
 import { ChangeLog } from './change-log.js';

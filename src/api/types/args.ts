@@ -1,3 +1,7 @@
+/**
+ * The session API's arguments and filters as type-graphql classes, documented once for the
+ * printed schema; their values are checked by `arguments.ts`.
+ */
 import 'reflect-metadata';
 import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
 import { DEFAULT_PAGE_SIZE } from '../arguments.js';

@@ -1,3 +1,7 @@
+/**
+ * A page of sessions as type-graphql classes (edges, cursor, page info): listings are paged by
+ * cursor so none is unbounded.
+ */
 import 'reflect-metadata';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { UserSession } from './user-session.js';

@@ -1,3 +1,4 @@
+/** The session API's enums as type-graphql registers them, with the values of the contract. */
 import 'reflect-metadata';
 import { registerEnumType } from 'type-graphql';
 

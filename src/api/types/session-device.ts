@@ -1,3 +1,4 @@
+/** `SessionDevice` as a type-graphql class: what a session's user agent says about its device. */
 import 'reflect-metadata';
 import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import type { SessionDevice as SessionDeviceView } from '../../device.js';

@@ -1,3 +1,4 @@
+/** `sessionEvents` as type-graphql classes: what happened to one of the caller's sessions. */
 import 'reflect-metadata';
 import { ArgsType, Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { SessionEventView } from '../views.js';

@@ -1,3 +1,4 @@
+/** `SessionLease` as a type-graphql class: a session's seat on a `@uniqueSession` field, for operators. */
 import 'reflect-metadata';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
 import { Field, ObjectType } from 'type-graphql';

@@ -1,3 +1,4 @@
+/** `SessionLimitRule` as a type-graphql class: a stored per-user or per-group limit. */
 import 'reflect-metadata';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { LimitSubject } from './enums.js';

@@ -1,3 +1,4 @@
+/** `SessionStats` as a type-graphql class: the app's active sessions, for administrators. */
 import 'reflect-metadata';
 import { Field, Int, ObjectType } from 'type-graphql';
 

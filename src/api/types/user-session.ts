@@ -1,3 +1,4 @@
+/** `UserSession` as a type-graphql class: one session as the API shows it, never its key. */
 import 'reflect-metadata';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
 import { Field, ID, ObjectType } from 'type-graphql';

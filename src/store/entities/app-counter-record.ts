@@ -1,3 +1,4 @@
+/** The `gsc_app_counter` table, for the ORM's migrations and hosts that register the entities. */
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 
 /**

@@ -1,3 +1,4 @@
+/** The store's entities, for hosts that bring their own MikroORM and register them. */
 import { AppCounterRecord } from './app-counter-record.js';
 import { SessionLeaseRecord } from './session-lease-record.js';
 import { SessionLimitRuleRecord } from './session-limit-rule-record.js';

@@ -1,3 +1,4 @@
+/** The `gsc_session_lease` table, for the ORM's migrations and hosts that register the entities. */
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 
 /**

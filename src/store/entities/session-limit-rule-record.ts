@@ -1,3 +1,4 @@
+/** The `gsc_session_limit_rule` table, for the ORM's migrations and hosts that register the entities. */
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 
 /** A stored limit for one user or one group: the seed's per-group session settings. */

@@ -1,3 +1,4 @@
+/** The `gsc_session` table, for the ORM's migrations and hosts that register the entities. */
 import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 
 /**

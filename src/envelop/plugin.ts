@@ -27,6 +27,8 @@ import { getRequestSession } from '../request-session.js';
 import type { Governed } from '../runtime/contracts.js';
 import type { StoredSession } from '../store/rows.js';
 import { governedRootFields } from '../websocket.js';
+import { markGovernedNotCacheable } from './cache-hints.js';
+import { governCachedAnswers, type YogaHooks } from './cached-answers.js';
 import { governedStream, refusalFromCloseReason } from './live-stream.js';
 
 type Seat = { field: string; config: UniqueSessionConfig };
@@ -38,12 +40,13 @@ type StopWith = (result: ExecutionResult) => void;
  * own hooks. Behind the kill switch (`enabled: false`) it governs nothing and the schema's
  * `@uniqueSession` fields resolve as if undecorated.
  */
-export function useSessionControl(sessions: AdapterHost): Plugin {
+export function useSessionControl(sessions: AdapterHost): Plugin & Partial<YogaHooks> {
   const runtimes = sessions[ADAPTER_RUNTIMES]();
   if (!runtimes.governs) {
     return {
       onSchemaChange({ schema }) {
         markSchemaInert(schema);
+        markGovernedNotCacheable(schema, false);
       },
     };
   }
@@ -59,9 +62,11 @@ export function useSessionControl(sessions: AdapterHost): Plugin {
     },
   };
   return {
+    ...governCachedAnswers(gate),
     onSchemaChange({ schema }) {
       // A @uniqueSession field nobody enforces is refused when the server is created.
       assertUniqueSessionEnforced(schema);
+      markGovernedNotCacheable(schema, true);
     },
     onExecute({ args, setResultAndStopExecution }) {
       const governed = admit(gate, args.contextValue, args.document, args.operationName, setResultAndStopExecution);

@@ -5,7 +5,9 @@
  * a refusal is the operation's only error and its `extensions.http.status` (401/403/503) is the
  * response's status. Subscriptions (Yoga serves them over SSE) are checked when they start, hold
  * their `@uniqueSession` seats while they live, and end with the refusal as their last event when
- * the session is revoked on any instance (docs/contract.md §14).
+ * the session is revoked on any instance (docs/contract.md §14). On Yoga it also keeps what it
+ * governs out of the response cache and runs the gate on the cache's hits (cache-hints.ts,
+ * cached-answers.ts).
  */
 import type { Plugin } from '@envelop/core';
 import {

@@ -5,7 +5,9 @@
  * a refusal is the operation's only error and its `extensions.http.status` (401/403/503) is the
  * response's status. Subscriptions (Yoga serves them over SSE) are checked when they start, hold
  * their `@uniqueSession` seats while they live, and end with the refusal as their last event when
- * the session is revoked on any instance (docs/contract.md §14).
+ * the session is revoked on any instance (docs/contract.md §14). On Yoga it also keeps what it
+ * governs out of the response cache and runs the gate on the cache's hits (cache-hints.ts,
+ * cached-answers.ts).
  */
 import type { Plugin } from '@envelop/core';
 import {
@@ -27,6 +29,8 @@ import { getRequestSession } from '../request-session.js';
 import type { Governed } from '../runtime/contracts.js';
 import type { StoredSession } from '../store/rows.js';
 import { governedRootFields } from '../websocket.js';
+import { markGovernedNotCacheable } from './cache-hints.js';
+import { governCachedAnswers, type YogaHooks } from './cached-answers.js';
 import { governedStream, refusalFromCloseReason } from './live-stream.js';
 
 type Seat = { field: string; config: UniqueSessionConfig };
@@ -38,12 +42,13 @@ type StopWith = (result: ExecutionResult) => void;
  * own hooks. Behind the kill switch (`enabled: false`) it governs nothing and the schema's
  * `@uniqueSession` fields resolve as if undecorated.
  */
-export function useSessionControl(sessions: AdapterHost): Plugin {
+export function useSessionControl(sessions: AdapterHost): Plugin & Partial<YogaHooks> {
   const runtimes = sessions[ADAPTER_RUNTIMES]();
   if (!runtimes.governs) {
     return {
       onSchemaChange({ schema }) {
         markSchemaInert(schema);
+        markGovernedNotCacheable(schema, false);
       },
     };
   }
@@ -59,9 +64,11 @@ export function useSessionControl(sessions: AdapterHost): Plugin {
     },
   };
   return {
+    ...governCachedAnswers(gate),
     onSchemaChange({ schema }) {
       // A @uniqueSession field nobody enforces is refused when the server is created.
       assertUniqueSessionEnforced(schema);
+      markGovernedNotCacheable(schema, true);
     },
     onExecute({ args, setResultAndStopExecution }) {
       const governed = admit(gate, args.contextValue, args.document, args.operationName, setResultAndStopExecution);

@@ -2,7 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLClient } from 'graphql-request';
 import { createSchema, createYoga, Repeater, type YogaServerOptions } from 'graphql-yoga';
-import type { GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import { SessionController } from '../../src/controller.js';
 import { useSessionControl } from '../../src/envelop.js';
 import { currentSession, requireSession } from '../../src/request-session.js';
@@ -75,6 +77,8 @@ export function yogaSchema(controller: SessionController<TestContext>): GraphQLS
 
 export interface YogaTestServer {
   url: string;
+  /** The same endpoint as a WebSocket URL (graphql-ws), when started with `websocket: true`. */
+  wsUrl: string;
   controller: SessionController<TestContext>;
   /** A client that presents this identity (test headers, as test/helpers/server.ts reads them). */
   client(userId?: string, sessionKey?: string, groups?: string[]): GraphQLClient;
@@ -82,7 +86,10 @@ export interface YogaTestServer {
   stop(): Promise<void>;
 }
 
-export type YogaSettings = Partial<Pick<YogaServerOptions<object, object>, 'maskedErrors' | 'plugins'>>;
+export type YogaSettings = Partial<Pick<YogaServerOptions<object, object>, 'maskedErrors' | 'plugins'>> & {
+  /** Also serve graphql-ws on the same port, as Yoga documents it (its `getEnveloped` on the socket). */
+  websocket?: boolean;
+};
 
 export function identityHeaders(userId?: string, sessionKey?: string, groups?: string[]): Record<string, string> {
   return {
@@ -101,23 +108,30 @@ export async function startYogaServer(
   const controller = await SessionController.create<TestContext>({ identify: (ctx) => ctx.identity, ...options });
   let http: Server | undefined;
   try {
+    const { websocket, ...yogaSettings } = settings;
     const yoga = createYoga<object, TestContext>({
       schema: schema(controller),
       logging: false,
-      ...settings,
+      ...yogaSettings,
       plugins: [useSessionControl(controller), ...(settings.plugins ?? [])],
-      context: ({ request }) => ({ identity: identityFromHeaders(Object.fromEntries(request.headers)) }),
+      // Over HTTP the identity is in the headers; over graphql-ws in the connectionParams.
+      context: ({ request, connectionParams }: { request?: Request; connectionParams?: Record<string, string> }) => ({
+        identity: identityFromHeaders(request ? Object.fromEntries(request.headers) : (connectionParams ?? {})),
+      }),
     });
     const server = (http = createServer(yoga));
+    const sockets = websocket ? yogaOnWebSocket(yoga, server) : undefined;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
     return {
       url,
+      wsUrl: url.replace('http:', 'ws:'),
       controller,
       headers: identityHeaders,
       client: (userId, sessionKey, groups) =>
         new GraphQLClient(url, { headers: identityHeaders(userId, sessionKey, groups) }),
       stop: async () => {
+        await sockets?.dispose();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await controller.close();
@@ -128,4 +142,40 @@ export async function startYogaServer(
     await controller.close();
     throw error;
   }
+}
+
+/**
+ * graphql-ws on Yoga's port, Yoga's own recipe (the-guild.dev/graphql/yoga-server/docs/features/subscriptions):
+ * every operation on the socket goes through Yoga's envelop (`getEnveloped`), so the envelop
+ * plugin governs it as it governs HTTP.
+ */
+function yogaOnWebSocket(yoga: ReturnType<typeof createYoga<object, TestContext>>, server: Server) {
+  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  type Enveloped = ReturnType<typeof yoga.getEnveloped>;
+  return useServer(
+    {
+      execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const enveloped = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document: enveloped.parse(params.query),
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: enveloped,
+        };
+        const errors = enveloped.validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wsServer,
+  );
 }

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import test from 'ava';
 import pg from 'pg';
-import { FreezingProxy } from '../test/helpers/freezing-proxy.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { listClusters, PgCluster } from '../test/helpers/pg-cluster.js';
 import { wait } from '../test/helpers/drill-app.js';
 
@@ -22,7 +22,7 @@ test.serial('freezing proxy: a frozen link holds bytes both ways without closing
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
-  const proxy = new FreezingProxy('127.0.0.1', (upstream.address() as net.AddressInfo).port);
+  const proxy = new FaultProxy('127.0.0.1', (upstream.address() as net.AddressInfo).port);
   await proxy.open();
   t.teardown(() => proxy.close());
 

@@ -8,7 +8,7 @@
  * failed or timed-out transaction must end with its connection rolled back or destroyed.
  */
 import test from 'ava';
-import { FreezingProxy } from '../test/helpers/freezing-proxy.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { PgCluster } from '../test/helpers/pg-cluster.js';
 import { gql, ms, startDrillServer, tally, wait, type Answer, type Caller } from '../test/helpers/drill-app.js';
 
@@ -46,7 +46,7 @@ const LOGIN = 'mutation ($user: String!, $key: String!) { login(user: $user, key
 test.serial('after a 12 s stalled link heals, no backend of the database stays idle in transaction', async (t) => {
   const cluster = await PgCluster.start(t);
   const url = await cluster.createDatabase(DATABASE);
-  const proxy = await FreezingProxy.to(url);
+  const proxy = await FaultProxy.to(url);
   t.teardown(() => proxy.close());
   const x = await startDrillServer(t, { database: proxy.urlFor(url), syncInterval: 500, user: { maxSessions: 3 } });
   t.teardown(() => proxy.thaw());

@@ -4,7 +4,7 @@ import type { StoreErrorEvent } from '../src/hooks.js';
 import { eventually, interruptibleDatabase, outcome, ownDatabase, query, serve, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import type { RunningServer, TestContext } from './helpers/server.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 
 /*
  * The database goes away under a running server and comes back.
@@ -146,7 +146,7 @@ if (onPostgres) {
     'a revocation made while an instance is cut off is never served there: 503 meanwhile, SESSION_REVOKED after',
     async (t) => {
       const db = await ownDatabase(t);
-      const proxy = await TcpProxy.to(db.url!);
+      const proxy = await FaultProxy.to(db.url!);
       t.teardown(() => proxy.close());
       const options = {
         failMode: 'closed' as const,
@@ -183,7 +183,7 @@ if (onPostgres) {
 
   test.serial('the LISTEN connection comes back by itself: revocations arrive by notification again', async (t) => {
     const db = await ownDatabase(t);
-    const proxy = await TcpProxy.to(db.url!);
+    const proxy = await FaultProxy.to(db.url!);
     t.teardown(() => proxy.close());
     // Polling every hour: only a notification can tell the instance of a revocation in time.
     const options = { syncInterval: '1h', onStoreError: () => {} };
@@ -219,7 +219,7 @@ if (onPostgres) {
     'a database that accepts connections but never answers fails requests in seconds, not minutes',
     async (t) => {
       const db = await ownDatabase(t);
-      const proxy = await TcpProxy.to(db.url!);
+      const proxy = await FaultProxy.to(db.url!);
       t.teardown(() => proxy.close());
       const s = await serve(t, {
         database: proxy.urlFor(db.url!),
@@ -228,17 +228,17 @@ if (onPostgres) {
         onStoreError: () => {},
       });
       await whoami(s, 'alice', 'a1');
-      // Cut the open connections, then accept new ones and swallow them: a black hole.
+      // Cut the open connections, then accept new ones and never answer them: a black hole.
       await proxy.close();
-      proxy.blackhole = true;
+      proxy.hold();
       await proxy.open();
       const started = Date.now();
       t.is(await outcome(s.client('bob', 'b1').request('{ hello }')), 'SESSION_STORE_UNAVAILABLE 503');
       const took = Date.now() - started;
       t.log(`refused after ${took} ms`);
       t.true(took < 8_000, `took ${took} ms`);
-      await proxy.close();
-      proxy.blackhole = false;
+      await proxy.close(); // drops the held connections
+      proxy.release();
       await proxy.open();
       t.regex((await recovered(s, 'bob', 'b1')).whoami, /^bob:/);
       t.deepEqual(unhandled, []);

@@ -6,7 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { createTestDatabase, onPostgres } from './helpers/database.js';
 import { demoClient, login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 
 /*
  * Issue 9, item 9: the demo (npm start's entry point) batches last-seen writes and flushes them
@@ -113,10 +113,10 @@ test.serial('SIGTERM with the store up writes the pending touches and exits 0, r
 /** A demo on PostgreSQL reached through a proxy the test can cut. */
 async function demoBehindProxy(
   t: ExecutionContext,
-): Promise<{ demo: DemoProcess; proxy: TcpProxy; directUrl: string }> {
+): Promise<{ demo: DemoProcess; proxy: FaultProxy; directUrl: string }> {
   const db = await createTestDatabase();
   t.teardown(() => db.drop());
-  const proxy = await TcpProxy.to(db.url!);
+  const proxy = await FaultProxy.to(db.url!);
   t.teardown(() => proxy.close());
   const demo = await startDemoProcess({ ...IDLE, DATABASE_URL: proxy.urlFor(db.url!) });
   t.teardown(async () => {

@@ -10,7 +10,7 @@ import { currentSession } from '../src/request-session.js';
 import { eventually, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import type { RunningServer, TestContext } from './helpers/server.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 import { connect, startWsServer, subscribe, type TestParams } from './helpers/ws.js';
 
 const hostTypeDefs = /* GraphQL */ `
@@ -344,7 +344,7 @@ if (onPostgres) {
   test.serial('a store outage on connect closes with 4503 SESSION_STORE_UNAVAILABLE (fail-closed)', async (t) => {
     const { ownDatabase } = await import('./helpers/core.js');
     const db = await ownDatabase(t);
-    const proxy = await TcpProxy.to(db.url!);
+    const proxy = await FaultProxy.to(db.url!);
     t.teardown(() => proxy.close());
     const a = await instance(t, proxy.urlFor(db.url!), { onStoreError: () => {} });
     await proxy.close();

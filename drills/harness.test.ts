@@ -12,7 +12,7 @@ import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { listClusters, PgCluster } from '../test/helpers/pg-cluster.js';
 import { wait } from '../test/helpers/drill-app.js';
 
-test.serial('freezing proxy: a frozen link holds bytes both ways without closing, and delivers them at the thaw', async (t) => {
+test.serial('fault proxy: a frozen link holds bytes both ways without closing, and delivers them at the thaw', async (t) => {
   // An upstream that answers every line with "echo:<line>" and tells its peer when it starts.
   const received: string[] = [];
   const upstream = net.createServer((socket) => {

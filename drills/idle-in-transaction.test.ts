@@ -1,7 +1,7 @@
 /**
  * Drill for issue 9, item 3: no connection may be left idle in transaction after a partition.
  *
- * One instance reaches its PostgreSQL cluster through a freezing proxy and serves traffic (hot
+ * One instance reaches its PostgreSQL cluster through the fault proxy and serves traffic (hot
  * requests from cached sessions, logins that run admission transactions, revocations, and the
  * change feed's own polls and touches). The link freezes for 12 s with every socket open, then
  * heals. A few seconds later no backend of the database may be `idle in transaction`: every

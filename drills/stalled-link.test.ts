@@ -2,7 +2,7 @@
  * Drill for issue 9, item 1: a stalled link must not hide a revocation.
  *
  * Two instances on one PostgreSQL cluster of the drill's own: A connects directly, B's pool and
- * LISTEN connection go through a freezing proxy (or the whole database is frozen by SIGSTOP).
+ * LISTEN connection go through the fault proxy (or the whole database is frozen by SIGSTOP).
  * bob's session is in B's cache. The link (or the database) freezes and bob is revoked on A.
  *
  * The promise: an instance may serve a session from memory only while it can prove it is in

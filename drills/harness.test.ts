@@ -1,16 +1,18 @@
 /**
  * The drill harness itself, so that a drill can never pass because its fault was not there:
- * the freezing proxy really stalls a link (sockets open, nothing delivered, all of it delivered
- * at the thaw) and the cluster harness really starts, stops, freezes and drops a cluster.
+ * the fault proxy really stalls a link (sockets open, nothing delivered, all of it delivered at
+ * the thaw), really holds a connect until the release and really cuts every link at a close, and
+ * the cluster harness really starts, stops, freezes and drops a cluster.
  */
 import net from 'node:net';
 import test from 'ava';
 import pg from 'pg';
-import { FreezingProxy } from '../test/helpers/freezing-proxy.js';
+import { eventually } from '../test/helpers/core.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { listClusters, PgCluster } from '../test/helpers/pg-cluster.js';
 import { wait } from '../test/helpers/drill-app.js';
 
-test.serial('freezing proxy: a frozen link holds bytes both ways without closing, and delivers them at the thaw', async (t) => {
+test.serial('fault proxy: a frozen link holds bytes both ways without closing, and delivers them at the thaw', async (t) => {
   // An upstream that answers every line with "echo:<line>" and tells its peer when it starts.
   const received: string[] = [];
   const upstream = net.createServer((socket) => {
@@ -22,7 +24,7 @@ test.serial('freezing proxy: a frozen link holds bytes both ways without closing
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
-  const proxy = new FreezingProxy('127.0.0.1', (upstream.address() as net.AddressInfo).port);
+  const proxy = new FaultProxy('127.0.0.1', (upstream.address() as net.AddressInfo).port);
   await proxy.open();
   t.teardown(() => proxy.close());
 
@@ -33,12 +35,12 @@ test.serial('freezing proxy: a frozen link holds bytes both ways without closing
   client.on('data', (chunk) => (fromUpstream += chunk.toString()));
   client.on('close', () => (closed = true));
   client.on('error', () => {});
-  await wait(200);
+  await eventually(async () => (fromUpstream ? true : undefined), 5_000);
   t.is(fromUpstream, 'hello\n', 'the link forwards while not frozen');
 
   proxy.freeze();
   client.write('one\n');
-  await wait(500);
+  await wait(500); // an absence is asserted: nothing crosses during this time
   t.deepEqual(received, [], 'a frozen link delivers nothing upstream');
   t.is(fromUpstream, 'hello\n', 'a frozen link delivers nothing downstream');
   t.false(closed, 'a frozen link keeps the client socket open');
@@ -49,15 +51,56 @@ test.serial('freezing proxy: a frozen link holds bytes both ways without closing
   let lateData = '';
   late.on('data', (chunk) => (lateData += chunk.toString()));
   late.on('error', () => {});
-  await wait(300);
+  await wait(300); // an absence is asserted: nothing reaches the late connection meanwhile
   t.is(lateData, '', 'a connection made while frozen gets nothing');
 
   proxy.thaw();
-  await wait(300);
+  await eventually(async () => (fromUpstream.includes('echo:one') && lateData ? true : undefined), 5_000);
   t.deepEqual(received, ['one\n'], 'the thaw delivers what was held upstream');
   t.is(fromUpstream, 'hello\necho:one\n', 'and the answer comes back');
   t.is(lateData, 'hello\n', 'the connection made while frozen is connected at the thaw');
   t.false(closed);
+});
+
+test.serial('fault proxy: a held connect is answered at the release; a close cuts every link and open listens again', async (t) => {
+  const upstream = net.createServer((socket) => socket.end('hello\n'));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
+  const proxy = new FaultProxy('127.0.0.1', (upstream.address() as net.AddressInfo).port);
+  await proxy.open();
+  t.teardown(() => proxy.close());
+  const dial = () => {
+    const socket = net.connect(proxy.port, '127.0.0.1');
+    const seen = { data: '', closed: false };
+    socket.on('data', (chunk) => (seen.data += chunk.toString()));
+    socket.on('close', () => (seen.closed = true));
+    socket.on('error', () => {});
+    t.teardown(() => socket.destroy());
+    return seen;
+  };
+
+  proxy.hold();
+  const held = dial();
+  await eventually(async () => (proxy.heldCount === 1 ? true : undefined), 5_000);
+  await wait(300); // an absence is asserted: a held connect gets no answer meanwhile
+  t.deepEqual(held, { data: '', closed: false }, 'a held connect is accepted and left unanswered');
+  proxy.release();
+  await eventually(async () => (held.closed ? true : undefined), 5_000);
+  t.is(held.data, 'hello\n', 'the release connects it');
+
+  proxy.hold();
+  const dropped = dial();
+  await eventually(async () => (proxy.heldCount === 1 ? true : undefined), 5_000);
+  const port = proxy.port;
+  await proxy.close();
+  await eventually(async () => (dropped.closed ? true : undefined), 5_000);
+  t.is(dropped.data, '', 'a close cuts a held connect');
+  proxy.release();
+  await proxy.open();
+  t.is(proxy.port, port, 'open listens again on the same port');
+  const again = dial();
+  await eventually(async () => (again.closed ? true : undefined), 5_000);
+  t.is(again.data, 'hello\n');
 });
 
 test.serial('pg cluster: a drill cluster starts, freezes, thaws, stops, starts and is dropped', async (t) => {

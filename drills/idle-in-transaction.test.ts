@@ -1,14 +1,14 @@
 /**
  * Drill for issue 9, item 3: no connection may be left idle in transaction after a partition.
  *
- * One instance reaches its PostgreSQL cluster through a freezing proxy and serves traffic (hot
+ * One instance reaches its PostgreSQL cluster through the fault proxy and serves traffic (hot
  * requests from cached sessions, logins that run admission transactions, revocations, and the
  * change feed's own polls and touches). The link freezes for 12 s with every socket open, then
  * heals. A few seconds later no backend of the database may be `idle in transaction`: every
  * failed or timed-out transaction must end with its connection rolled back or destroyed.
  */
 import test from 'ava';
-import { FreezingProxy } from '../test/helpers/freezing-proxy.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { PgCluster } from '../test/helpers/pg-cluster.js';
 import { gql, ms, startDrillServer, tally, wait, type Answer, type Caller } from '../test/helpers/drill-app.js';
 
@@ -46,7 +46,7 @@ const LOGIN = 'mutation ($user: String!, $key: String!) { login(user: $user, key
 test.serial('after a 12 s stalled link heals, no backend of the database stays idle in transaction', async (t) => {
   const cluster = await PgCluster.start(t);
   const url = await cluster.createDatabase(DATABASE);
-  const proxy = await FreezingProxy.to(url);
+  const proxy = await FaultProxy.to(url);
   t.teardown(() => proxy.close());
   const x = await startDrillServer(t, { database: proxy.urlFor(url), syncInterval: 500, user: { maxSessions: 3 } });
   t.teardown(() => proxy.thaw());

@@ -16,15 +16,15 @@ import { eventually } from '../test/helpers/core.js';
 import { gql, startDrillServer, wait } from '../test/helpers/drill-app.js';
 import { recordingLogger } from '../test/helpers/logger.js';
 import { PgCluster } from '../test/helpers/pg-cluster.js';
-import { TcpProxy } from '../test/helpers/tcp-proxy.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
 
 const OUTAGE_MS = 12_000;
 
 test.serial('an outage: the listener backs off, the driver speaks through the logger, and both come back', async (t) => {
   const cluster = await PgCluster.start(t);
   const url = await cluster.createDatabase('drill');
-  const poolProxy = await TcpProxy.to(url);
-  const feedProxy = await TcpProxy.to(url);
+  const poolProxy = await FaultProxy.to(url);
+  const feedProxy = await FaultProxy.to(url);
   t.teardown(() => poolProxy.close());
   t.teardown(() => feedProxy.close());
   const { logger, lines } = recordingLogger();
@@ -55,7 +55,7 @@ test.serial('an outage: the listener backs off, the driver speaks through the lo
 
   // The outage: pooled connections and the listener are cut; new pool connections hang, the listener's are refused.
   await poolProxy.close();
-  poolProxy.blackhole = true;
+  poolProxy.hold();
   await poolProxy.open();
   await feedProxy.close();
   const outageStarted = lines.length;
@@ -74,8 +74,8 @@ test.serial('an outage: the listener backs off, the driver speaks through the lo
   t.is((await during).outcome, 'SESSION_STORE_UNAVAILABLE 503');
 
   // The database comes back.
-  poolProxy.blackhole = false;
-  await poolProxy.close();
+  await poolProxy.close(); // drops the held connections
+  poolProxy.release();
   await poolProxy.open();
   await feedProxy.open();
   const backAt = Date.now();

@@ -2,7 +2,7 @@
  * Drill for issue 9, item 1: a stalled link must not hide a revocation.
  *
  * Two instances on one PostgreSQL cluster of the drill's own: A connects directly, B's pool and
- * LISTEN connection go through a freezing proxy (or the whole database is frozen by SIGSTOP).
+ * LISTEN connection go through the fault proxy (or the whole database is frozen by SIGSTOP).
  * bob's session is in B's cache. The link (or the database) freezes and bob is revoked on A.
  *
  * The promise: an instance may serve a session from memory only while it can prove it is in
@@ -13,7 +13,7 @@
  * is never served as ACTIVE after that.
  */
 import test, { type ExecutionContext } from 'ava';
-import { FreezingProxy } from '../test/helpers/freezing-proxy.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { PgCluster } from '../test/helpers/pg-cluster.js';
 import { gql, ms, startDrillServer, tally, wait, type Answer, type Caller } from '../test/helpers/drill-app.js';
 import type { RunningServer } from '../test/helpers/server.js';
@@ -120,7 +120,7 @@ async function answerAfterHeal(t: ExecutionContext, fault: string, b: RunningSer
 test.serial('stalled link: B, whose link to PostgreSQL froze with its sockets open, stops serving cached bob after the bound', async (t) => {
   const cluster = await PgCluster.start(t);
   const url = await cluster.createDatabase();
-  const proxy = await FreezingProxy.to(url);
+  const proxy = await FaultProxy.to(url);
   t.teardown(() => proxy.close());
   const a = await startDrillServer(t, { database: url, syncInterval: SYNC_INTERVAL_MS });
   const b = await startDrillServer(t, { database: proxy.urlFor(url), syncInterval: SYNC_INTERVAL_MS });

@@ -4,18 +4,31 @@ import { countLive, eventually, outcome, query, serve, serveAlone, sharedDatabas
 import { failure, type RunningServer } from './helpers/server.js';
 
 // The tests that depend on "least recently seen" run serially (first, alone in this process):
-// last-seen is written in batches every `touchInterval`, and the steps below are spaced wider.
+// last-seen is written in batches every `touchInterval`; a test waits until the database has it.
 
 interface Whoami {
   whoami: string | null;
 }
 
 const TOUCH_MS = 20;
-const STEP_MS = 200;
+/** Real time past the touch interval, as an instance's memory measures it: the next use is a touch. */
+const pastTouchInterval = () => sleep(3 * TOUCH_MS);
 
 async function use(server: RunningServer, user: string, key: string): Promise<string> {
   const { whoami } = await server.client(user, key).request<Whoami>('{ whoami }');
   return whoami!.split(':')[1];
+}
+
+/** Waits until the database has `recent` seen after `older`: the batched touch was written. */
+async function seenAfter(server: RunningServer, recent: string, older: string): Promise<void> {
+  await eventually(async () => {
+    const [row] = await query<{ later: boolean }>(
+      server.controller,
+      `select (select last_seen_at from gsc_session where id = ?) > (select last_seen_at from gsc_session where id = ?) as later`,
+      [recent, older],
+    );
+    return row.later ? true : undefined;
+  }, 3_000);
 }
 
 test.serial(
@@ -30,12 +43,11 @@ test.serial(
       onRevoke: (e) => revokes.push(e),
     });
     const first = await use(s, 'alice', 'k1');
-    await sleep(STEP_MS);
     const second = await use(s, 'alice', 'k2');
-    await sleep(STEP_MS);
+    await pastTouchInterval();
     // k1 is the oldest, but it is used again: k2 becomes the least recently seen.
     await use(s, 'alice', 'k1');
-    await sleep(STEP_MS);
+    await seenAfter(s, first, second);
 
     const third = await use(s, 'alice', 'k3');
     t.like(await failure(s.client('alice', 'k2').request('{ hello }')), {
@@ -76,11 +88,10 @@ test.serial('an eviction on another instance reaches the evicted session within 
   const a = await serve(t, options);
   const b = await serve(t, options);
   const first = await use(a, 'alice', 'k1');
-  await sleep(STEP_MS);
-  await use(a, 'alice', 'k2');
-  await sleep(STEP_MS);
+  const second = await use(a, 'alice', 'k2');
+  await pastTouchInterval();
   await use(a, 'alice', 'k1');
-  await sleep(STEP_MS);
+  await seenAfter(a, first, second);
   // Instance a holds k1 and k2 in memory; the login on b evicts k2 in the database.
   await use(b, 'alice', 'k3');
   const started = Date.now();

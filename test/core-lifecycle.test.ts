@@ -86,11 +86,14 @@ test.serial(
   async (t) => {
     const s = await serveAlone(t, { idleTimeout: 1_500, touchInterval: 50, user: { maxSessions: 1 } });
     const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
-    // Used every 250 ms for 3 s, twice the idle timeout: still the same session.
+    // Used every 250 ms for 3 s, twice the idle timeout: still the same session. The use over
+    // real time is the behaviour, so the pauses are durations.
     for (let i = 0; i < 12; i++) {
       await sleep(250);
       t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
     }
+    // Real time past the idle timeout: the instance judges idleness from its cached copy and its
+    // reading of the database clock, which an aged row would not reach; polling would be a use.
     await sleep(2_000);
     for (let i = 0; i < 2; i++) {
       t.like(await failure(s.client('alice', 'k1').request('{ hello }')), {
@@ -112,7 +115,7 @@ test.serial(
     const s = await serveAlone(t, { idleTimeout: 1_500 });
     const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
     for (let i = 0; i < 12; i++) {
-      await sleep(250);
+      await sleep(250); // use spread over twice the idle timeout: the duration is the behaviour
       t.is(await outcome(s.client('alice', 'k1').request('{ hello }')), 'ok', `after ${(i + 1) * 250} ms of use`);
     }
     t.is(await sessionId(s.client('alice', 'k1').request('{ whoami }')), id);
@@ -133,7 +136,7 @@ test.serial(
     const started = Date.now();
     while (Date.now() - started < 1_800) {
       outcomes.push(await outcome(s.client('alice', 'k1').request('{ hello }')));
-      await sleep(100);
+      await sleep(100); // steady use across the absolute timeout: the duration is the behaviour
     }
     // It worked while young, then failed for good: never a success after the first failure.
     const firstFailure = outcomes.indexOf('SESSION_EXPIRED 401');
@@ -156,7 +159,7 @@ test.serial('activity on one instance keeps a session alive on another', async (
   const id = await sessionId(a.client('alice', 'k1').request('{ whoami }'));
   // Only b sees the session for 1.5 s; a's cached copy looks idle by then.
   for (let i = 0; i < 6; i++) {
-    await sleep(250);
+    await sleep(250); // use spread over 1.5 s, past a's idle timeout: the duration is the behaviour
     await b.client('alice', 'k1').request('{ hello }');
   }
   t.is(await sessionId(a.client('alice', 'k1').request('{ whoami }')), id);

@@ -34,8 +34,10 @@ async function survivesRestart(t: ExecutionContext, database: DatabaseOption) {
   const alice2 = await who(before, 'alice', 'a2');
   const bob = (await who(before, 'bob', 'b1'))!.split(':')[1];
   await before.controller.revoke(bob, 'LOGOUT');
-  // A touch still waiting in the batch when the server stops must be written, not lost.
+  // A touch still waiting in the batch when the server stops must be written, not lost. Real time
+  // past the touch interval (as the instance's memory measures it) makes the next use a touch.
   await sleep(200);
+  const usingAt = Date.now();
   await who(before, 'alice', 'a1');
   const usedAt = Date.now();
   await before.stop();
@@ -49,7 +51,12 @@ async function survivesRestart(t: ExecutionContext, database: DatabaseOption) {
   );
   const seen = new Date(row.last_seen_at).getTime();
   t.true(seen - new Date(row.created_at).getTime() >= 150, 'the last touch before shutdown was flushed');
-  t.true(Math.abs(seen - usedAt) < 500, `last seen ${row.last_seen_at}, used ${new Date(usedAt).toISOString()}`);
+  // The touch carries the time of that use: between the request and its answer, however slow a
+  // loaded machine made them (with room for the instance's estimate of the database clock).
+  t.true(
+    seen >= usingAt - 250 && seen <= usedAt + 250,
+    `last seen ${row.last_seen_at}, used between ${new Date(usingAt).toISOString()} and ${new Date(usedAt).toISOString()}`,
+  );
 
   t.is(await who(after, 'alice', 'a1'), alice1, 'the same key is the same session');
   t.is(await who(after, 'alice', 'a2'), alice2);

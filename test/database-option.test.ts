@@ -5,7 +5,7 @@ import { SessionController } from '../src/controller.js';
 import { SessionConfigError } from '../src/errors.js';
 import { ownDatabase } from './helpers/core.js';
 import { onPostgres, POSTGRES_URL } from './helpers/database.js';
-import { FreezingProxy } from './helpers/freezing-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 
 // The `database` option's edges: a PostgreSQL URL naming a database that does not exist is an
 // error naming it, and creating it is an explicit opt-in (`createDatabase`); an empty URL means
@@ -66,7 +66,7 @@ if (onPostgres) {
   /** A database of its own behind a link that is frozen from the start: its URL and the proxy. */
   const frozenDatabase = async (t: ExecutionContext) => {
     const db = await ownDatabase(t);
-    const proxy = await FreezingProxy.to(db.url!);
+    const proxy = await FaultProxy.to(db.url!);
     t.teardown(() => proxy.close());
     proxy.freeze();
     return { proxy, url: proxy.urlFor(db.url!) };

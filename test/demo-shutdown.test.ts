@@ -6,7 +6,8 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { createTestDatabase, onPostgres } from './helpers/database.js';
 import { demoClient, login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { eventually } from './helpers/core.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 
 /*
  * Issue 9, item 9: the demo (npm start's entry point) batches last-seen writes and flushes them
@@ -31,6 +32,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Sends SIGTERM; resolves with the exit code and how long the exit took. */
 async function terminate(demo: DemoProcess): Promise<{ code: number | null; tookMs: number }> {
   const started = Date.now();
+  // A bound, not a wait: the race ends as soon as the demo exits.
   const timeout = sleep(EXIT_WITHIN_MS).then(() => 'timeout' as const);
   const code = await Promise.race([demo.stop(), timeout]);
   if (code === 'timeout') {
@@ -43,6 +45,8 @@ async function terminate(demo: DemoProcess): Promise<{ code: number | null; took
 /** Logs two users in, waits past the touch interval, and has each make a request: two touches pending. */
 async function twoPendingTouches(demo: DemoProcess, before?: () => Promise<void>): Promise<string[]> {
   const tokens = [(await login(demo.url, 'alice')).login.token, (await login(demo.url, 'bob')).login.token];
+  // Real time past the touch interval, as the demo's own memory measures it: only then does a
+  // request record a touch (an aged row would not reach that memory).
   await sleep(TOUCH_INTERVAL_MS + 300);
   await before?.();
   for (const token of tokens) {
@@ -113,10 +117,10 @@ test.serial('SIGTERM with the store up writes the pending touches and exits 0, r
 /** A demo on PostgreSQL reached through a proxy the test can cut. */
 async function demoBehindProxy(
   t: ExecutionContext,
-): Promise<{ demo: DemoProcess; proxy: TcpProxy; directUrl: string }> {
+): Promise<{ demo: DemoProcess; proxy: FaultProxy; directUrl: string }> {
   const db = await createTestDatabase();
   t.teardown(() => db.drop());
-  const proxy = await TcpProxy.to(db.url!);
+  const proxy = await FaultProxy.to(db.url!);
   t.teardown(() => proxy.close());
   const demo = await startDemoProcess({ ...IDLE, DATABASE_URL: proxy.urlFor(db.url!) });
   t.teardown(async () => {
@@ -159,8 +163,10 @@ if (onPostgres) {
       await twoPendingTouches(demo, () => proxy.close());
 
       const exit = terminate(demo);
-      // The database comes back a second later, well within any reasonable shutdown deadline.
-      await sleep(1_000);
+      // The database comes back a second after the shutdown began (its first flush fails at once
+      // on the refused connection), well within any reasonable shutdown deadline.
+      await eventually(async () => (demo.output().includes('stopping (flushing') ? true : undefined), 10_000);
+      await sleep(1_000); // the outage's remaining length is the scenario
       await proxy.open();
       const { code, tookMs } = await exit;
       t.log(`exit ${code} after ${tookMs} ms; stderr:\n${demo.stderr()}`);

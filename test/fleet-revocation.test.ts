@@ -3,7 +3,7 @@ import { CHANGE_CHANNEL } from '../src/store/change-log.js';
 import type { RevokeReason } from '../src/vocabulary.js';
 import { hashSessionKey } from '../src/identity.js';
 import { databaseKind, onPostgres, POSTGRES_URL } from './helpers/database.js';
-import { HoldingProxy } from './helpers/holding-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 import {
   attempt,
   count,
@@ -258,12 +258,12 @@ test.serial(
       );
     // On PostgreSQL a fourth instance reaches the database through a proxy that can hold its
     // reconnect half-way; on the embedded database it is one more instance on the shared store.
-    let proxy: HoldingProxy | undefined;
+    let proxy: FaultProxy | undefined;
     if (onPostgres) {
       const target = new URL(POSTGRES_URL!);
-      proxy = new HoldingProxy(target.hostname, Number(target.port || 5432));
-      t.teardown(() => proxy!.stop());
-      await proxy.start();
+      proxy = new FaultProxy(target.hostname, Number(target.port || 5432));
+      t.teardown(() => proxy!.close());
+      await proxy.open();
     }
     const d = await fleet.add(proxy ? { database: proxy.urlFor(fleet.database as string) } : {});
     await warm(fleet, 'carry-on', 'carry-on-k');

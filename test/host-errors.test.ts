@@ -38,7 +38,10 @@ function watchConsole(t: ExecutionContext): string[] {
   return lines;
 }
 
-/** Lets a rejection that nobody handles surface as 'unhandledRejection'. */
+/**
+ * Lets a rejection that nobody handles surface as 'unhandledRejection'. A duration: the assertion
+ * after it is an absence, which no event announces.
+ */
 const settle = () => sleep(100);
 
 let counter = 0;
@@ -51,7 +54,7 @@ function failing(mode: 'sync' | 'async', message: string): () => never | Promise
         throw new Error(message);
       }
     : async () => {
-        await sleep(1);
+        await sleep(1); // a host function that fails a moment later, not synchronously
         throw new Error(message);
       };
 }

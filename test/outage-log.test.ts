@@ -30,7 +30,7 @@ test.serial(
         Array.from({ length: 10 }, (_, i) => outcome(s.client(`u${i}`, `k-${Date.now()}-${i}`).request('{ hello }'))),
       );
       failed += answers.filter((a) => a === 'SESSION_STORE_UNAVAILABLE 503').length;
-      await sleep(50);
+      await sleep(50); // the load's pace: the outage lasts 2.5 s of it
     }
     t.true(failed >= 50, `${failed} requests refused during the outage`);
     const during = lines.slice(before);

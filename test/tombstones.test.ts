@@ -38,9 +38,30 @@ async function loginThenLogout(s: RunningServer, identity: Identity): Promise<st
   return session.id;
 }
 
-/** Waits past a 1 s retention, then prunes: the revoked rows must be gone (that is the scenario). */
+/**
+ * Time passes for the rows instead of the test: every revocation moves `ms` into the past, as the
+ * pruner (which reads the database clock) would see it that much later.
+ */
+async function ageRevocations(s: RunningServer, ms: number): Promise<void> {
+  await sql(
+    s.controller,
+    "update gsc_session set revoked_at = revoked_at - (?::double precision * interval '1 millisecond') where revoked_at is not null",
+    [ms],
+  );
+}
+
+/** Likewise for tombstones: each one's end moves `ms` into the past. */
+async function ageTombstones(s: RunningServer, ms: number): Promise<void> {
+  await sql(
+    s.controller,
+    "update gsc_tombstone set expires_at = expires_at - (?::double precision * interval '1 millisecond')",
+    [ms],
+  );
+}
+
+/** Ages the revocations past a 1 s retention, then prunes: the revoked rows must be gone (that is the scenario). */
 async function pruneRevoked(t: ExecutionContext, fleet: Fleet, expected: number): Promise<void> {
-  await wait(1_500);
+  await ageRevocations(fleet.instances[0], 1_500);
   const result = await fleet.instances[0].controller.prune();
   t.true(
     result.sessions >= expected,
@@ -109,7 +130,7 @@ test.serial(
     await a.controller.revoke(stolen, 'LOGOUT');
     const legitimate = await whoami(a, 'eve', 'new-key');
 
-    await wait(1_200);
+    await ageRevocations(a, 1_200);
     const pruned = await a.controller.prune();
     t.true(pruned.sessions >= 1);
     t.is(await count(a.controller, 'key_hash = ?', [hashSessionKey('stolen-key')]), 0, 'the row is gone');
@@ -145,6 +166,8 @@ test.serial(`a tombstone lasts until the key's expiresAt, then the pruner delete
     a.controller.openSession({ userId: 'kim', sessionKey: 'key-none' }),
   ]);
   await a.controller.revokeUser('kim', 'ADMIN_REVOKED');
+  // Real time, not aged rows: key-past's own expiry (900 ms) must pass before the prune, while the
+  // tombstones are compared with the keys' expiries as given.
   await wait(1_300);
   await a.controller.prune();
   t.is(await count(a.controller, "user_id = 'kim'"), 0);
@@ -158,7 +181,8 @@ test.serial(`a tombstone lasts until the key's expiresAt, then the pruner delete
   t.truthy(await tombstone(a.controller, 'key-none'));
   t.is(await attempt(a, 'kim', 'key-soon'), 'SESSION_REVOKED 401 ADMIN_REVOKED');
 
-  await wait(soon - Date.now() + 200);
+  // Past key-soon's expiry, for the tombstones (all of them, as time would).
+  await ageTombstones(a, soon - Date.now() + 200);
   await a.controller.prune();
   t.is(await tombstone(a.controller, 'key-soon'), undefined, 'deleted once its key expired');
   t.truthy(await tombstone(a.controller, 'key-later'));
@@ -213,10 +237,10 @@ test.serial(
     const [a] = fleet.instances;
     const id = await whoami(a, 'lou', 'lou-key');
     await a.controller.revoke(id);
-    await wait(1_200);
+    await ageRevocations(a, 1_200);
     await a.controller.prune();
     t.truthy(await tombstone(a.controller, 'lou-key'));
-    await wait(2_000);
+    await ageTombstones(a, 2_000);
     await a.controller.prune();
     t.is(await tombstone(a.controller, 'lou-key'), undefined);
 

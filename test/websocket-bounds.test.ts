@@ -36,7 +36,7 @@ function schema(controller: SessionController<TestContext>) {
             subscribe: async function* () {
               for (let i = 0; ; i++) {
                 yield { clock: i };
-                await sleep(100);
+                await sleep(100); // the stream's own pace: a subscription that lives a while
               }
             },
           },
@@ -227,7 +227,7 @@ test('a socket that goes while its connect is still being checked takes no place
     {
       identify: async (ctx: TestContext) => {
         checking++;
-        await sleep(300);
+        await sleep(300); // a slow host function, simulated
         checking--;
         return ctx.identity;
       },

@@ -51,7 +51,7 @@ function schema(controller: SessionController<TestContext>) {
               subscribe: async function* () {
                 for (let i = 0; ; i++) {
                   yield { ticks: i };
-                  await sleep(100);
+                  await sleep(100); // the stream's own pace: a subscription that lives a while
                 }
               },
             },

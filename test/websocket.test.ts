@@ -7,10 +7,10 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import test, { type ExecutionContext } from 'ava';
 import { internalsOf, type SessionController } from '../src/controller.js';
 import { currentSession } from '../src/request-session.js';
-import { eventually, serve, sharedDatabase, sleep } from './helpers/core.js';
+import { eventually, query, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import type { RunningServer, TestContext } from './helpers/server.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 import { connect, startWsServer, subscribe, type TestParams } from './helpers/ws.js';
 
 const hostTypeDefs = /* GraphQL */ `
@@ -26,7 +26,7 @@ const hostTypeDefs = /* GraphQL */ `
 async function* ticks(count: number) {
   for (let i = 0; i < count; i++) {
     yield { ticks: i };
-    await sleep(100);
+    await sleep(100); // the stream's own pace: a subscription that lives a while
   }
 }
 
@@ -91,6 +91,16 @@ function refusal(stream: {
   return errors?.[0]?.extensions;
 }
 
+/** Seats (`@uniqueSession` leases) a user's sessions hold, as the database has them. */
+async function leaseRows(instance: Instance, userId: string): Promise<number> {
+  const [row] = await query<{ n: number | string }>(
+    instance.http.controller,
+    'select count(*) as n from gsc_lease l join gsc_session s on s.id = l.session_id where s.user_id = ?',
+    [userId],
+  );
+  return Number(row.n);
+}
+
 function client(t: ExecutionContext, url: string, params: TestParams) {
   const c = connect(url, params);
   t.teardown(() => c.dispose());
@@ -128,13 +138,15 @@ for (const [how, reason, revoke] of [
     const session = await b.http.controller.openSession({ userId: 'bob', sessionKey: `ws-${reason}` });
     const bob = client(t, a.ws, { user: 'bob', key: `ws-${reason}` });
     await bob.connected;
-    const started = performance.now();
     await revoke(b.http.controller, session.id);
+    // Measured from the committed revocation, not from the call: a loaded machine may be slow to
+    // commit, which is not the bound the contract gives.
+    const revokedAt = performance.now();
     const closed = await bob.closed;
-    t.log(`closed ${Math.round(closed.at - started)} ms after the revocation (${onPostgres ? 'NOTIFY' : 'poll'})`);
+    t.log(`closed ${Math.round(closed.at - revokedAt)} ms after the revocation (${onPostgres ? 'NOTIFY' : 'poll'})`);
     t.is(closed.code, 4401);
     t.is(closed.reason, `SESSION_REVOKED:${reason}`);
-    t.true(closed.at - started < 1_000, 'within 1 s');
+    t.true(closed.at - revokedAt < 1_000, 'within 1 s');
     await eventually(async () => (a.http.controller.openConnections === 0 ? true : undefined), 1_000);
   });
 }
@@ -162,6 +174,7 @@ test.serial('an open socket keeps its session from idling out', async (t) => {
   const [a] = await fleet(t, { idleTimeout: '1500ms', touchInterval: '300ms' });
   const erin = client(t, a.ws, { user: 'erin', key: 'ws-e1' });
   await erin.connected;
+  // The behaviour is a duration: more than twice the idle timeout passes with the socket open.
   await sleep(3_500);
   t.is(
     await a.http
@@ -171,6 +184,8 @@ test.serial('an open socket keeps its session from idling out', async (t) => {
     'erin',
   );
   await erin.dispose();
+  // Real time must pass: the instance judges idleness from its cached copy and its own reading of
+  // the database clock (an aged row would not reach it), and a request to poll would be a use.
   await sleep(2_500);
   await t.throwsAsync(a.http.client('erin', 'ws-e1').request('{ whoami }'), { message: /SESSION_EXPIRED|expired/ });
 });
@@ -185,9 +200,17 @@ test.serial('bad tokens are closed with 4401 and the code; no token is anonymous
   const old = client(t, a.ws, { user: 'fay', key: 'ws-f1' });
   t.deepEqual(await old.closed.then((c) => [c.code, c.reason]), [4401, 'SESSION_REVOKED:LOGOUT']);
 
-  const expiring = await instance(t, await sharedDatabase(t), { idleTimeout: '300ms', touchInterval: '100ms' });
-  await expiring.http.controller.openSession({ userId: 'gus', sessionKey: 'ws-g1' });
-  await sleep(600);
+  // Idle for 10 s by its row, not by waiting: opened on one instance, aged in the database, then
+  // met by an instance with a short idle timeout that has no copy of it in memory.
+  const database = await sharedDatabase(t);
+  const opener = await instance(t, database);
+  const expiring = await instance(t, database, { idleTimeout: '300ms', touchInterval: '100ms' });
+  const gus = await opener.http.controller.openSession({ userId: 'gus', sessionKey: 'ws-g1' });
+  await query(
+    opener.http.controller,
+    "update gsc_session set last_seen_at = now() - interval '10 seconds' where id = ?",
+    [gus.id],
+  );
   const expired = client(t, expiring.ws, { user: 'gus', key: 'ws-g1' });
   t.deepEqual(await expired.closed.then((c) => [c.code, c.reason]), [4401, 'SESSION_EXPIRED:IDLE']);
 
@@ -224,7 +247,7 @@ test.serial(
     t.like(refusal(refused), { code: 'SESSION_LIMIT_EXCEEDED', level: 'VIEW', field: 'Subscription.ticks' });
 
     holding.unsubscribe();
-    await sleep(300);
+    await eventually(async () => ((await leaseRows(a, 'ida')) === 0 ? true : undefined), 3_000);
     const taken = subscribe<{ ticks: number }>(second.client, 'subscription { ticks(count: 3) }');
     await taken.waitFor(2);
     t.false(Boolean(taken.error), 'the seat is free once the holding subscription completed');
@@ -245,6 +268,9 @@ test.serial(
     const mine = subscribe<{ sessionEvents: Record<string, any> }>(jo.client, SESSION_EVENTS);
     const followed = subscribe<{ sessionEvents: Record<string, any> }>(root.client, SESSION_EVENTS, { userId: 'jo' });
     const forbidden = subscribe(stranger.client, SESSION_EVENTS, { userId: 'jo' });
+    // No message tells a client that its subscription has begun (graphql-ws sends none, and the
+    // stream's starting point is read from the database after the resolver returns): this pause
+    // stands for that, with room to spare.
     await sleep(300);
 
     const other = await b.http.controller.openSession({ userId: 'jo', sessionKey: 'ws-j2' });
@@ -282,12 +308,15 @@ test.serial(
 
     const lou = client(t, a.ws, { user: 'lou', key: 'ws-lou1' });
     await lou.connected;
-    await sleep(100);
+    await sleep(100); // lou's own sign-in is a little in the past when the subscription starts
     const events = subscribe<{ sessionEvents: Record<string, any> }>(lou.client, SESSION_EVENTS);
+    // No message tells a client that its subscription has begun (graphql-ws sends none, and the
+    // stream's starting point is read from the database after the resolver returns): this pause
+    // stands for that, with room to spare.
     await sleep(500);
     const other = await b.http.controller.openSession({ userId: 'lou', sessionKey: 'ws-lou2' });
     await events.waitFor(1, 3_000);
-    await sleep(700);
+    await sleep(700); // the behaviour is an absence: no older event follows, though the polls overlap
     t.deepEqual(
       events.results.map((r) => [r.data?.sessionEvents.type, r.data?.sessionEvents.session.id]),
       [['ADMITTED', other.id]],
@@ -301,6 +330,9 @@ test.serial('sessionEvents: EXPIRED when a session passes its idle timeout', asy
   const watcher = client(t, a.ws, { user: 'root', key: 'ws-root' });
   await watcher.connected;
   const events = subscribe<{ sessionEvents: Record<string, any> }>(watcher.client, SESSION_EVENTS, { userId: 'lee' });
+  // No message tells a client that its subscription has begun (graphql-ws sends none, and the
+  // stream's starting point is read from the database after the resolver returns): this pause
+  // stands for that, with room to spare.
   await sleep(300);
   const lee = await a.http.controller.openSession({ userId: 'lee', sessionKey: 'ws-l1' });
   await events.waitFor(2, 4_000);
@@ -322,13 +354,14 @@ test.serial('a flood of connects and disconnects leaves no connection, listener 
     );
     await Promise.all(clients.map((c) => c.connected.catch(() => {})));
     const streams = clients.map((c) => subscribe(c.client, SESSION_EVENTS));
-    await sleep(20);
+    await sleep(20); // the churn under test: streams that live a moment, then go
     for (const s of streams) s.unsubscribe();
     await Promise.all(clients.map((c) => c.dispose()));
   }
   await eventually(async () => (a.http.controller.openConnections === 0 ? true : undefined), 3_000);
-  await sleep(500);
-  const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  // Timers of closed connections are cleared as their clean-up runs; one left behind stays.
+  const after = await eventually(async () => (timers() - before < 10 ? timers() : undefined), 3_000).catch(timers);
   t.true(after - before < 10, `timers before ${before}, after ${after}`);
   t.is(
     await a.http
@@ -344,7 +377,7 @@ if (onPostgres) {
   test.serial('a store outage on connect closes with 4503 SESSION_STORE_UNAVAILABLE (fail-closed)', async (t) => {
     const { ownDatabase } = await import('./helpers/core.js');
     const db = await ownDatabase(t);
-    const proxy = await TcpProxy.to(db.url!);
+    const proxy = await FaultProxy.to(db.url!);
     t.teardown(() => proxy.close());
     const a = await instance(t, proxy.urlFor(db.url!), { onStoreError: () => {} });
     await proxy.close();

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { eventually, ownDatabase, sharedDatabase } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
-import { FreezingProxy } from './helpers/freezing-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 import { SESSION_EVENTS, liveInstance } from './helpers/ws-app.js';
 import { connect, subscribe } from './helpers/ws.js';
 
@@ -113,7 +113,7 @@ if (onPostgres) {
     'a frozen database link: the instance closes its governed sockets with 4503 within maxStaleness + 1 s, refuses new ones, and serves again once the store answers',
     async (t) => {
       const db = await ownDatabase(t);
-      const proxy = await FreezingProxy.to(db.url!);
+      const proxy = await FaultProxy.to(db.url!);
       t.teardown(async () => {
         proxy.thaw();
         await proxy.close();

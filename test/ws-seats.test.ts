@@ -57,8 +57,10 @@ for (const [how, end] of [
       await stream.waitFor(2);
       t.true(stream.results.length >= 2, 'it streams');
 
-      const ended = performance.now();
       t.true(await end(b, session.id));
+      // Measured from the committed end, not from the call: a loaded machine may be slow to
+      // commit, which is not the bound the contract gives.
+      const ended = performance.now();
       const took = await endedWithin(stream, ended);
       t.log(`ended ${Math.round(took)} ms after the seat did`);
       t.true(took < 1_000, `within 1 s (${Math.round(took)} ms)`);

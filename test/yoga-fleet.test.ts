@@ -90,11 +90,13 @@ test.serial(
     await eventually(async () => (events.length >= 2 ? true : undefined), 30_000);
     // The user revokes the phone from another device, served by the other instance.
     const laptop = a.client('ivy', 'ivy-laptop');
-    const revokedAt = performance.now();
     const { revokeSession } = await laptop.request<{ revokeSession: { status: string } }>(
       'mutation($id: ID!) { revokeSession(id: $id) { status } }',
       { id: sessionId },
     );
+    // Measured from the committed revocation (its answer), not from the request: a loaded machine
+    // may be slow to commit, which is not the bound the contract gives.
+    const revokedAt = performance.now();
     t.is(revokeSession.status, 'REVOKED');
     await stream;
     const took = endedAt! - revokedAt;

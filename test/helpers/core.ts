@@ -8,7 +8,7 @@ import { embeddedOrm as storeOrmOn } from '../../src/store/embedded.js';
 import { internalsOf } from '../../src/controller.js';
 import { createTestDatabase, onPostgres } from './database.js';
 import { startTestServer, type ApolloSettings, type RunningServer, type TestContext } from './server.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { FaultProxy } from './fault-proxy.js';
 
 type ServerOptions = Parameters<typeof startTestServer>[0];
 type SchemaFactory = Parameters<typeof startTestServer>[1];
@@ -105,7 +105,7 @@ export async function sharedDatabase(t: ExecutionContext, { latencyMs = 0 } = {}
   if (onPostgres && latencyMs) {
     // Reached through a proxy that delays every packet, as across a network: a race between
     // admissions on different connections would have room to slip through.
-    const proxy = await TcpProxy.to(db.url!, latencyMs);
+    const proxy = await FaultProxy.to(db.url!, latencyMs);
     t.teardown(() => proxy.close());
     return proxy.urlFor(db.url!);
   }
@@ -130,7 +130,7 @@ export interface Outage {
 export async function interruptibleDatabase(t: ExecutionContext): Promise<Outage> {
   if (onPostgres) {
     const db = await ownDatabase(t);
-    const proxy = await TcpProxy.to(db.url!);
+    const proxy = await FaultProxy.to(db.url!);
     t.teardown(() => proxy.close());
     return { database: proxy.urlFor(db.url!), down: () => proxy.close(), up: () => proxy.open() };
   }

@@ -25,7 +25,7 @@ const hostTypeDefs = /* GraphQL */ `
 async function* ticks(count: number) {
   for (let i = 0; i < count; i++) {
     yield { ticks: i };
-    await sleep(100);
+    await sleep(100); // the stream's own pace: a subscription that lives a while
   }
 }
 

@@ -63,8 +63,8 @@ const SYMBOL_RENAMES: SymbolRename[] = [
   { in: 'src/runtime/contracts.ts', name: 'endSeat', to: 'endLease', within: ['LeaseDirectory'] },
   { in: 'src/runtime/leases.ts', name: 'endSeat', to: 'endLease' },
   { in: 'src/runtime/leases.ts', name: 'seats', to: 'leases' },
-  { in: 'src/websocket.ts', name: 'HeldSeats', to: 'HeldLeases' },
   { in: 'src/websocket.ts', name: 'seats', to: 'leases', within: ['HeldSeats'] },
+  { in: 'src/websocket.ts', name: 'HeldSeats', to: 'HeldLeases' },
   { in: 'src/websocket.ts', name: 'seats', to: 'leaseKeeper', within: ['WebSocketRuntimes'] },
   { in: 'src/websocket.ts', name: 'keptSeats', to: 'keptLeases' },
   { in: 'src/websocket.ts', name: 'heldSeats', to: 'heldLeases' },
@@ -97,14 +97,14 @@ const SYMBOL_RENAMES: SymbolRename[] = [
   { in: 'src/runtime', name: 'store', to: 'batches', type: ['PruneBatches'] },
   { in: 'test', name: 'store', to: 'table', type: ['SessionTable'] },
   { in: 'test', name: 'stores', to: 'tables', type: ['SessionTable[]'] },
-  { in: 'test', name: 'queries', to: 'reads', type: ['SessionReads'] },
+  { in: 'test', name: 'queries', to: 'sessionReads', type: ['SessionReads'] },
   // "queries" of the session API: its share of the pool, taken in turns (fair-queue.ts).
   { in: 'src/api/session-api.ts', name: 'queries', to: 'poolShare', type: ['FairQueue'] },
   { in: 'src/api/session-api.ts', name: 'store', to: 'inTurn', within: ['SessionApi'] },
 ];
 
-/** Files where a moved file's name stays as written: records of the past. */
-const HISTORY = [/^CHANGELOG\.md$/, /^bench\/results\//];
+/** Files where a moved file's name stays as written: records of the past, and this script. */
+const HISTORY = [/^CHANGELOG\.md$/, /^bench\/results\//, /^scripts\/rename-vocabulary\.ts$/];
 
 const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' });
 const rel = (file: string) => path.relative(root, file).split(path.sep).join('/');
@@ -209,8 +209,8 @@ if (moved.size) {
     let next = text;
     for (const [from, to] of moved) {
       const [oldBase, newBase] = [path.basename(from, '.ts'), path.basename(to, '.ts')];
-      next = next.replace(new RegExp(`(?<![\\w-])${escape(oldBase)}\\.(ts|js)\\b`, 'g'), `${newBase}.$1`);
-      next = next.replace(new RegExp(`(?<![\\w-])${escape(rel(from))}\\b`, 'g'), rel(to));
+      next = next.replace(new RegExp(`(?<![\\w-])${escapeRegExp(oldBase)}\\.(ts|js)\\b`, 'g'), `${newBase}.$1`);
+      next = next.replace(new RegExp(`(?<![\\w-])${escapeRegExp(rel(from))}\\b`, 'g'), rel(to));
     }
     if (next !== text) {
       writeFileSync(file, next);
@@ -220,7 +220,7 @@ if (moved.size) {
   }
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -326,6 +326,56 @@ function findDeclaration(entry: SymbolRename): { file: string; position: number 
   return undefined;
 }
 
+function identifierAt(source: ts.SourceFile, position: number): ts.Identifier | undefined {
+  let found: ts.Identifier | undefined;
+  const visit = (node: ts.Node): void => {
+    if (found || position < node.getFullStart() || position >= node.getEnd()) return;
+    if (ts.isIdentifier(node) && node.getStart() === position) found = node;
+    else ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+/** Where `to` already means something a renamed place would then mean instead, if anywhere. */
+function collision(locations: readonly ts.RenameLocation[], to: string): string | undefined {
+  const program = service.getProgram()!;
+  const checker = program.getTypeChecker();
+  for (const location of locations) {
+    const source = program.getSourceFile(location.fileName);
+    const node = source && identifierAt(source, location.textSpan.start);
+    if (!source || !node) continue;
+    const parent = node.parent;
+    let taken = false;
+    if (ts.isPropertyAccessExpression(parent) && parent.name === node) {
+      taken = !!checker.getTypeAtLocation(parent.expression).getProperty(to);
+    } else if (
+      (ts.isPropertyDeclaration(parent) ||
+        ts.isPropertySignature(parent) ||
+        ts.isMethodDeclaration(parent) ||
+        ts.isMethodSignature(parent) ||
+        ts.isGetAccessor(parent) ||
+        (ts.isParameter(parent) && ts.isConstructorDeclaration(parent.parent) && parent.modifiers?.length)) &&
+      parent.name === node
+    ) {
+      const owner = ts.isParameter(parent) ? parent.parent.parent : parent.parent;
+      const ownerName = (owner as unknown as { name?: ts.Node }).name;
+      const symbol = ownerName ? checker.getSymbolAtLocation(ownerName) : undefined;
+      taken = !!symbol && !!checker.getDeclaredTypeOfSymbol(symbol).getProperty(to);
+    } else if (ts.isPropertyAssignment(parent) && parent.name === node) {
+      taken = false;
+    } else {
+      const flags = ts.SymbolFlags.Value | ts.SymbolFlags.Type | ts.SymbolFlags.Alias;
+      taken = checker.getSymbolsInScope(node, flags).some((symbol) => symbol.name === to);
+    }
+    if (taken) {
+      const { line } = source.getLineAndCharacterOfPosition(location.textSpan.start);
+      return `${rel(path.resolve(location.fileName))}:${line + 1}`;
+    }
+  }
+  return undefined;
+}
+
 for (const entry of SYMBOL_RENAMES) {
   const label = `${entry.in}: ${entry.within ? `${entry.within.join('.')}.` : ''}${entry.name}${entry.type ? ` (${entry.type.join(' | ')})` : ''} -> ${entry.to}`;
   let renamed = 0;
@@ -335,6 +385,11 @@ for (const entry of SYMBOL_RENAMES) {
       providePrefixAndSuffixTextForRename: true,
     });
     if (!locations?.length) throw new Error(`Cannot rename ${label}`);
+    const clash = collision(locations, entry.to);
+    if (clash) {
+      log(`skipped ${label} (${entry.to} is taken at ${clash})`);
+      break;
+    }
     const byFile = new Map<string, Array<{ start: number; end: number; text: string }>>();
     for (const location of locations) {
       const file = path.resolve(location.fileName);

@@ -38,6 +38,8 @@ interface SymbolRename {
   to: string;
   within?: string[];
   type?: string[];
+  /** Also properties of object literals no declared type links to (`{ name: value }`). */
+  assignments?: boolean;
 }
 
 const FILE_RENAMES: FileRename[] = [
@@ -92,7 +94,7 @@ const SYMBOL_RENAMES: SymbolRename[] = [
   { in: 'src/store/app-count-store.ts', name: 'AppCountStore', to: 'AppCountTable' },
   { in: 'src/store/prune-store.ts', name: 'PruneStore', to: 'PruneBatches' },
   { in: 'src/store/session-queries.ts', name: 'SessionQueries', to: 'SessionReads' },
-  { in: 'src/store/store.ts', name: 'queries', to: 'reads' },
+  { in: 'src/store/store.ts', name: 'queries', to: 'reads', assignments: true },
   { in: 'src/runtime', name: 'store', to: 'table', type: ['SessionTable', 'LeaseTable', 'AppCountTable'] },
   { in: 'src/runtime', name: 'store', to: 'batches', type: ['PruneBatches'] },
   { in: 'test', name: 'store', to: 'table', type: ['SessionTable'] },
@@ -310,7 +312,8 @@ function findDeclaration(entry: SymbolRename): { file: string; position: number 
         ts.isIdentifier(node) &&
         node.text === entry.name &&
         node.parent &&
-        DECLARATIONS.has(node.parent.kind) &&
+        (DECLARATIONS.has(node.parent.kind) ||
+          (entry.assignments && node.parent.kind === ts.SyntaxKind.PropertyAssignment)) &&
         (node.parent as { name?: ts.Node }).name === node &&
         (!entry.within || isSubsequence(entry.within, enclosingNames(node))) &&
         (!entry.type || entry.type.includes(checker.typeToString(checker.getTypeAtLocation(node))))
@@ -408,7 +411,11 @@ for (const entry of SYMBOL_RENAMES) {
     places += locations.length;
     if (renamed > 50) throw new Error(`${label}: the renames do not converge`);
   }
-  log(renamed ? `renamed ${label} (${renamed} declaration(s), ${places} place(s))` : `skipped ${label} (not found)`);
+  log(
+    renamed
+      ? `renamed ${label} (${renamed} declaration(s), ${places} place(s))`
+      : `skipped ${label} (not found: renamed already, or gone)`,
+  );
 }
 
 for (const [file, { text, version }] of texts) if (version > 0) writeFileSync(file, text);

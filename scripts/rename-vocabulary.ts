@@ -96,7 +96,7 @@ const SYMBOL_RENAMES: SymbolRename[] = [
   { in: 'src/store/session-queries.ts', name: 'SessionQueries', to: 'SessionReads' },
   { in: 'src/store/store.ts', name: 'queries', to: 'reads', assignments: true },
   { in: 'src/runtime', name: 'store', to: 'table', type: ['SessionTable', 'LeaseTable', 'AppCountTable'] },
-  { in: 'src/runtime', name: 'store', to: 'batches', type: ['PruneBatches'] },
+  { in: 'src/runtime', name: 'store', to: 'pruning', type: ['PruneBatches'] },
   { in: 'test', name: 'store', to: 'table', type: ['SessionTable'] },
   { in: 'test', name: 'stores', to: 'tables', type: ['SessionTable[]'] },
   { in: 'test', name: 'queries', to: 'sessionReads', type: ['SessionReads'] },
@@ -418,7 +418,26 @@ for (const entry of SYMBOL_RENAMES) {
   );
 }
 
-for (const [file, { text, version }] of texts) if (version > 0) writeFileSync(file, text);
+/** `{ name: name }`, which a property renamed at a shorthand `{ old }` leaves, back to `{ name }`. */
+function shorthands(file: string, text: string): string {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const edits: Array<{ start: number; end: number; text: string }> = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isPropertyAssignment(node) &&
+      ts.isIdentifier(node.name) &&
+      ts.isIdentifier(node.initializer) &&
+      node.name.text === node.initializer.text
+    ) {
+      edits.push({ start: node.getStart(), end: node.getEnd(), text: node.name.text });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return applyEdits(text, edits);
+}
+
+for (const [file, { text, version }] of texts) if (version > 0) writeFileSync(file, shorthands(file, text));
 
 // 3. Formatting and import order of what changed, as the lint wants it.
 const formatted = [...touched].filter((file) => /\.(ts|json)$/.test(file) && existsSync(file)).map(rel);

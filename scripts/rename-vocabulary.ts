@@ -105,6 +105,16 @@ const SYMBOL_RENAMES: SymbolRename[] = [
   { in: 'src/api/session-api.ts', name: 'store', to: 'inTurn', within: ['SessionApi'] },
 ];
 
+/**
+ * Renamed names distinctive enough to follow where prose cites them (comments, docs); common
+ * words (`seat`, `store`, `queries`) are left to a reader.
+ */
+const CITED_NAMES = new Map(
+  SYMBOL_RENAMES.filter(({ name }) => /[A-Z]/.test(name.slice(1)) || /_/.test(name) || name === 'seatsFreed').map(
+    ({ name, to }) => [name, to],
+  ),
+);
+
 /** Files where a moved file's name stays as written: records of the past, and this script. */
 const HISTORY = [/^CHANGELOG\.md$/, /^bench\/results\//, /^scripts\/rename-vocabulary\.ts$/];
 
@@ -232,6 +242,23 @@ function applyEdits(text: string, edits: Array<{ start: number; end: number; tex
     out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
   }
   return out;
+}
+
+// Renamed names where prose cites them, in the files git tracks (the code's own were renamed above).
+function citeRenamedNames(): void {
+  const pattern = new RegExp(`(?<![\\w$])(${[...CITED_NAMES.keys()].map(escapeRegExp).join('|')})(?![\\w$])`, 'g');
+  for (const name of git('ls-files').split('\n').filter(Boolean)) {
+    if (HISTORY.some((history) => history.test(name)) || !/\.(ts|md)$/.test(name)) continue;
+    const file = abs(name);
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const next = text.replace(pattern, (found) => CITED_NAMES.get(found) ?? found);
+    if (next !== text) {
+      writeFileSync(file, next);
+      touched.add(file);
+      log(`cited   ${name} (names)`);
+    }
+  }
 }
 
 // 2. Symbols, one rename at a time on the language service's current view of the files.
@@ -438,6 +465,8 @@ function shorthands(file: string, text: string): string {
 }
 
 for (const [file, { text, version }] of texts) if (version > 0) writeFileSync(file, shorthands(file, text));
+
+citeRenamedNames();
 
 // 3. Formatting and import order of what changed, as the lint wants it.
 const formatted = [...touched].filter((file) => /\.(ts|json)$/.test(file) && existsSync(file)).map(rel);

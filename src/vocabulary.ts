@@ -2,6 +2,36 @@
  * The library's shared words, in one place: every module that speaks of a status, a level, a
  * reason, a policy or a scope takes the word from here, from the option to the SQL column.
  * Plain types and constants only, so that any module may import it without pulling in others.
+ *
+ * Glossary: one word per concept, in identifiers, comments and docs/design.md ("Glossary").
+ * - session: one sign-in of a user, a row of `gsc_session`, found by the digest of its key.
+ * - admission: recording a new session, checked against the caps in one transaction.
+ * - cap: how many live sessions fit, for the whole app (`app.maxSessions`) or one user (`user.maxSessions`).
+ * - place: room for one more session under a cap; a session that ends frees a place
+ *   (`RefusedKeys.placesFreed`). Never "seat".
+ * - lease: what a session holds on a `@uniqueSession` field while it uses it (`gsc_lease`), at
+ *   most `max` per scope; taken, renewed, released, revoked, evicted. The contract's word; user
+ *   docs may say "seat" for it ("500 licensed seats"), identifiers never do.
+ * - lease keeper: keeps the leases of live subscriptions renewed (`LeaseKeeper`).
+ * - scope: whose sessions share a field's leases, one user's (`USER`) or everyone's (`APP`).
+ * - govern: check a request, a connection or a subscription against its session (look-up,
+ *   admission, status); "governed" is what was checked so. Not the kill switch.
+ * - enabled: the kill switch, the option `enabled`; its off state is "disabled"
+ *   (`disabledPlugin`, `markSchemaDisabled`, `DISABLED_GOVERNANCE`). Never "inert", "governs".
+ * - store: the database the library keeps its state in, and `Store`, the one way to it
+ *   (src/store/store.ts); "the store is away" is an outage of it (`failMode`).
+ * - table: one part of the store, the statements of one table (`SessionTable`, `LeaseTable`,
+ *   `LimitRuleTable`, `AppCountTable`); the pruning job's part is `PruneBatches`.
+ * - reads: the session API's read statements, pages, counts, one session (`SessionReads`,
+ *   `store.reads`); a listing is a read a read replica may serve (`store.listings`).
+ * - pool share: the session API's share of the connection pool, taken in turns per caller
+ *   (`FairQueue`, `SessionApi.poolShare`, `inTurn`).
+ * - query: a GraphQL query only (an operation or a `Query` field); SQL is a "statement".
+ * - revoke: end a session before it expires, for a reason (`RevokeReason`); evict: revoke the
+ *   oldest to make a place or a lease free (`EVICT_OLDEST`); expire: end by time (`ExpiryReason`).
+ * - tombstone: what a pruned revoked session leaves, so that its key stays refused.
+ * - status: `ACTIVE`, `REVOKED` or `EXPIRED`, by the database clock, never this process's.
+ * - refusal: a request refused at a cap, a lease or a status, with its error code.
  */
 
 /** A session's derived status, by the database clock (docs/contract.md §2). */
@@ -32,11 +62,11 @@ export interface RevokeUsersOptions extends RevokeOptions {
 /** Why a session expired. */
 export type ExpiryReason = 'IDLE' | 'ABSOLUTE';
 
-/** What happens at a cap or a field's seat limit (docs/contract.md rule 3 and rule 6). */
+/** What happens at a cap or at a field's lease limit, `max` (docs/contract.md rule 3 and rule 6). */
 export type LimitPolicy = 'REJECT_NEW' | 'EVICT_OLDEST' | 'LOG_ONLY';
 export const LIMIT_POLICIES: readonly LimitPolicy[] = ['REJECT_NEW', 'EVICT_OLDEST', 'LOG_ONLY'];
 
-/** Whose sessions share a field's seats: one user's (`USER`) or everyone's (`APP`, licence seats). */
+/** Whose sessions share a field's leases: one user's (`USER`) or everyone's (`APP`, licence seats). */
 export type SessionScope = 'USER' | 'APP';
 export const SESSION_SCOPES: readonly SessionScope[] = ['USER', 'APP'];
 

@@ -35,7 +35,7 @@ import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
 import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
-import type { RevokeOptions, RevokeReason, SessionInfo } from './vocabulary.js';
+import type { RevokeOptions, RevokeUserOptions, SessionInfo } from './vocabulary.js';
 
 /** How long `close()` keeps retrying to write pending touches while the store is away. */
 const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;
@@ -300,27 +300,23 @@ export class SessionController<TContext = any> {
 
   /**
    * Revokes one session. Returns it as stored (unchanged if it was already revoked), or `null` if
-   * unknown. `by`: the user id of the caller that revokes (shown as `revokedBy`, given to
-   * `onRevoke`), e.g. the session's own user at logout; omitted for code without a caller.
+   * unknown. `reason` defaults to `'REVOKED'`; `note` is kept as `revokedNote`; `by`: the user id
+   * of the caller that revokes (shown as `revokedBy`, given to `onRevoke`), e.g. the session's own
+   * user at logout; omitted for code without a caller.
    */
-  revoke(
-    sessionId: string,
-    reason: RevokeReason = 'REVOKED',
-    note: string | null = null,
-    options: RevokeOptions = {},
-  ): Promise<SessionInfo | null> {
-    return this.sessions.revoke(sessionId, reason, note, options);
+  revoke(sessionId: string, { reason = 'REVOKED', note = null, by }: RevokeOptions = {}): Promise<SessionInfo | null> {
+    return this.sessions.revoke(sessionId, reason, note, { by });
   }
 
-  /** Revokes every live session of a user (but `exceptSessionId`); returns those it revoked. `by` as for `revoke`. */
+  /**
+   * Revokes every live session of a user but the one `except` names; returns those it revoked.
+   * `reason` defaults to `'ADMIN_REVOKED'`; `note` and `by` as for `revoke`.
+   */
   revokeUser(
     userId: string,
-    reason: RevokeReason = 'ADMIN_REVOKED',
-    note: string | null = null,
-    exceptSessionId?: string,
-    options: RevokeOptions = {},
+    { reason = 'ADMIN_REVOKED', note = null, except, by }: RevokeUserOptions = {},
   ): Promise<SessionInfo[]> {
-    return this.sessions.revokeUser(userId, reason, note, exceptSessionId, options);
+    return this.sessions.revokeUser(userId, reason, note, except, { by });
   }
 
   /**

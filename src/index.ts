@@ -46,6 +46,7 @@ export {
   type LimitLevel,
   type LimitPolicy,
   type RevokeOptions,
+  type RevokeUserOptions,
   type RevokeReason,
   type SessionInfo,
   type SessionScope,

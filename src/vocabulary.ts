@@ -18,9 +18,20 @@ export type SessionLimitLevel = Exclude<LimitLevel, 'VIEW'>;
 export type RevokeReason = 'EVICTED' | 'REVOKED' | 'ADMIN_REVOKED' | 'LOGOUT';
 export const REVOKE_REASONS: readonly RevokeReason[] = ['EVICTED', 'REVOKED', 'ADMIN_REVOKED', 'LOGOUT'];
 
-/** Who revokes, for `revokedBy`: the caller's user id; none for code without a caller. */
+/** How a revocation is recorded (`SessionController.revoke`). */
 export interface RevokeOptions {
+  /** Stored as `revokedReason`; the facade's default depends on the call. */
+  reason?: RevokeReason;
+  /** Free text stored as `revokedNote` (at most `MAX_NOTE_LENGTH`). */
+  note?: string | null;
+  /** Who revokes, for `revokedBy`: the caller's user id; none for code without a caller. */
   by?: string | null;
+}
+
+/** `SessionController.revokeUser`'s options: those of `revoke`, and the one session to keep. */
+export interface RevokeUserOptions extends RevokeOptions {
+  /** The id of a session of the user that stays signed in (e.g. the caller's own). */
+  except?: string;
 }
 
 /** Why a session expired. */

@@ -82,10 +82,10 @@ test.serial(`revoked, tombstoned and expired keys cost no admission and no look-
   const revoked = await whoami(a, 'sam', 'sam-revoked');
   await whoami(a, 'sam', 'sam-expired');
   const pruned = await whoami(a, 'sam', 'sam-pruned');
-  await a.controller.revoke(pruned, 'ADMIN_REVOKED');
+  await a.controller.revoke(pruned, { reason: 'ADMIN_REVOKED' });
   await wait(1_200);
   await a.controller.prune();
-  await a.controller.revoke(revoked, 'LOGOUT');
+  await a.controller.revoke(revoked, { reason: 'LOGOUT' });
 
   // A fresh instance knows none of them: each costs the store once, then nothing.
   const fresh = await fleet.add({ idleTimeout: '1500ms', retention: '1s' });

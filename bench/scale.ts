@@ -14,7 +14,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { internalsOf, SessionController } from '../src/controller.js';
+import { SessionController } from '../src/controller.js';
+import { internalsOf } from '../test/helpers/internals.js';
 import type { Identity } from '../src/identity.js';
 import type { SessionControllerOptions } from '../src/options.js';
 import { pgbouncerInstalled, startPgBouncer } from '../test/helpers/pgbouncer.js';

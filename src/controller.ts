@@ -33,7 +33,6 @@ import { type PruneResult, Pruner } from './runtime/pruner.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
 import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
-import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
 import type { RevokeOptions, RevokeUserOptions, SessionInfo } from './vocabulary.js';
 
@@ -336,16 +335,11 @@ export class SessionController<TContext = any> {
   }
 
   /**
-   * A session gives up its seat on a field (e.g. an exam handed in): the seat is free for the
-   * next newcomer at once. Returns whether the session held a live seat there.
-   */
-  releaseLease(field: string, sessionId: string): Promise<boolean> {
-    return this.leases.endSeat(field, sessionId);
-  }
-
-  /**
-   * Ends a session's seat on a field, as an operator: the same as `releaseLease`, named for the
-   * admin's `revokeLease` mutation. The session itself stays signed in.
+   * Ends a session's seat on a field, as an operator or from the host's code (an exam handed in):
+   * the seat is free for the next newcomer at once, and the session itself stays signed in. The
+   * one way to end a seat from code, as the admin's `revokeLease` mutation; a session giving up its
+   * own seat over GraphQL is the `releaseLease` mutation. Returns whether the session held a live
+   * seat there.
    */
   revokeLease(field: string, sessionId: string): Promise<boolean> {
     return this.leases.endSeat(field, sessionId);
@@ -465,19 +459,4 @@ async function warnAboutReplicas(store: Store, log: Log): Promise<void> {
     else if (!standby)
       log.warn(`read replica ${label} is not a hot standby (not in recovery): it will answer no listing`);
   }
-}
-
-/**
- * The parts a controller assembled, for the library's own tests and benchmarks (which count
- * store calls and read rows directly). Not exported from the package.
- */
-export function internalsOf(controller: SessionController): {
-  store: Store;
-  sql: SqlRunner;
-  sessions: Sessions;
-  leases: Leases;
-  appCount: AppCountKeeper;
-} {
-  const c = controller as unknown as { store: Store; sessions: Sessions; leases: Leases; appCount: AppCountKeeper };
-  return { store: c.store, sql: c.store.sql, sessions: c.sessions, leases: c.leases, appCount: c.appCount };
 }

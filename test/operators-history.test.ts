@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import type { GraphQLClient } from 'graphql-request';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import type { RevokeEvent } from '../src/hooks.js';
 import { failure } from './helpers/server.js';
 import {

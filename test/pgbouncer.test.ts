@@ -7,7 +7,7 @@
  * PostgreSQL only. Skipped where pgbouncer is not installed, unless REQUIRE_PGBOUNCER=1 (CI).
  */
 import test, { type ExecutionContext } from 'ava';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { createTestDatabase, onPostgres } from './helpers/database.js';
 import { attempt, count, refusedAfter, sql, tally, whoami } from './helpers/fleet.js';

@@ -15,7 +15,7 @@ import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 import { SessionConfigError } from '../src/errors.js';
 import type { RejectEvent, StoreErrorEvent } from '../src/hooks.js';
 import type { SessionControllerOptions } from '../src/options.js';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import {
   failure,
   identityFromHeaders,

@@ -5,7 +5,8 @@
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test, { type ExecutionContext } from 'ava';
-import { internalsOf, type SessionController } from '../src/controller.js';
+import type { SessionController } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { currentSession } from '../src/request-session.js';
 import { eventually, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { printSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
-import { createSessionResolvers } from '../src/api/resolvers.js';
+import type { SessionApi } from '../src/api/session-api.js';
+import { sessionResolvers } from '../src/api/resolvers.js';
 
 /**
  * The session API's SDL as the type-graphql classes define it: the source of truth that
@@ -11,9 +12,11 @@ import { createSessionResolvers } from '../src/api/resolvers.js';
 export function printApiSchemaFromClasses(): string {
   return printSchema(
     buildSchemaSync({
-      resolvers: createSessionResolvers(
-        () => {
-          throw new Error('this schema is for printing only');
+      resolvers: sessionResolvers(
+        {
+          get api(): SessionApi {
+            throw new Error('this schema is for printing only');
+          },
         },
         { subscriptions: true },
       ),

@@ -47,7 +47,6 @@ export const SESSION_SCOPES: readonly SessionScope[] = ['USER', 'APP'];
 
 /** What a stored limit rule applies to. */
 export type LimitSubject = 'USER' | 'GROUP';
-export const LIMIT_SUBJECTS: readonly LimitSubject[] = ['USER', 'GROUP'];
 
 /** A number of sessions, or `null` for unlimited. */
 export type Limit = number | null;

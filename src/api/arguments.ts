@@ -15,7 +15,7 @@ import {
 import { decodeCursor, type CursorPosition } from './cursor.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 100;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** PostgreSQL refuses NUL in text, and lone surrogates cannot be encoded: both would fail in SQL. */

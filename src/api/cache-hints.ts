@@ -15,7 +15,7 @@ import {
 } from 'graphql';
 
 /** Apollo's cache hint: `maxAge: 0` makes a response uncacheable (`Cache-Control: no-store`). */
-export const NOT_CACHEABLE = Object.freeze({ maxAge: 0, scope: 'PRIVATE' as const });
+const NOT_CACHEABLE = Object.freeze({ maxAge: 0, scope: 'PRIVATE' as const });
 
 /** What Apollo's cache-control plugin adds to `info` (absent under other servers). */
 interface CacheControlInfo {

@@ -7,7 +7,7 @@ import {
 } from 'graphql';
 
 /** The session API's root fields: each one, however aliased, is at least one store query. */
-export const SESSION_API_FIELDS: ReadonlySet<string> = new Set([
+const SESSION_API_FIELDS: ReadonlySet<string> = new Set([
   'activeSessions',
   'sessionStats',
   'sessionLimitRules',

@@ -23,9 +23,9 @@ import { withoutPasswords } from '../connection-string.js';
 import { count, json, type Output, rulesTable, sessionJson, sessionsTable } from './output.js';
 import { printable } from './printable.js';
 
-export const EXIT_OK = 0;
-export const EXIT_NOT_FOUND = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_NOT_FOUND = 1;
+const EXIT_USAGE = 2;
 
 /** What the command line needs from its surroundings. */
 export interface CliEnvironment {

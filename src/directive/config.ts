@@ -24,7 +24,7 @@ export interface UniqueSessionOptions {
 export type UniqueSessionConfig = Required<UniqueSessionOptions>;
 
 /** The directive's SDL defaults, in one place. */
-export const UNIQUE_SESSION_DEFAULTS: Readonly<UniqueSessionConfig> = Object.freeze({
+const UNIQUE_SESSION_DEFAULTS: Readonly<UniqueSessionConfig> = Object.freeze({
   max: 1,
   scope: 'USER',
   onLimit: 'REJECT_NEW',

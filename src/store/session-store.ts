@@ -60,7 +60,7 @@ interface AdmitRow {
  * the app lock exclusively and may count; the others wait here, in memory, instead of holding a
  * pooled connection while they wait for the lock (so no caller times out waiting for a connection).
  */
-export const NEAR_CAP_CONCURRENCY = 2;
+const NEAR_CAP_CONCURRENCY = 2;
 /** Once an instance has seen the app near its cap, it skips the shared-lock attempt this long. */
 const NEAR_CAP_MEMORY_MS = 1_000;
 

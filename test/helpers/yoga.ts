@@ -14,7 +14,7 @@ import { identityFromHeaders, type TestContext } from './server.js';
  * (`controller.typeDefs` + `controller.resolverMap`), `@uniqueSession` fields made enforced by
  * `controller.transformSchema`, and subscriptions (Yoga serves them over SSE).
  */
-export const yogaTypeDefs = /* GraphQL */ `
+const yogaTypeDefs = /* GraphQL */ `
   type Query {
     hello: String!
     whoami: String
@@ -41,7 +41,7 @@ function counting(every: number, field: string) {
   });
 }
 
-export function yogaSchema(controller: SessionController<TestContext>): GraphQLSchema {
+function yogaSchema(controller: SessionController<TestContext>): GraphQLSchema {
   return controller.transformSchema(
     createSchema<TestContext>({
       typeDefs: [controller.typeDefs, yogaTypeDefs],
@@ -84,7 +84,7 @@ export interface YogaTestServer {
 
 export type YogaSettings = Partial<Pick<YogaServerOptions<object, object>, 'maskedErrors' | 'plugins'>>;
 
-export function identityHeaders(userId?: string, sessionKey?: string, groups?: string[]): Record<string, string> {
+function identityHeaders(userId?: string, sessionKey?: string, groups?: string[]): Record<string, string> {
   return {
     ...(userId ? { 'x-user': userId } : {}),
     ...(sessionKey ? { 'x-session': sessionKey } : {}),

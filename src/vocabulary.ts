@@ -4,9 +4,12 @@
  * Plain types and constants only, so that any module may import it without pulling in others.
  */
 
-/** A session's derived status, by the database clock (docs/contract.md §2). */
-export type SessionStatus = 'ACTIVE' | 'REVOKED' | 'EXPIRED';
-export const SESSION_STATUSES: readonly SessionStatus[] = ['ACTIVE', 'REVOKED', 'EXPIRED'];
+/**
+ * A session's derived status, by the database clock (docs/contract.md §2): the values of the
+ * GraphQL enum `SessionStatus`, whose type-graphql class keeps that name (`/type-graphql`).
+ */
+export type SessionStatusValue = 'ACTIVE' | 'REVOKED' | 'EXPIRED';
+export const SESSION_STATUSES: readonly SessionStatusValue[] = ['ACTIVE', 'REVOKED', 'EXPIRED'];
 
 /** Which cap refused: the whole app, one user, or one field (the seed's "view"). */
 export type LimitLevel = 'APP' | 'USER' | 'VIEW';
@@ -45,8 +48,8 @@ export const LIMIT_POLICIES: readonly LimitPolicy[] = ['REJECT_NEW', 'EVICT_OLDE
 export type SessionScope = 'USER' | 'APP';
 export const SESSION_SCOPES: readonly SessionScope[] = ['USER', 'APP'];
 
-/** What a stored limit rule applies to. */
-export type LimitSubject = 'USER' | 'GROUP';
+/** What a stored limit rule applies to: the values of the GraphQL enum `LimitSubject`. */
+export type LimitSubjectValue = 'USER' | 'GROUP';
 
 /** A number of sessions, or `null` for unlimited. */
 export type Limit = number | null;

@@ -6,7 +6,7 @@ import {
   MAX_NOTE_LENGTH,
   type Limit,
   type LimitPolicy,
-  type LimitSubject,
+  type LimitSubjectValue,
   type RevokeReason,
   type SessionLimitLevel,
   type Timeouts,
@@ -67,7 +67,7 @@ const NEAR_CAP_MEMORY_MS = 1_000;
 interface AdmissionFacts {
   existing: SessionRow | null;
   tombstone: RevokeReason | null;
-  rules: Array<{ type: LimitSubject; max: number | null }>;
+  rules: Array<{ type: LimitSubjectValue; max: number | null }>;
   user_active: Array<{ id: string }>;
   app_active: number | string;
 }

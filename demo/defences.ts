@@ -16,7 +16,7 @@ import { type AllowedOrigins, originPolicy, SessionErrorCode } from '../src/inde
 
 /**
  * The demo's defences against abusive operations, the ones a production GraphQL server should
- * have whatever its authentication (docs: README "Try it"):
+ * have whatever its authentication (docs: demo/README.md, "Try it"):
  *
  * - graphql-armor's limits, checked before execution: a document of more than `maxTokens` tokens
  *   is refused while it is being parsed (so 100,000 aliases cost a few milliseconds, not seconds

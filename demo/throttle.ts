@@ -28,7 +28,7 @@ const IP_WINDOW_S = 60;
 const USER_WINDOW_S = 15 * 60;
 const TABLE = 'demo_login_throttle';
 
-/** The error a throttled `login` fails with: the demo's own code, documented in the README. */
+/** The error a throttled `login` fails with: the demo's own code, documented in demo/README.md. */
 export function rateLimited(retryAfterMs: number): GraphQLError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   // Apollo reads `http.headers` as a Map. Typed loosely: graphql-yoga (a dev dependency, for the

@@ -12,7 +12,7 @@ import { type ClientOptions, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
 // #region retry
-/** What graphql-ws does with the library's close codes (README, "Live connections"). */
+/** What graphql-ws does with the library's close codes (docs/live.md). */
 export const sessionRetryPolicy = {
   // 4401: the session is over (revoked, expired, no valid token): the same token never works again.
   // 4403: a cap refused a new session: retry, with backoff, until another session ends.

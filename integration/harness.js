@@ -1,6 +1,6 @@
 /**
  * The harness of Apollo's integration suite: standalone and Express 5 servers, built from the
- * options each test of the suite gives, with our plugin first among the plugins (as the README
+ * options each test of the suite gives, with our plugin first among the plugins (as docs/install.md
  * puts it), on one controller shared by every server of a test file. Three modes: `none` (no
  * plugin: the baseline), `identified` (every request carries an identity) and `anonymous` (none
  * does). Only the plugin and the identity are ours; the servers are what the suite asks for.

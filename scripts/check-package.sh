@@ -32,7 +32,7 @@ fail() {
 }
 
 echo "== [${SECONDS}s] README code = examples/ code"
-npx --no-install tsx scripts/check-package/readme.ts || fail "README.md and examples/ disagree: update one to match the other"
+npx --no-install tsx scripts/check-package/readme.ts || fail "README.md (or a page of docs/ or demo/README.md) and examples/ disagree: update one to match the other"
 
 echo "== [${SECONDS}s] npm pack (prepack builds)"
 npm pack --pack-destination "$WORK" >"$WORK/pack.log" 2>&1 || { cat "$WORK/pack.log"; fail "npm pack failed"; }

@@ -6,7 +6,7 @@ import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
 import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
-import { SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
+import { badUserInput, SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
 import { ADAPTER_RUNTIMES, type AdapterRuntimes } from './adapter-runtimes.js';
 import { HookRunner } from './hooks.js';
 import { Log } from './logger.js';
@@ -316,6 +316,27 @@ export class SessionController<TContext = any> {
     { reason = 'ADMIN_REVOKED', note = null, except, by }: RevokeUserOptions = {},
   ): Promise<SessionInfo[]> {
     return this.sessions.revokeUser(userId, reason, note, except, { by });
+  }
+
+  /**
+   * Revokes every live session of many users at once (offboarding a team, a breach): one
+   * statement in one transaction, one batch of notices to the fleet, so 1,000 users' sockets
+   * close within a second where 1,000 `revokeUser` calls are bound by commit latency. Returns
+   * the sessions it revoked. A user id that is not a non-empty string rejects with
+   * `BAD_USER_INPUT` before anything is revoked.
+   */
+  revokeUsers(
+    userIds: readonly string[],
+    { reason = 'ADMIN_REVOKED', note = null, by = null }: RevokeOptions = {},
+  ): Promise<SessionInfo[]> {
+    if (!Array.isArray(userIds)) {
+      return Promise.reject(badUserInput('userIds', 'must be an array of user ids.'));
+    }
+    const bad = userIds.findIndex((id) => typeof id !== 'string' || id === '');
+    if (bad !== -1) {
+      return Promise.reject(badUserInput(`userIds[${bad}]`, 'must be a non-empty string.'));
+    }
+    return this.sessions.revokeUsers([...new Set(userIds)], reason, note, { by });
   }
 
   /**

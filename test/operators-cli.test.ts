@@ -372,9 +372,15 @@ withDatabase(
     t.is(again.code, 0);
     t.is(again.stdout, `Session ${aliceId} of carol was already revoked (ADMIN_REVOKED).\n`);
 
-    const all = await cli(t, ['sessions', 'revoke-user', 'dave']);
+    // A typo among several users fails the command before anything is revoked.
+    const typo = await cli(t, ['sessions', 'revoke-user', 'dave', 'nobdy']);
+    t.is(typo.code, 1);
+    t.is(typo.stderr, 'No sessions of user nobdy.\n');
+    for (const bob of bobs) t.is((await bob.request<{ hello: string }>('{ hello }')).hello, 'world');
+    // Several users in one transaction; one line each.
+    const all = await cli(t, ['sessions', 'revoke-user', 'dave', 'carol']);
     t.is(all.code, 0, all.stderr);
-    t.is(all.stdout, 'Revoked 2 sessions of dave.\n');
+    t.is(all.stdout, 'Revoked 2 sessions of dave.\ncarol has no live session: nothing to revoke.\n');
     for (const bob of bobs) t.true((await refusedAfter(bob, all.exitedAt)) < 1_000);
     t.is((await cli(t, ['sessions', 'revoke-user', 'dave'])).stdout, 'dave has no live session: nothing to revoke.\n');
 

@@ -192,24 +192,33 @@ function buildProgram(environment: CliEnvironment): Command {
 
   sessions
     .command('revoke-user')
-    .description('Revoke every live session of a user (reason ADMIN_REVOKED).')
-    .argument('<user>', 'the user id', userIdArgument)
+    .description('Revoke every live session of one or more users (reason ADMIN_REVOKED), all users in one transaction.')
+    .argument('<users...>', 'user ids', (value: string, previous: string[] = []) => [
+      ...previous,
+      userIdArgument(value),
+    ])
     .addOption(
       new Option('--reason <text>', `a note kept with them (at most ${MAX_NOTE_LENGTH} characters)`).argParser(
         noteArgument,
       ),
     )
-    .action(async (user: string, options: { reason?: string }, command: Command) => {
+    .action(async (users: string[], options: { reason?: string }, command: Command) => {
+      const unique = [...new Set(users)];
       const revoked = await withStore(command, async (ops) => {
-        const ended = await ops.sessions.revokeUser(user, 'ADMIN_REVOKED', options.reason ?? null);
-        if (!ended.length && !(await ops.directory.hasUser(user))) throw notFound(`No sessions of user ${user}.`);
-        return ended;
+        // A user id with no session at all is most likely a typo: nothing is revoked then.
+        const unknown: string[] = [];
+        for (const user of unique) if (!(await ops.directory.hasUser(user))) unknown.push(user);
+        if (unknown.length) throw notFound(unknown.map((user) => `No sessions of user ${user}.`).join('\n'));
+        return ops.sessions.revokeUsers(unique, 'ADMIN_REVOKED', options.reason ?? null);
       });
-      output.out(
-        revoked.length
-          ? `Revoked ${count(revoked.length)} session${revoked.length === 1 ? '' : 's'} of ${printable(user)}.\n`
-          : `${printable(user)} has no live session: nothing to revoke.\n`,
-      );
+      for (const user of unique) {
+        const ended = revoked.filter((session) => session.userId === user).length;
+        output.out(
+          ended
+            ? `Revoked ${count(ended)} session${ended === 1 ? '' : 's'} of ${printable(user)}.\n`
+            : `${printable(user)} has no live session: nothing to revoke.\n`,
+        );
+      }
     });
 
   program

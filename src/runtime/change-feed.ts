@@ -111,17 +111,25 @@ export class ChangeFeed {
 
   private async notify(notices: readonly ChangeNotice[]): Promise<void> {
     const payloads = messagesFor(notices);
-    const listening = this.listener;
+    // Heard back on the listener that is there when they are sent, or that listener is deaf.
+    // Expected before sending: each payload is its own statement, and the first one's echo can
+    // arrive while the later ones are still being sent (a listener taken for deaf after every
+    // batch of more than one payload, e.g. 1,000 users revoked at once).
+    const expected: string[] = [];
+    if (this.listener) {
+      const sentAt = Date.now();
+      for (const payload of payloads) {
+        if (this.echoes.size >= MAX_ECHOES) break;
+        this.echoes.set(payload, sentAt);
+        expected.push(payload);
+      }
+    }
     try {
       await this.log.notify(payloads);
     } catch (error) {
+      // Not sent, so not to be heard.
+      for (const payload of expected) this.echoes.delete(payload);
       this.onError('notify', error as Error);
-      return;
-    }
-    // Heard back on the listener that was there when they were sent, or that listener is deaf.
-    const sentAt = Date.now();
-    if (listening && listening === this.listener) {
-      for (const payload of payloads) if (this.echoes.size < MAX_ECHOES) this.echoes.set(payload, sentAt);
     }
   }
 

@@ -45,6 +45,12 @@ export interface SessionRuntime {
     exceptSessionId?: string,
     options?: RevokeOptions,
   ): Promise<SessionInfo[]>;
+  revokeUsers(
+    userIds: readonly string[],
+    reason: RevokeReason,
+    note: string | null,
+    options?: RevokeOptions,
+  ): Promise<SessionInfo[]>;
   isAdmin(identity: Identity): Promise<boolean>;
   /**
    * Runs a store operation under `failMode`: a database failure becomes
@@ -97,7 +103,7 @@ export interface RuntimeMonitor {
  * and the maintenance jobs.
  */
 export interface Operations {
-  readonly sessions: Pick<SessionRuntime, 'revoke' | 'revokeUser' | 'timeouts' | 'dbNow'>;
+  readonly sessions: Pick<SessionRuntime, 'revoke' | 'revokeUser' | 'revokeUsers' | 'timeouts' | 'dbNow'>;
   readonly directory: SessionDirectory;
   readonly rules: LimitRules;
   migrate(): Promise<string[]>;

@@ -355,6 +355,20 @@ export class Sessions implements SessionRuntime {
     });
   }
 
+  /** Every live session of many users, in one transaction; one change batch tells the fleet. */
+  revokeUsers(
+    userIds: readonly string[],
+    reason: RevokeReason,
+    note: string | null,
+    { by = null }: RevokeOptions = {},
+  ): Promise<SessionInfo[]> {
+    return this.guard('revoke', async () => {
+      const changed = await this.store.revokeByUsers(userIds, reason, note, by);
+      if (changed.length) this.revoked(changed, reason, note, by);
+      return changed.map(toSessionInfo);
+    });
+  }
+
   async isAdmin(identity: Identity): Promise<boolean> {
     return (await this.callHost('isAdmin', () => this.options.isAdmin(identity))) === true;
   }

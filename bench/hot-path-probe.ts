@@ -9,7 +9,7 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { SessionController, hashSessionKey, type Identity } from '../src/index.js';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from '../test/helpers/internals.js';
 import { BenchDatabase } from './database.js';
 import { median } from './stats.js';
 

@@ -4,7 +4,8 @@
  * and median over rounds (on a shared machine the minimum is the steadier estimate).
  */
 import { parse, type OperationDefinitionNode } from 'graphql';
-import { SessionController, internalsOf } from '../src/controller.js';
+import { SessionController } from '../src/controller.js';
+import { internalsOf } from '../test/helpers/internals.js';
 import type { Identity } from '../src/identity.js';
 import { hashSessionKey } from '../src/identity.js';
 import { BenchDatabase } from './database.js';

@@ -13,7 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { internalsOf, SessionController } from '../src/controller.js';
+import { SessionController } from '../src/controller.js';
+import { internalsOf } from '../test/helpers/internals.js';
 import { childrenOf } from '../test/helpers/pg-cluster.js';
 import { type PgNode, Replication } from '../test/helpers/replication.js';
 import { quantile } from './stats.js';

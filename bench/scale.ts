@@ -14,7 +14,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { internalsOf, SessionController } from '../src/controller.js';
+import { SessionController } from '../src/controller.js';
+import { internalsOf } from '../test/helpers/internals.js';
 import type { Identity } from '../src/identity.js';
 import type { SessionControllerOptions } from '../src/options.js';
 import { pgbouncerInstalled, startPgBouncer } from '../test/helpers/pgbouncer.js';
@@ -249,7 +250,7 @@ export async function refusedKeys(db: BenchDatabase, retrySeconds = 5): Promise<
 
     // Revoked (a row), tombstoned (no row), expired (a row idle for an hour): each asked once, then 200 retries.
     const revoked = await c.openSession({ userId: 'rk-r', sessionKey: 'rk-revoked' });
-    await c.revoke(revoked.id, 'LOGOUT');
+    await c.revoke(revoked.id, { reason: 'LOGOUT' });
     await db.query(
       "insert into gsc_tombstone (key_hash, reason, expires_at) values ($1, 'LOGOUT', now() + interval '1 day')",
       [digest('rk-tombstoned')],

@@ -193,7 +193,7 @@ async function idleSockets(db: BenchDatabase): Promise<IdleResult> {
         for (let n = 0; n < LATENCY_REVOCATIONS; n++) {
           const i = Math.floor((n * IDLE_SOCKETS) / LATENCY_REVOCATIONS);
           const started = performance.now();
-          await revoker.revokeUser(keyOf(i)[0], 'ADMIN_REVOKED');
+          await revoker.revokeUser(keyOf(i)[0], { reason: 'ADMIN_REVOKED' });
           delays.push((await open[i].closed).at - started);
         }
         delays.sort((x, y) => x - y);

@@ -136,7 +136,7 @@ export async function buildDemoSchema(
     @Mutation(() => Boolean, { description: 'Ends the current session (reason LOGOUT).' })
     async logout(@Ctx() ctx: DemoContext): Promise<boolean> {
       const { userId, sessionId } = signedIn(ctx);
-      if (sessionId) await controller.revoke(sessionId, 'LOGOUT', null, { by: userId });
+      if (sessionId) await controller.revoke(sessionId, { reason: 'LOGOUT', by: userId });
       return true;
     }
   }

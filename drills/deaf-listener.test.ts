@@ -55,7 +55,7 @@ test.serial('a LISTEN connection that hears none of its own notifications leaves
   const admitted = await gql(a.url, '{ whoami }', { as: bob });
   const sessionId = String(admitted.data?.whoami).split(':')[1];
   t.is((await gql(a.url, '{ whoami }', { as: bob })).outcome, 'ok');
-  await b.controller.revoke(sessionId, 'ADMIN_REVOKED', 'deaf-listener drill');
+  await b.controller.revoke(sessionId, { reason: 'ADMIN_REVOKED', note: 'deaf-listener drill' });
   const revokedAt = performance.now();
   let refusedAfter = Number.POSITIVE_INFINITY;
   while (performance.now() - revokedAt < 5_000) {

@@ -185,7 +185,7 @@ async function failoverUnderLoad(t: ExecutionContext, set: Replication, database
     const admitted = await gql(b.url, WHOAMI, { as: caller });
     const id = sessionIdOf(admitted)!;
     t.is((await gql(b.url, WHOAMI, { as: caller })).outcome, 'ok', 'the session is in B’s memory');
-    await a.controller.revoke(id, 'ADMIN_REVOKED', 'failover drill');
+    await a.controller.revoke(id, { reason: 'ADMIN_REVOKED', note: 'failover drill' });
     const revokedAt = performance.now();
     let refusedAfter = Number.POSITIVE_INFINITY;
     while (performance.now() - revokedAt < 5_000) {

@@ -75,7 +75,7 @@ test.serial('after a 12 s stalled link heals, no backend of the database stays i
     if (burst && tick % 2 === 0) traffic.push(login(`burst${tick}`, `burst${tick}-key`));
     if (burst && tick % 10 === 5 && revocable.length) {
       traffic.push(
-        x.controller.revoke(revocable.pop()!, 'ADMIN_REVOKED', 'fault drill').then(
+        x.controller.revoke(revocable.pop()!, { reason: 'ADMIN_REVOKED', note: 'fault drill' }).then(
           () => 'revoked',
           (error: Error) => `revoke failed: ${error.message}`,
         ),

@@ -132,7 +132,7 @@ test.serial('stalled link: B, whose link to PostgreSQL froze with its sockets op
   proxy.freeze();
   const frozenAt = proxy.frozenAt!;
   const probing = probeUntilWindowEnds(b, frozenAt);
-  const revoked = await a.controller.revoke(bobSession, 'ADMIN_REVOKED', 'fault drill');
+  const revoked = await a.controller.revoke(bobSession, { reason: 'ADMIN_REVOKED', note: 'fault drill' });
   const revokedAt = performance.now();
   t.truthy(revoked?.revokedAt, 'A revoked bob (the revocation is committed and acknowledged)');
   t.is((await gql(a.url, WHOAMI, { as: bob })).outcome, 'SESSION_REVOKED 401', 'A refuses bob at once');
@@ -172,7 +172,7 @@ test.serial('frozen database (SIGSTOP): B stops serving cached bob after the bou
   const bobSession = await cacheBobOn(t, b);
 
   freezeOnRevoke = true;
-  const revoked = await a.controller.revoke(bobSession, 'ADMIN_REVOKED', 'fault drill');
+  const revoked = await a.controller.revoke(bobSession, { reason: 'ADMIN_REVOKED', note: 'fault drill' });
   const revokedAt = performance.now();
   t.truthy(revoked?.revokedAt, 'A revoked bob (the revocation is committed and acknowledged)');
   t.true(cluster.isFrozen, 'the postmaster and every backend are stopped (SIGSTOP)');

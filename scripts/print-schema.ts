@@ -10,7 +10,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { printApiSchemaFromClasses } from '../src/api/print-api-schema.js';
+import { printApiSchemaFromClasses } from './api-schema-from-classes.js';
 
 const sdlModule = fileURLToPath(new URL('../src/api/sdl.ts', import.meta.url));
 const schemaFile = fileURLToPath(new URL('../schema.graphql', import.meta.url));
@@ -22,15 +22,24 @@ export const sessionApiSdl: string = ${JSON.stringify(printApiSchemaFromClasses(
 `;
 }
 
+/** The text of `schema.graphql`: a header, then the library's type definitions (`sessionTypeDefs()`). */
+export function printedSchemaFile(typeDefs: string): string {
+  return `# graphql-session-controller: what the library adds to a GraphQL schema.
+# Generated from the code by \`npm run schema:print\`; do not edit by hand.
+
+${typeDefs}
+`;
+}
+
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const moduleText = sdlModuleText();
   if (!check) await writeFile(sdlModule, moduleText);
   // The printed file is built from the module just written, so both always agree.
-  const { printedSchemaFile } = await import('../src/api/type-defs.js');
+  const { sessionTypeDefs } = await import('../src/api/type-defs.js');
   const targets: Array<[string, string]> = [
     [sdlModule, moduleText],
-    [schemaFile, printedSchemaFile()],
+    [schemaFile, printedSchemaFile(sessionTypeDefs())],
   ];
   let stale = false;
   for (const [path, text] of targets) {

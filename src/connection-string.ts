@@ -19,7 +19,7 @@ export function redactConnectionString(text: string): string {
 }
 
 /** The passwords a connection string carries, as written and decoded, to mask wherever they appear. */
-export function passwordsIn(connectionString: string): string[] {
+function passwordsIn(connectionString: string): string[] {
   const found = new Set<string>();
   const add = (raw: string) => {
     const value = raw.replace(/^'|'$/g, '').replace(/\\(.)/g, '$1');

@@ -41,9 +41,8 @@ import { type Governance, Sessions } from './runtime/sessions.js';
 import { SessionTouches } from './runtime/session-touches.js';
 import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
-import type { SqlRunner } from './store/sql.js';
 import { Store } from './store/store.js';
-import type { RevokeOptions, RevokeReason, RevokeUsersOptions, SessionInfo } from './vocabulary.js';
+import type { RevokeOptions, RevokeUserOptions, SessionInfo } from './vocabulary.js';
 
 /** How long `close()` keeps retrying to write pending touches while the store is away. */
 const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;
@@ -337,27 +336,23 @@ export class SessionController<TContext = any> {
 
   /**
    * Revokes one session. Returns it as stored (unchanged if it was already revoked), or `null` if
-   * unknown. `by`: the user id of the caller that revokes (shown as `revokedBy`, given to
-   * `onRevoke`), e.g. the session's own user at logout; omitted for code without a caller.
+   * unknown. `reason` defaults to `'REVOKED'`; `note` is kept as `revokedNote`; `by`: the user id
+   * of the caller that revokes (shown as `revokedBy`, given to `onRevoke`), e.g. the session's own
+   * user at logout; omitted for code without a caller.
    */
-  revoke(
-    sessionId: string,
-    reason: RevokeReason = 'REVOKED',
-    note: string | null = null,
-    options: RevokeOptions = {},
-  ): Promise<SessionInfo | null> {
-    return this.sessions.revoke(sessionId, reason, note, options);
+  revoke(sessionId: string, { reason = 'REVOKED', note = null, by }: RevokeOptions = {}): Promise<SessionInfo | null> {
+    return this.sessions.revoke(sessionId, reason, note, { by });
   }
 
-  /** Revokes every live session of a user (but `exceptSessionId`); returns those it revoked. `by` as for `revoke`. */
+  /**
+   * Revokes every live session of a user but the one `except` names; returns those it revoked.
+   * `reason` defaults to `'ADMIN_REVOKED'`; `note` and `by` as for `revoke`.
+   */
   revokeUser(
     userId: string,
-    reason: RevokeReason = 'ADMIN_REVOKED',
-    note: string | null = null,
-    exceptSessionId?: string,
-    options: RevokeOptions = {},
+    { reason = 'ADMIN_REVOKED', note = null, except, by }: RevokeUserOptions = {},
   ): Promise<SessionInfo[]> {
-    return this.sessions.revokeUser(userId, reason, note, exceptSessionId, options);
+    return this.sessions.revokeUser(userId, reason, note, except, { by });
   }
 
   /**
@@ -369,7 +364,7 @@ export class SessionController<TContext = any> {
    */
   revokeUsers(
     userIds: readonly string[],
-    { reason = 'ADMIN_REVOKED', note = null, by = null }: RevokeUsersOptions = {},
+    { reason = 'ADMIN_REVOKED', note = null, by = null }: RevokeOptions = {},
   ): Promise<SessionInfo[]> {
     if (!Array.isArray(userIds)) {
       return Promise.reject(badUserInput('userIds', 'must be an array of user ids.'));
@@ -398,16 +393,11 @@ export class SessionController<TContext = any> {
   }
 
   /**
-   * A session gives up its seat on a field (e.g. an exam handed in): the seat is free for the
-   * next newcomer at once. Returns whether the session held a live seat there.
-   */
-  releaseLease(field: string, sessionId: string): Promise<boolean> {
-    return this.leases.endSeat(field, sessionId);
-  }
-
-  /**
-   * Ends a session's seat on a field, as an operator: the same as `releaseLease`, named for the
-   * admin's `revokeLease` mutation. The session itself stays signed in.
+   * Ends a session's seat on a field, as an operator or from the host's code (an exam handed in):
+   * the seat is free for the next newcomer at once, and the session itself stays signed in. The
+   * one way to end a seat from code, as the admin's `revokeLease` mutation; a session giving up its
+   * own seat over GraphQL is the `releaseLease` mutation. Returns whether the session held a live
+   * seat there.
    */
   revokeLease(field: string, sessionId: string): Promise<boolean> {
     return this.leases.endSeat(field, sessionId);
@@ -527,33 +517,4 @@ async function warnAboutReplicas(store: Store, log: Log): Promise<void> {
     else if (!standby)
       log.warn(`read replica ${label} is not a hot standby (not in recovery): it will answer no listing`);
   }
-}
-
-/**
- * The parts a controller assembled, for the library's own tests and benchmarks (which count
- * store calls and read rows directly). Not exported from the package.
- */
-export function internalsOf(controller: SessionController): {
-  store: Store;
-  sql: SqlRunner;
-  sessions: Sessions;
-  leases: Leases;
-  appCount: AppCountKeeper;
-  clock: DbClock;
-} {
-  const c = controller as unknown as {
-    store: Store;
-    sessions: Sessions;
-    leases: Leases;
-    appCount: AppCountKeeper;
-    clock: DbClock;
-  };
-  return {
-    store: c.store,
-    sql: c.store.sql,
-    sessions: c.sessions,
-    leases: c.leases,
-    appCount: c.appCount,
-    clock: c.clock,
-  };
 }

@@ -8,8 +8,11 @@ import Bowser from 'bowser';
 import { LRUCache } from 'lru-cache';
 import type { DeviceType } from './vocabulary.js';
 
-/** `UserSession.device`. */
-export interface SessionDevice {
+/**
+ * `UserSession.device` as the session API returns it, like the other views (`UserSessionView`);
+ * the GraphQL object type `SessionDevice` is the type-graphql class of that name (`/type-graphql`).
+ */
+export interface SessionDeviceView {
   /** e.g. `Chrome 120`, `Safari 17.1`, `Googlebot 2.1`; `null` when the parser knows none. */
   browser: string | null;
   /** e.g. `Windows 10`, `iOS 17.1`, `Android 14`, `Linux`; `null` when the parser knows none. */
@@ -29,10 +32,10 @@ const TYPES: Readonly<Record<string, DeviceType>> = {
 const MAX_USER_AGENT_LENGTH = 512;
 
 /** Most sessions share a handful of user agents: each is parsed once (per process), not per row. */
-const parsed = new LRUCache<string, SessionDevice>({ max: 1_000 });
+const parsed = new LRUCache<string, SessionDeviceView>({ max: 1_000 });
 
 /** The device a user agent names; `null` when no user agent was recorded. */
-export function deviceOf(userAgent: string | null | undefined): SessionDevice | null {
+export function deviceOf(userAgent: string | null | undefined): SessionDeviceView | null {
   if (!userAgent || userAgent.trim() === '') return null;
   const text = userAgent.slice(0, MAX_USER_AGENT_LENGTH);
   let device = parsed.get(text);
@@ -43,7 +46,7 @@ export function deviceOf(userAgent: string | null | undefined): SessionDevice | 
   return device;
 }
 
-function parse(userAgent: string): SessionDevice {
+function parse(userAgent: string): SessionDeviceView {
   let result: Bowser.Parser.ParsedResult;
   try {
     result = Bowser.parse(userAgent);

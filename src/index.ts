@@ -10,7 +10,7 @@ export {
 } from './errors.js';
 export type { SslOption } from './store/connection-config.js';
 export type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
-export type { SessionDevice } from './device.js';
+export type { SessionDeviceView } from './device.js';
 export type { Logger } from './logger.js';
 export { hashSessionKey, type Identity, type PublicIdentity } from './identity.js';
 export type { DatabaseOption, Duration, HostOrm, SessionControllerOptions } from './options.js';
@@ -46,10 +46,10 @@ export {
   type LimitLevel,
   type LimitPolicy,
   type RevokeOptions,
-  type RevokeUsersOptions,
+  type RevokeUserOptions,
   type RevokeReason,
   type SessionInfo,
   type SessionScope,
-  type SessionStatus,
+  type SessionStatusValue,
 } from './vocabulary.js';
 export { bearerToken } from './bearer-token.js';

@@ -265,7 +265,7 @@ function cap(option: string, value: unknown): number | null {
   return value;
 }
 
-export function parseDuration(option: string, value: unknown, { nullable }: { nullable: boolean }): number | null {
+function parseDuration(option: string, value: unknown, { nullable }: { nullable: boolean }): number | null {
   if (value === null && nullable) return null;
   const accepted = `a duration in milliseconds or a string such as "30s", "30m", "12h"${nullable ? ', or null' : ''}`;
   if (typeof value === 'number') {

@@ -7,7 +7,7 @@
 import type { Log } from './logger.js';
 
 /** While an outage lasts, a reminder at most this often. */
-export const OUTAGE_REMINDER_MS = 60_000;
+const OUTAGE_REMINDER_MS = 60_000;
 
 export class StoreOutageLog {
   /** When the current outage began (`now()`), if one is under way. */

@@ -34,9 +34,12 @@
  * - refusal: a request refused at a cap, a lease or a status, with its error code.
  */
 
-/** A session's derived status, by the database clock (docs/contract.md §2). */
-export type SessionStatus = 'ACTIVE' | 'REVOKED' | 'EXPIRED';
-export const SESSION_STATUSES: readonly SessionStatus[] = ['ACTIVE', 'REVOKED', 'EXPIRED'];
+/**
+ * A session's derived status, by the database clock (docs/contract.md §2): the values of the
+ * GraphQL enum `SessionStatus`, whose type-graphql class keeps that name (`/type-graphql`).
+ */
+export type SessionStatusValue = 'ACTIVE' | 'REVOKED' | 'EXPIRED';
+export const SESSION_STATUSES: readonly SessionStatusValue[] = ['ACTIVE', 'REVOKED', 'EXPIRED'];
 
 /** Which cap refused: the whole app, one user, or one field (the seed's "view"). */
 export type LimitLevel = 'APP' | 'USER' | 'VIEW';
@@ -48,15 +51,20 @@ export type SessionLimitLevel = Exclude<LimitLevel, 'VIEW'>;
 export type RevokeReason = 'EVICTED' | 'REVOKED' | 'ADMIN_REVOKED' | 'LOGOUT';
 export const REVOKE_REASONS: readonly RevokeReason[] = ['EVICTED', 'REVOKED', 'ADMIN_REVOKED', 'LOGOUT'];
 
-/** Who revokes, for `revokedBy`: the caller's user id; none for code without a caller. */
+/** How a revocation is recorded (`SessionController.revoke`). */
 export interface RevokeOptions {
+  /** Stored as `revokedReason`; the facade's default depends on the call. */
+  reason?: RevokeReason;
+  /** Free text stored as `revokedNote` (at most `MAX_NOTE_LENGTH`). */
+  note?: string | null;
+  /** Who revokes, for `revokedBy`: the caller's user id; none for code without a caller. */
   by?: string | null;
 }
 
-/** How `revokeUsers` records what it ends: the reason (default `ADMIN_REVOKED`), a note, who. */
-export interface RevokeUsersOptions extends RevokeOptions {
-  reason?: RevokeReason;
-  note?: string | null;
+/** `SessionController.revokeUser`'s options: those of `revoke`, and the one session to keep. */
+export interface RevokeUserOptions extends RevokeOptions {
+  /** The id of a session of the user that stays signed in (e.g. the caller's own). */
+  except?: string;
 }
 
 /** Why a session expired. */
@@ -70,9 +78,8 @@ export const LIMIT_POLICIES: readonly LimitPolicy[] = ['REJECT_NEW', 'EVICT_OLDE
 export type SessionScope = 'USER' | 'APP';
 export const SESSION_SCOPES: readonly SessionScope[] = ['USER', 'APP'];
 
-/** What a stored limit rule applies to. */
-export type LimitSubject = 'USER' | 'GROUP';
-export const LIMIT_SUBJECTS: readonly LimitSubject[] = ['USER', 'GROUP'];
+/** What a stored limit rule applies to: the values of the GraphQL enum `LimitSubject`. */
+export type LimitSubjectValue = 'USER' | 'GROUP';
 
 /** A number of sessions, or `null` for unlimited. */
 export type Limit = number | null;

@@ -6,7 +6,8 @@
  * multi-statement path.
  */
 import test from 'ava';
-import { SessionController, internalsOf } from '../src/controller.js';
+import { SessionController } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../src/policy/admission.js';
 import type { AdmissionRequest, AdmissionResult, SessionStore } from '../src/store/session-store.js';

@@ -5,7 +5,8 @@
  * exactness at its boundary, on both paths (shared lock far from the cap, exclusive near it).
  */
 import test from 'ava';
-import { SessionController, internalsOf } from '../src/controller.js';
+import { SessionController } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { ownDatabase } from './helpers/core.js';
 import { databaseKind, onPostgres } from './helpers/database.js';
 import { attempt, count, fleetDatabases, sql, startFleet, tally } from './helpers/fleet.js';

@@ -132,7 +132,7 @@ test('the login path (openSession) with a 65-character ip admits, storing 64', a
 test('revoke() with a note of exactly 200 characters stores it whole', async (t) => {
   const note = 'n'.repeat(NOTE_LIMIT);
   const session = await api().controller.openSession({ userId: 'note-200', sessionKey: newKey('note-200') });
-  const revoked = await api().controller.revoke(session.id, 'REVOKED', note);
+  const revoked = await api().controller.revoke(session.id, { reason: 'REVOKED', note });
   t.is(revoked?.revokedNote, note);
 });
 
@@ -140,13 +140,13 @@ test('revoke() and revokeUser() with a note of 201 characters revoke, storing it
   const note = 'm'.repeat(NOTE_LIMIT + 1);
   const one = await api().controller.openSession({ userId: 'note-201', sessionKey: newKey('note-201') });
   const revoked = await api()
-    .controller.revoke(one.id, 'REVOKED', note)
+    .controller.revoke(one.id, { reason: 'REVOKED', note })
     .catch((error: Error) => t.fail(`revoke failed: ${error.message}`));
   t.is(revoked ? revoked.revokedNote : undefined, note.slice(0, NOTE_LIMIT));
 
   await api().controller.openSession({ userId: 'note-201-user', sessionKey: newKey('note-201-user') });
   const all = await api()
-    .controller.revokeUser('note-201-user', 'ADMIN_REVOKED', note)
+    .controller.revokeUser('note-201-user', { reason: 'ADMIN_REVOKED', note })
     .catch((error: Error) => t.fail(`revokeUser failed: ${error.message}`));
   t.deepEqual(all ? all.map((s) => s.revokedNote) : undefined, [note.slice(0, NOTE_LIMIT)]);
 });
@@ -156,7 +156,7 @@ test('a note within 200 characters but over 200 UTF-16 units is stored whole, no
   const note = `a${'\u{1F600}'.repeat(100)}`;
   const session = await api().controller.openSession({ userId: 'note-emoji', sessionKey: newKey('note-emoji') });
   const revoked = await api()
-    .controller.revoke(session.id, 'REVOKED', note)
+    .controller.revoke(session.id, { reason: 'REVOKED', note })
     .catch((error: Error) => t.fail(`revoke failed: ${error.message}`));
   t.is(revoked ? revoked.revokedNote : undefined, note);
 });

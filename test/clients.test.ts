@@ -189,7 +189,7 @@ test.serial(
 
     // 4401: a revoked session.
     const revoked = await http.controller.openSession({ userId: 'ann', sessionKey: 'ann-revoked' });
-    await http.controller.revoke(revoked.id, 'LOGOUT');
+    await http.controller.revoke(revoked.id, { reason: 'LOGOUT' });
     const over = policyClient({ user: 'ann', key: 'ann-revoked' });
     await eventually(async () => (over.gaveUp ? true : undefined), 10_000);
     t.deepEqual(over.closes, [4401]);
@@ -200,7 +200,7 @@ test.serial(
     const waiting = policyClient({ user: 'bob', key: 'bob-2' });
     await eventually(async () => (waiting.closes.length >= 1 ? true : undefined), 10_000);
     t.is(waiting.closes[0], 4403);
-    await http.controller.revoke(holder.id, 'LOGOUT');
+    await http.controller.revoke(holder.id, { reason: 'LOGOUT' });
     await eventually(async () => (waiting.connected ? true : undefined), 60_000);
     t.true(waiting.connecting >= 2, 'retried');
     t.false(waiting.gaveUp);

@@ -127,7 +127,7 @@ for (const order of ['after ours', 'before ours'] as const) {
 
       // A revoked token: refused from the controller's memory, synchronously.
       const revoked = await controller.openSession({ userId: 'ann', sessionKey: 'ann-revoked' });
-      await controller.revoke(revoked.id, 'LOGOUT');
+      await controller.revoke(revoked.id, { reason: 'LOGOUT' });
       // Over the user cap: refused after a store round trip.
       await controller.openSession({ userId: 'bob', sessionKey: 'bob-1' });
 

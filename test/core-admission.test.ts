@@ -179,7 +179,7 @@ test('openSession admits explicitly on the same path as a request, and is idempo
   });
   t.is(await countRows(s.controller), 2);
 
-  await s.controller.revoke(opened.id, 'LOGOUT');
+  await s.controller.revoke(opened.id, { reason: 'LOGOUT' });
   const revoked = await t.throwsAsync(s.controller.openSession({ userId: 'alice', sessionKey: 'login-1' }));
   t.like((revoked as unknown as { extensions: object }).extensions, { code: 'SESSION_REVOKED', reason: 'LOGOUT' });
   await t.throwsAsync(s.controller.openSession({ userId: '', sessionKey: 'x' }), { message: /userId/ });
@@ -307,7 +307,7 @@ test('hooks see admissions, refusals and revocations, never the session key or i
   const { whoami } = await s.client('alice', 'secret-key-1', ['staffers']).request<Whoami>('{ whoami }');
   await failure(s.client('alice', 'secret-key-2').request('{ hello }'));
   const id = whoami!.split(':')[1];
-  await s.controller.revoke(id, 'REVOKED', 'lost phone');
+  await s.controller.revoke(id, { reason: 'REVOKED', note: 'lost phone' });
 
   t.deepEqual(
     events.map(([kind]) => kind),

@@ -28,7 +28,7 @@ test('a revoked session gets SESSION_REVOKED 401 with its reason, and its key is
   const s = await serveAlone(t, { user: { maxSessions: 1 }, onRevoke: (e) => revokes.push(e) });
   const id = await sessionId(s.client('alice', 'k1').request('{ whoami }'));
 
-  const revoked = await s.controller.revoke(id, 'REVOKED', 'stolen laptop');
+  const revoked = await s.controller.revoke(id, { reason: 'REVOKED', note: 'stolen laptop' });
   t.like(revoked, { id, userId: 'alice', revokedReason: 'REVOKED', revokedNote: 'stolen laptop' });
   for (let i = 0; i < 2; i++) {
     t.like(await failure(s.client('alice', 'k1').request('{ hello }')), {
@@ -41,7 +41,7 @@ test('a revoked session gets SESSION_REVOKED 401 with its reason, and its key is
   t.is(await countRows(s.controller, 'key_hash = ?', [hashSessionKey('k1')]), 1, 'no second row for the key');
 
   // Revoking again changes nothing and reports nothing.
-  t.like(await s.controller.revoke(id, 'ADMIN_REVOKED'), { revokedReason: 'REVOKED' });
+  t.like(await s.controller.revoke(id, { reason: 'ADMIN_REVOKED' }), { revokedReason: 'REVOKED' });
   t.is(revokes.length, 1);
   t.is(await s.controller.revoke('00000000-0000-4000-8000-000000000000'), null);
 
@@ -56,7 +56,7 @@ test('revokeUser ends every session of a user with its reason (ADMIN_REVOKED by 
   await s.client('bob', 'b1').request('{ hello }');
   const keep = await sessionId(s.client('alice', 'a3').request('{ whoami }'));
 
-  const ended = await s.controller.revokeUser('alice', 'LOGOUT', null, keep);
+  const ended = await s.controller.revokeUser('alice', { reason: 'LOGOUT', except: keep });
   t.is(ended.length, 2);
   t.like(await failure(s.client('alice', 'a1').request('{ hello }')), {
     code: 'SESSION_REVOKED',
@@ -172,7 +172,7 @@ test.serial('a revocation on one instance reaches the others within the sync bou
   const id = await sessionId(a.client('alice', 'k1').request('{ whoami }'));
   t.is(await sessionId(b.client('alice', 'k1').request('{ whoami }')), id, 'both instances now serve it from memory');
 
-  await a.controller.revoke(id, 'ADMIN_REVOKED');
+  await a.controller.revoke(id, { reason: 'ADMIN_REVOKED' });
   const started = Date.now();
   const seen = await eventually(async () => {
     const o = await outcome(b.client('alice', 'k1').request('{ hello }'));

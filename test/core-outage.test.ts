@@ -175,7 +175,7 @@ if (onPostgres) {
       const id = (await whoami(cutOff, 'alice', 'a1'))!.split(':')[1];
 
       await proxy.close();
-      await other.controller.revoke(id, 'ADMIN_REVOKED');
+      await other.controller.revoke(id, { reason: 'ADMIN_REVOKED' });
       // The notification cannot reach the cut-off instance, nor can its poll. Within the sync bound
       // it may still serve the session from memory; past it, it must not.
       await failsClosed(cutOff, 'alice', 'a1');
@@ -222,7 +222,7 @@ if (onPostgres) {
     await proxy.open();
     await eventually(async () => ((await listeners()) === 2 ? true : undefined), 5_000);
 
-    await other.controller.revoke(id, 'ADMIN_REVOKED');
+    await other.controller.revoke(id, { reason: 'ADMIN_REVOKED' });
     const seen = await eventually(async () => {
       const o = await outcome(cutOff.client('alice', 'a1').request('{ hello }'));
       return o === 'ok' ? undefined : o;

@@ -33,7 +33,7 @@ async function survivesRestart(t: ExecutionContext, database: DatabaseOption) {
   const alice1 = await who(before, 'alice', 'a1');
   const alice2 = await who(before, 'alice', 'a2');
   const bob = (await who(before, 'bob', 'b1'))!.split(':')[1];
-  await before.controller.revoke(bob, 'LOGOUT');
+  await before.controller.revoke(bob, { reason: 'LOGOUT' });
   // A touch still waiting in the batch when the server stops must be written, not lost. Real time
   // past the touch interval (as the instance's memory measures it) makes the next use a touch.
   await sleep(200);

@@ -59,7 +59,7 @@ test.serial(`a session revoked on one instance is refused on the others within 1
     run: (s: RunningServer, id: string, user: string) => Promise<unknown>;
   }> = [
     { name: 'revoke', reason: 'REVOKED', run: (s, id) => s.controller.revoke(id) },
-    { name: 'logout', reason: 'LOGOUT', run: (s, id) => s.controller.revoke(id, 'LOGOUT') },
+    { name: 'logout', reason: 'LOGOUT', run: (s, id) => s.controller.revoke(id, { reason: 'LOGOUT' }) },
     { name: 'revokeUser', reason: 'ADMIN_REVOKED', run: (s, _id, user) => s.controller.revokeUser(user) },
   ];
   for (const [round, c] of cases.entries()) {

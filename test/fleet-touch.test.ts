@@ -1,5 +1,6 @@
 import test from 'ava';
-import { internalsOf, type SessionController } from '../src/controller.js';
+import type { SessionController } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { databaseKind } from './helpers/database.js';
 import { attempt, fleetDatabases, rowOf, sql, startFleet, wait, whoami } from './helpers/fleet.js';

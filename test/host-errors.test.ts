@@ -84,7 +84,7 @@ const trigger: Record<Hook, (t: ExecutionContext, s: RunningServer, down?: () =>
   },
   async onRevoke(t, s) {
     const session = await s.controller.openSession({ userId: 'alice', sessionKey: 'revoke-1' });
-    const revoked = await s.controller.revoke(session.id, 'LOGOUT');
+    const revoked = await s.controller.revoke(session.id, { reason: 'LOGOUT' });
     t.is(revoked?.revokedReason, 'LOGOUT', 'revoke() resolves with the revoked session');
     t.is(await outcome(s.client('alice', 'revoke-1').request('{ whoami }')), 'SESSION_REVOKED 401');
   },

@@ -5,7 +5,8 @@
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test from 'ava';
-import { internalsOf, type SessionController } from '../src/controller.js';
+import type { SessionController } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { uniqueSessionTransformer } from '../src/directive/transformer.js';
 import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 import { eventually } from './helpers/core.js';

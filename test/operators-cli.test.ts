@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { internalsOf, SessionController } from '../src/controller.js';
+import { SessionController } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { demoClient, login, startDemoProcess } from './helpers/demo-process.js';
@@ -190,7 +191,7 @@ withDatabase(
     const a2 = await c.openSession({ userId: 'alice', sessionKey: key(t, 'a2'), ip: '10.0.0.2' });
     const b1 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b1') });
     const b2 = await c.openSession({ userId: 'bob', sessionKey: key(t, 'b2') });
-    await c.revoke(b1.id, 'ADMIN_REVOKED', 'lost laptop', { by: 'root' });
+    await c.revoke(b1.id, { reason: 'ADMIN_REVOKED', note: 'lost laptop', by: 'root' });
     await internalsOf(c).sql.all("update gsc_session set last_seen_at = now() - interval '1 hour' where id = ?", [
       b2.id,
     ]);
@@ -451,7 +452,7 @@ withDatabase('what users wrote is printed with its control characters escaped, i
   const agent = 'Evil/1.0 \u001b]0;owned\u0007\u001b[2J';
   const note = 'bye\u001b[1A\r\nFORGED ROW\u009b31m\u007f\u202e';
   const session = await c.openSession({ userId: user, sessionKey: key(t, 'esc'), userAgent: agent });
-  await c.revoke(session.id, 'ADMIN_REVOKED', note, { by: 'admin\u0007' });
+  await c.revoke(session.id, { reason: 'ADMIN_REVOKED', note, by: 'admin\u0007' });
   const set = await cli(t, ['limits', 'set', 'group', 'staff\u001b[8m', '3']);
   t.is(set.code, 0, set.stderr);
 

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import type { GraphQLClient } from 'graphql-request';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import type { RevokeEvent } from '../src/hooks.js';
 import { failure } from './helpers/server.js';
 import {
@@ -215,7 +215,7 @@ for (const style of SCHEMA_STYLES) {
     const active = await open(p.alice, null, p.ip);
     const revoked = await open(p.alice, null, p.ip);
     const expired = await open(p.bob, null, p.ip);
-    await s().controller.revoke(revoked.id, 'ADMIN_REVOKED', 'audit');
+    await s().controller.revoke(revoked.id, { reason: 'ADMIN_REVOKED', note: 'audit' });
     await expire(expired.id);
     const ids = async (status: string[]) =>
       (await history(root, { filter: { ipAddress: p.ip, status } })).edges
@@ -254,7 +254,7 @@ for (const style of SCHEMA_STYLES) {
       after = page.pageInfo.endCursor!;
       // A newer session after the first page does not shift the walk; an older one revoked stays listed.
       opened.push((await open(p.alice, null, p.ip)).id);
-      await s().controller.revoke(opened[0], 'REVOKED');
+      await s().controller.revoke(opened[0], { reason: 'REVOKED' });
     }
     t.deepEqual(seen, opened.slice(0, 7).reverse());
     // Without totalCount the page is the same.
@@ -270,8 +270,8 @@ for (const style of SCHEMA_STYLES) {
     const root = s().as(p.root, newKey('root'), ['admin']);
     const kept = await open(p.alice);
     const gone = await open(p.alice);
-    await s().controller.revoke(kept.id, 'REVOKED');
-    await s().controller.revoke(gone.id, 'REVOKED');
+    await s().controller.revoke(kept.id, { reason: 'REVOKED' });
+    await s().controller.revoke(gone.id, { reason: 'REVOKED' });
     await internalsOf(s().controller).sql.all(
       "update gsc_session set revoked_at = now() - interval '31 days' where id = ?",
       [gone.id],
@@ -314,7 +314,7 @@ for (const style of SCHEMA_STYLES) {
     t.is(heard(b2.id)!.sessions[0].revokedBy, p.root);
     // From TypeScript: by whom the host says.
     const a4 = await open(p.alice);
-    const revoked = await s().controller.revoke(a4.id, 'LOGOUT', null, { by: p.alice });
+    const revoked = await s().controller.revoke(a4.id, { reason: 'LOGOUT', by: p.alice });
     t.like(revoked, { revokedReason: 'LOGOUT', revokedBy: p.alice });
     t.like(heard(a4.id), { reason: 'LOGOUT', revokedBy: p.alice });
   });

@@ -227,7 +227,7 @@ for (const style of SCHEMA_STYLES) {
       [['Query.exam', p.alice, alice.id]],
     );
     t.false('keyHash' in held[0].session);
-    t.true(await s().controller.releaseLease('Query.exam', alice.id));
+    t.true(await s().controller.revokeLease('Query.exam', alice.id));
     t.false(await s().controller.revokeLease('Query.exam', alice.id));
     t.deepEqual(
       (await s().controller.sessionLeases('Query.exam')).filter((h) => h.session.userId === p.alice),

@@ -30,11 +30,11 @@ function hostSchema(controller: SessionController<TestContext>) {
       },
       Mutation: {
         logout: async (_: unknown, __: unknown, ctx: TestContext) => {
-          await controller.revoke(currentSession(ctx)!.id, 'LOGOUT');
+          await controller.revoke(currentSession(ctx)!.id, { reason: 'LOGOUT' });
           return true;
         },
         logoutEverywhere: async (_: unknown, __: unknown, ctx: TestContext) =>
-          (await controller.revokeUser(currentSession(ctx)!.userId, 'LOGOUT')).length,
+          (await controller.revokeUser(currentSession(ctx)!.userId, { reason: 'LOGOUT' })).length,
       },
     },
   });

@@ -7,7 +7,7 @@
  * PostgreSQL only. Skipped where pgbouncer is not installed, unless REQUIRE_PGBOUNCER=1 (CI).
  */
 import test, { type ExecutionContext } from 'ava';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { createTestDatabase, onPostgres } from './helpers/database.js';
 import { attempt, count, refusedAfter, sql, tally, whoami } from './helpers/fleet.js';
@@ -164,7 +164,7 @@ run('tombstones, the sweep and the reconciliation work through the pooler too', 
   );
   const [a] = servers;
   const id = await whoami(a, 'max', 'max-key');
-  await a.controller.revoke(id, 'LOGOUT');
+  await a.controller.revoke(id, { reason: 'LOGOUT' });
   await new Promise((resolve) => setTimeout(resolve, 1_200));
   await a.controller.prune();
   t.is(await count(a.controller, 'key_hash = ?', [hashSessionKey('max-key')]), 0);

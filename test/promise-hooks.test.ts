@@ -31,6 +31,6 @@ test(`start-up with migrations, admissions, requests and revocation enter no Asy
   // A second device evicts the first: the multi-statement admission, in a transaction.
   await server.client('alice', 'a2').request('{ hello }');
   const opened = await server.controller.openSession({ userId: 'bob', sessionKey: 'b1' });
-  await server.controller.revoke(opened.id, 'LOGOUT');
+  await server.controller.revoke(opened.id, { reason: 'LOGOUT' });
   t.deepEqual(entered, [], 'no AsyncLocalStorage was entered');
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { SessionConfigError } from '../src/errors.js';
 import { freePort } from './helpers/pg-cluster.js';
 import { ownDatabase } from './helpers/core.js';

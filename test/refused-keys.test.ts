@@ -82,7 +82,7 @@ test.serial(`revoked, tombstoned and expired keys cost no admission and no look-
   const revoked = await whoami(a, 'sam', 'sam-revoked');
   await whoami(a, 'sam', 'sam-expired');
   const pruned = await whoami(a, 'sam', 'sam-pruned');
-  await a.controller.revoke(pruned, 'ADMIN_REVOKED');
+  await a.controller.revoke(pruned, { reason: 'ADMIN_REVOKED' });
   // Past the 1 s retention by its row, not by waiting: the pruner reads the database clock.
   await sql(
     a.controller,
@@ -90,7 +90,7 @@ test.serial(`revoked, tombstoned and expired keys cost no admission and no look-
     [pruned],
   );
   await a.controller.prune();
-  await a.controller.revoke(revoked, 'LOGOUT');
+  await a.controller.revoke(revoked, { reason: 'LOGOUT' });
 
   // A fresh instance knows none of them: each costs the store once, then nothing.
   const fresh = await fleet.add({ idleTimeout: '1500ms', retention: '1s' });

@@ -207,7 +207,7 @@ for (const style of SCHEMA_STYLES) {
     // The host's own cacheable field is cached for everyone...
     t.is((await ask('{ hello }', 'ann', 'ann-1')).body.data?.hello, 'world');
     t.true((await ask('{ hello }', 'bob', 'bob-1')).hit, 'the cache works (the host field is public)');
-    const [ann] = await controller.revokeUser('ann', 'ADMIN_REVOKED');
+    const [ann] = await controller.revokeUser('ann', { reason: 'ADMIN_REVOKED' });
     t.truthy(ann);
     // ...but a revoked session is refused before the cache is read.
     const revoked = await ask('{ hello }', 'ann', 'ann-1');

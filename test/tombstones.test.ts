@@ -30,10 +30,10 @@ async function tombstone(
 const inAnHour = () => new Date(Date.now() + 60 * 60 * 1000);
 const live = (s: RunningServer, userId: string) => count(s.controller, 'user_id = ? and revoked_at is null', [userId]);
 
-/** Logs in through the login path (`openSession`), then logs out (`revoke(id, 'LOGOUT')`), as the README's host does. */
+/** Logs in through the login path (`openSession`), then logs out (`revoke(id, { reason: 'LOGOUT' })`), as the README's host does. */
 async function loginThenLogout(s: RunningServer, identity: Identity): Promise<string> {
   const session = await s.controller.openSession(identity);
-  const revoked = await s.controller.revoke(session.id, 'LOGOUT');
+  const revoked = await s.controller.revoke(session.id, { reason: 'LOGOUT' });
   if (revoked?.revokedReason !== 'LOGOUT') throw new Error('precondition: the logout did not revoke the session');
   return session.id;
 }
@@ -127,7 +127,7 @@ test.serial(
     const [a] = fleet.instances;
     const stolen = await whoami(a, 'eve', 'stolen-key');
     const revokedAt = Date.now();
-    await a.controller.revoke(stolen, 'LOGOUT');
+    await a.controller.revoke(stolen, { reason: 'LOGOUT' });
     const legitimate = await whoami(a, 'eve', 'new-key');
 
     await ageRevocations(a, 1_200);
@@ -165,7 +165,7 @@ test.serial(`a tombstone lasts until the key's expiresAt, then the pruner delete
     a.controller.openSession({ userId: 'kim', sessionKey: 'key-past', expiresAt: past }),
     a.controller.openSession({ userId: 'kim', sessionKey: 'key-none' }),
   ]);
-  await a.controller.revokeUser('kim', 'ADMIN_REVOKED');
+  await a.controller.revokeUser('kim', { reason: 'ADMIN_REVOKED' });
   // Real time, not aged rows: key-past's own expiry (900 ms) must pass before the prune, while the
   // tombstones are compared with the keys' expiries as given.
   await wait(1_300);
@@ -198,7 +198,7 @@ test.serial(
     const fleet = await startFleet(t, databases, { idleTimeout: '1h' }, 1);
     const [a] = fleet.instances;
     const id = await whoami(a, 'nora', 'never-expiring-key');
-    await a.controller.revoke(id, 'LOGOUT');
+    await a.controller.revoke(id, { reason: 'LOGOUT' });
     // A year ago: far past the default retention (30 days), without waiting for it.
     await sql(
       a.controller,

@@ -6,7 +6,7 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { printSchema, specifiedDirectives, type GraphQLSchema } from 'graphql';
 import { Ctx, Field, FieldResolver, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { UniqueSession } from '../src/directive/decorator.js';
 import { UNIQUE_SESSION_EXTENSION } from '../src/directive/enforce.js';
 import { uniqueSessionTransformer } from '../src/directive/transformer.js';

@@ -15,7 +15,7 @@ import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 import { SessionConfigError } from '../src/errors.js';
 import type { RejectEvent, StoreErrorEvent } from '../src/hooks.js';
 import type { SessionControllerOptions } from '../src/options.js';
-import { internalsOf } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { eventually } from './helpers/core.js';
 import {
   failure,
@@ -189,7 +189,7 @@ test('the lease ends at once when its session is revoked (logout)', async (t) =>
   t.deepEqual((await ask(s, 'rita', 'r1', '{ exam }')).data, { exam: 'exam for rita' });
   t.truthy(errorAt(await ask(s, 'rita', 'r2', '{ exam }'), 'exam'));
 
-  await s.controller.revoke(r1, 'LOGOUT');
+  await s.controller.revoke(r1, { reason: 'LOGOUT' });
   t.is(await leaseRows(s, r1), 0, 'revoking deletes the lease in the same transaction');
   t.deepEqual((await ask(s, 'rita', 'r2', '{ exam }')).data, { exam: 'exam for rita' });
   const loggedOut = await failure(s.client('rita', 'r1').request('{ exam }'));

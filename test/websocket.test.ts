@@ -5,7 +5,8 @@
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test, { type ExecutionContext } from 'ava';
-import { internalsOf, type SessionController } from '../src/controller.js';
+import type { SessionController } from '../src/controller.js';
+import { internalsOf } from './helpers/internals.js';
 import { currentSession } from '../src/request-session.js';
 import { eventually, query, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
@@ -128,10 +129,14 @@ for (const [how, reason, revoke] of [
   [
     'an admin revocation',
     'ADMIN_REVOKED',
-    (c: SessionController<TestContext>, id: string) => c.revoke(id, 'ADMIN_REVOKED'),
+    (c: SessionController<TestContext>, id: string) => c.revoke(id, { reason: 'ADMIN_REVOKED' }),
   ],
-  ['a logout', 'LOGOUT', (c: SessionController<TestContext>, id: string) => c.revoke(id, 'LOGOUT')],
-  ["the owner's revokeSession", 'REVOKED', (c: SessionController<TestContext>, id: string) => c.revoke(id, 'REVOKED')],
+  ['a logout', 'LOGOUT', (c: SessionController<TestContext>, id: string) => c.revoke(id, { reason: 'LOGOUT' })],
+  [
+    "the owner's revokeSession",
+    'REVOKED',
+    (c: SessionController<TestContext>, id: string) => c.revoke(id, { reason: 'REVOKED' }),
+  ],
 ] as const) {
   test.serial(`${how} on another instance closes the socket within 1 s: 4401 SESSION_REVOKED:${reason}`, async (t) => {
     const [a, b] = await fleet(t);
@@ -196,7 +201,7 @@ test.serial('bad tokens are closed with 4401 and the code; no token is anonymous
   t.deepEqual(await garbage.closed.then((c) => [c.code, c.reason]), [4401, 'UNAUTHENTICATED']);
 
   const revoked = await a.http.controller.openSession({ userId: 'fay', sessionKey: 'ws-f1' });
-  await a.http.controller.revoke(revoked.id, 'LOGOUT');
+  await a.http.controller.revoke(revoked.id, { reason: 'LOGOUT' });
   const old = client(t, a.ws, { user: 'fay', key: 'ws-f1' });
   t.deepEqual(await old.closed.then((c) => [c.code, c.reason]), [4401, 'SESSION_REVOKED:LOGOUT']);
 
@@ -283,7 +288,7 @@ test.serial(
     });
     t.like(followed.results[0]?.data?.sessionEvents, { type: 'ADMITTED', session: { id: other.id } });
 
-    await b.http.controller.revoke(other.id, 'ADMIN_REVOKED');
+    await b.http.controller.revoke(other.id, { reason: 'ADMIN_REVOKED' });
     await mine.waitFor(2, 3_000);
     t.like(mine.results[1]?.data?.sessionEvents, {
       type: 'REVOKED',

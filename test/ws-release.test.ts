@@ -136,7 +136,7 @@ if (onPostgres) {
 
       proxy.freeze();
       const frozenAt = performance.now();
-      await other.http.controller.revoke(session.id, 'ADMIN_REVOKED');
+      await other.http.controller.revoke(session.id, { reason: 'ADMIN_REVOKED' });
       const closed = await kim.closed;
       const took = closed.at - frozenAt;
       t.log(`closed ${Math.round(took)} ms after the link froze`);

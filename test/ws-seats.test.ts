@@ -38,8 +38,13 @@ for (const [how, end] of [
     (b: LiveInstance, id: string) => b.http.controller.revokeLease('Subscription.ticks', id),
   ],
   [
-    'releaseLease (the session gives it up)',
-    (b: LiveInstance, id: string) => b.http.controller.releaseLease('Subscription.ticks', id),
+    'releaseLease (the session gives it up, over HTTP on the other instance)',
+    async (b: LiveInstance) =>
+      (
+        await b.http
+          .client('ida', 'ida-1')
+          .request<{ releaseLease: boolean }>('mutation { releaseLease(field: "Subscription.ticks") }')
+      ).releaseLease,
   ],
 ] as const) {
   test.serial(

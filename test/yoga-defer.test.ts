@@ -103,7 +103,7 @@ test('a session revoked while a deferred payload is pending gets no more payload
   await eventually(async () => (stream.payloads.length >= 1 ? true : undefined), 30_000);
   t.like(stream.payloads[0], { data: { hello: 'world' }, hasNext: true });
   const revokedAt = performance.now();
-  await server.controller.revoke(sessionId, 'ADMIN_REVOKED');
+  await server.controller.revoke(sessionId, { reason: 'ADMIN_REVOKED' });
   await eventually(async () => (stream.state.completedAt !== undefined ? true : undefined), 30_000);
   t.true(
     stream.state.completedAt! - revokedAt < 1_000,

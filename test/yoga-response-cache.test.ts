@@ -135,7 +135,7 @@ test("a revoked session gets no cached answer: neither another session's nor its
   const own = await ask('{ hello }', 'ann', 'ann-1');
   t.like(own, { hit: true, body: { data: { hello: 'world' } } }, 'the cache works');
   t.truthy(own.etag);
-  await controller.revokeUser('ann', 'ADMIN_REVOKED');
+  await controller.revokeUser('ann', { reason: 'ADMIN_REVOKED' });
 
   const revoked = await ask('{ hello }', 'ann', 'ann-1');
   t.false(revoked.hit);
@@ -152,7 +152,7 @@ test('a revoked session gets no answer from a cache shared with everyone', async
   const { ask, controller } = await serve(t);
   t.is((await ask('{ hello }', 'bob', 'bob-1')).body.data?.hello, 'world');
   t.is((await ask('{ hello }', 'ann', 'ann-1')).body.data?.hello, 'world');
-  await controller.revokeUser('ann', 'ADMIN_REVOKED');
+  await controller.revokeUser('ann', { reason: 'ADMIN_REVOKED' });
   const revoked = await ask('{ hello }', 'ann', 'ann-1');
   t.is(revoked.status, 401);
   t.is(revoked.body.errors?.[0]?.extensions?.code, 'SESSION_REVOKED');

@@ -58,7 +58,7 @@ test('single connection mode: a revoked session’s streams end within 1 s, SESS
     30_000,
   );
   const revokedAt = performance.now();
-  await server.controller.revoke(whoami.slice('alice:'.length), 'LOGOUT');
+  await server.controller.revoke(whoami.slice('alice:'.length), { reason: 'LOGOUT' });
   await Promise.all([quiet.done, busy.done]);
   for (const stream of [quiet, busy]) {
     t.is(stream.state.error, undefined);

@@ -58,7 +58,7 @@ test('a revoked session’s SSE stream ends within 1 s, its last event carrying 
     30_000,
   );
   const revokedAt = performance.now();
-  await server.controller.revoke(id, 'LOGOUT');
+  await server.controller.revoke(id, { reason: 'LOGOUT' });
   await Promise.all([quiet.done, busy.done]);
   for (const stream of [quiet, busy]) {
     t.is(stream.state.error, undefined);

@@ -75,7 +75,7 @@ test('operations on the socket are governed: the session is seen by resolvers, i
     30_000,
   );
   const revokedAt = performance.now();
-  await server.controller.revoke(whoami.slice('alice:'.length), 'LOGOUT');
+  await server.controller.revoke(whoami.slice('alice:'.length), { reason: 'LOGOUT' });
   await Promise.all([quiet.done, busy.done]);
   for (const stream of [quiet, busy]) {
     t.is(stream.state.error, undefined, 'completed');

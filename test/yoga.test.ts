@@ -86,7 +86,7 @@ test('a revoked token gets 401 SESSION_REVOKED with its reason, and is never adm
   const server = await yoga(t, { idleTimeout: '1h' });
   const key = newKey();
   const { whoami } = await server.client('alice', key).request<{ whoami: string }>(WHOAMI);
-  await server.controller.revoke(whoami.slice('alice:'.length), 'LOGOUT');
+  await server.controller.revoke(whoami.slice('alice:'.length), { reason: 'LOGOUT' });
   const revoked = await failure(server.client('alice', key).request(WHOAMI));
   t.like(revoked, { code: 'SESSION_REVOKED', status: 401, extensions: { reason: 'LOGOUT' } });
   // Never admitted again.

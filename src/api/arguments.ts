@@ -10,12 +10,12 @@ import {
   MAX_USER_ID_LENGTH,
   SESSION_STATUSES,
   UUID_PATTERN,
-  type SessionStatus,
+  type SessionStatusValue,
 } from '../vocabulary.js';
 import { decodeCursor, type CursorPosition } from './cursor.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 100;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** PostgreSQL refuses NUL in text, and lone surrogates cannot be encoded: both would fail in SQL. */
@@ -95,12 +95,12 @@ export function subjectType(argument: string, value: unknown): 'USER' | 'GROUP' 
 }
 
 /** Statuses to list: omitted or null = every status; each one ACTIVE, REVOKED or EXPIRED (duplicates are harmless). */
-export function statuses(argument: string, value: unknown): SessionStatus[] | null {
+export function statuses(argument: string, value: unknown): SessionStatusValue[] | null {
   if (value === undefined || value === null) return null;
-  if (!Array.isArray(value) || !value.every((s) => SESSION_STATUSES.includes(s as SessionStatus))) {
+  if (!Array.isArray(value) || !value.every((s) => SESSION_STATUSES.includes(s as SessionStatusValue))) {
     throw badUserInput(argument, `expected a list of ${SESSION_STATUSES.join(', ')}.`);
   }
-  return [...new Set(value as SessionStatus[])];
+  return [...new Set(value as SessionStatusValue[])];
 }
 
 /** An IP address to match exactly, as recorded: 1..64 characters. */

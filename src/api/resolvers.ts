@@ -37,15 +37,16 @@ import type {
  * out rather than imported so that the package's declarations do not load type-graphql's, which
  * import class-validator (docs: README, "Use it in your server").
  */
-export type ResolverClasses = [Function, ...Function[]];
+type ResolverClasses = [Function, ...Function[]];
 
 /**
  * The session API as type-graphql resolver classes bound to one controller's API. The methods
  * use no instance state, so whatever container type-graphql is given may instantiate them.
  *
- * `api` is a function so that the schema can be printed without a running controller.
+ * `api` is a function: the controller's API is read when a resolver runs, never when the schema is
+ * built, so the schema can be printed without a running controller.
  */
-export function createSessionResolvers(
+function createSessionResolvers(
   api: () => SessionApi,
   { subscriptions = false }: SessionResolverOptions = {},
 ): ResolverClasses {
@@ -224,7 +225,7 @@ export function createSessionResolvers(
     : [SessionQueryResolver, SessionMutationResolver];
 }
 
-export interface SessionResolverOptions {
+interface SessionResolverOptions {
   /**
    * Include the `sessionEvents` subscription. type-graphql refuses any subscription unless
    * `buildSchema` is given a `pubSub` (ours does not use it: any PubSub will do), so it is

@@ -11,7 +11,7 @@ import type { LeaseDirectory, LimitRules, SessionDirectory, SessionRuntime } fro
 import type { SessionEvent } from '../runtime/session-events.js';
 import type { LimitRule } from '../store/limit-rule-store.js';
 import type { SessionFilter } from '../store/session-queries.js';
-import type { SessionInfo, SessionStatus } from '../vocabulary.js';
+import type { SessionInfo, SessionStatusValue } from '../vocabulary.js';
 import * as args from './arguments.js';
 import { accessTo, revokeReasonFor } from './authorization.js';
 import { encodeCursor } from './cursor.js';
@@ -368,7 +368,7 @@ export class SessionApi {
     return check;
   }
 
-  private view(session: SessionInfo, caller: Caller, status?: SessionStatus): UserSessionView {
+  private view(session: SessionInfo, caller: Caller, status?: SessionStatusValue): UserSessionView {
     return userSessionView(
       session,
       session.id === caller.sessionId,

@@ -17,12 +17,3 @@ export function sessionTypeDefs(): string {
   librarySdl ??= printSchema(buildSchema(`${uniqueSessionTypeDefs}\n${sessionApiSdl}`));
   return librarySdl;
 }
-
-/** The text of `schema.graphql`: a header, then `sessionTypeDefs()`. */
-export function printedSchemaFile(): string {
-  return `# graphql-session-controller: what the library adds to a GraphQL schema.
-# Generated from the code by \`npm run schema:print\`; do not edit by hand.
-
-${sessionTypeDefs()}
-`;
-}

@@ -3,15 +3,22 @@
  * `schema.graphql`. Both schema styles resolve these same objects: the type-graphql classes in
  * `types/` only describe them, so the operations never load type-graphql.
  */
-import { deviceOf, type SessionDevice } from '../device.js';
+import { deviceOf, type SessionDeviceView } from '../device.js';
 import { expiresAt, sessionState } from '../policy/admission.js';
-import type { Limit, LimitSubject, SessionInfo, SessionScope, SessionStatus, Timeouts } from '../vocabulary.js';
+import type {
+  Limit,
+  LimitSubjectValue,
+  SessionInfo,
+  SessionScope,
+  SessionStatusValue,
+  Timeouts,
+} from '../vocabulary.js';
 
 /** `UserSession`: one session as the API shows it, never its key nor the key's digest. */
 export interface UserSessionView {
   id: string;
   userId: string;
-  status: SessionStatus;
+  status: SessionStatusValue;
   current: boolean;
   createdAt: Date;
   lastSeenAt: Date;
@@ -24,7 +31,7 @@ export interface UserSessionView {
   /** The user id of the caller that revoked it; `null` for evictions and code without a caller. */
   revokedBy: string | null;
   /** Read from `userAgent` when shown; `null` without one. */
-  device: SessionDevice | null;
+  device: SessionDeviceView | null;
 }
 
 /** `SessionLease`: a session's seat on a `@uniqueSession` field. */
@@ -57,7 +64,7 @@ export interface SessionStatsView {
 }
 
 export interface SessionLimitRuleView {
-  subjectType: LimitSubject;
+  subjectType: LimitSubjectValue;
   subject: string;
   maxSessions: Limit;
 }
@@ -71,7 +78,7 @@ export function userSessionView(
   current: boolean,
   timeouts: Timeouts,
   now: number,
-  status: SessionStatus = sessionState(session, now, timeouts).status,
+  status: SessionStatusValue = sessionState(session, now, timeouts).status,
 ): UserSessionView {
   return {
     id: session.id,

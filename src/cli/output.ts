@@ -23,7 +23,7 @@ export function sessionJson(view: UserSessionView): SessionRecordJson {
 }
 
 /** `2026-11-28 05:30:12Z`: UTC to the second, readable in a table. */
-export function time(value: Date | null): string {
+function time(value: Date | null): string {
   return value ? `${value.toISOString().slice(0, 19).replace('T', ' ')}Z` : '';
 }
 
@@ -31,7 +31,7 @@ export function time(value: Date | null): string {
  * Columns padded to their widest cell, two spaces apart; the last column is not padded. Every
  * cell is printed with its control characters escaped (printable.ts): cells come from the database.
  */
-export function table(header: string[], cells: string[][]): string {
+function table(header: string[], cells: string[][]): string {
   const rows = cells.map((row) => row.map(printable));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>

@@ -16,17 +16,17 @@ import {
   MAX_USER_ID_LENGTH,
   SESSION_STATUSES,
   UUID_PATTERN,
-  type LimitSubject,
-  type SessionStatus,
+  type LimitSubjectValue,
+  type SessionStatusValue,
 } from '../vocabulary.js';
 import { withoutPasswords } from '../connection-string.js';
 import { OPTION_DEFAULTS } from '../option-defaults.js';
 import { count, json, type Output, rulesTable, sessionJson, sessionsTable } from './output.js';
 import { printable } from './printable.js';
 
-export const EXIT_OK = 0;
-export const EXIT_NOT_FOUND = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_NOT_FOUND = 1;
+const EXIT_USAGE = 2;
 
 /** What the command line needs from its surroundings. */
 export interface CliEnvironment {
@@ -287,7 +287,13 @@ function buildProgram(environment: CliEnvironment): Command {
     .argument('<subject>', 'the user id or group name', userIdArgument)
     .argument('<max>', 'sessions allowed (a whole number >= 0), or unlimited', maxArgument)
     .action(
-      async (subjectType: LimitSubject, subject: string, maxSessions: number | null, _options, command: Command) => {
+      async (
+        subjectType: LimitSubjectValue,
+        subject: string,
+        maxSessions: number | null,
+        _options,
+        command: Command,
+      ) => {
         const rule = await withStore(command, (ops) => ops.rules.set({ subjectType, subject, maxSessions }));
         const max =
           rule.maxSessions === null ? 'unlimited' : `${rule.maxSessions} session${rule.maxSessions === 1 ? '' : 's'}`;
@@ -300,7 +306,7 @@ function buildProgram(environment: CliEnvironment): Command {
     .description('Remove a rule.')
     .argument('<type>', 'user or group', subjectTypeArgument)
     .argument('<subject>', 'the user id or group name', userIdArgument)
-    .action(async (subjectType: LimitSubject, subject: string, _options, command: Command) => {
+    .action(async (subjectType: LimitSubjectValue, subject: string, _options, command: Command) => {
       const removed = await withStore(command, (ops) => ops.rules.remove(subjectType, subject));
       if (!removed) throw notFound(`No rule for ${subjectType} ${subject}.`);
       output.out(`Removed the rule for ${subjectType} ${printable(subject)}.\n`);
@@ -333,7 +339,7 @@ async function listSessions(
   ops: Operations,
   options: { user?: string; status: string; limit: number },
 ): Promise<{ views: UserSessionView[]; more: boolean }> {
-  const statuses = options.status === 'ALL' ? null : [options.status as SessionStatus];
+  const statuses = options.status === 'ALL' ? null : [options.status as SessionStatusValue];
   const views: UserSessionView[] = [];
   let after = null;
   for (;;) {
@@ -399,7 +405,7 @@ function noteArgument(value: string): string {
 
 function statusArgument(value: string): string {
   const status = value.toUpperCase();
-  if (status !== 'ALL' && !SESSION_STATUSES.includes(status as SessionStatus)) {
+  if (status !== 'ALL' && !SESSION_STATUSES.includes(status as SessionStatusValue)) {
     throw new InvalidArgumentError(`expected one of ${[...SESSION_STATUSES, 'ALL'].join(', ')}.`);
   }
   return status;
@@ -413,7 +419,7 @@ function limitArgument(value: string): number {
   return n;
 }
 
-function subjectTypeArgument(value: string): LimitSubject {
+function subjectTypeArgument(value: string): LimitSubjectValue {
   const type = value.toUpperCase();
   if (type !== 'USER' && type !== 'GROUP') throw new InvalidArgumentError('expected user or group.');
   return type;

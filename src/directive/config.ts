@@ -10,7 +10,7 @@ import { LIMIT_POLICIES, type LimitPolicy, SESSION_SCOPES, type SessionScope } f
 export type { UniqueSessionConfig, UniqueSessionOptions } from '../policy/lease.js';
 
 /** The directive's SDL defaults, in one place. */
-export const UNIQUE_SESSION_DEFAULTS: Readonly<UniqueSessionConfig> = Object.freeze({
+const UNIQUE_SESSION_DEFAULTS: Readonly<UniqueSessionConfig> = Object.freeze({
   max: 1,
   scope: 'USER',
   onLimit: 'REJECT_NEW',

@@ -15,7 +15,7 @@ type PromClient = typeof import('prom-client');
 type Registry = import('prom-client').Registry;
 
 /** The store is asked for the active-session gauge at most this often. */
-export const ACTIVE_SESSIONS_EVERY_MS = 5_000;
+const ACTIVE_SESSIONS_EVERY_MS = 5_000;
 
 /** Seconds; admissions are one short transaction, so the interesting part is below 100 ms. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -43,7 +43,7 @@ export interface SessionMetrics {
 }
 
 /** The metric names, as docs/contract.md §9 fixes them. */
-export const METRIC_NAMES = [
+const METRIC_NAMES = [
   'gsc_admissions_total',
   'gsc_revocations_total',
   'gsc_lease_refusals_total',

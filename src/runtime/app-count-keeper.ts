@@ -5,11 +5,11 @@
 import type { AppCountStore, Reconciliation, SweepCursor } from '../store/app-count-store.js';
 
 /** How often a sweep pass starts (after the previous one ends): the counter's lag behind expiry. */
-export const SWEEP_EVERY_MS = 30_000;
+const SWEEP_EVERY_MS = 30_000;
 /** The pause between two batches of one pass, so that a pass over many sessions is spread out. */
-export const SWEEP_PAUSE_MS = 50;
+const SWEEP_PAUSE_MS = 50;
 /** How often the counter is checked against the rows (writes that bypassed the triggers). */
-export const RECONCILE_EVERY_MS = 10 * 60_000;
+const RECONCILE_EVERY_MS = 10 * 60_000;
 
 /**
  * Keeps the app count close to the live count on instances that enforce an app cap: sweeps

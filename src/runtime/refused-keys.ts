@@ -10,7 +10,7 @@ import type { ExpiryReason, RevokeReason, SessionLimitLevel } from '../vocabular
  * transaction per this interval per instance while it keeps retrying, and is admitted at most
  * this long after a seat frees (docs/design.md, "Refused keys").
  */
-export const LIMIT_MEMORY_MS = 1_000;
+const LIMIT_MEMORY_MS = 1_000;
 
 /** What this instance remembers about a key it refused. */
 export type Refusal =

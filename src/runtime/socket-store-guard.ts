@@ -12,7 +12,7 @@ import { CLOSE_CODES } from './connections.js';
 import { STALE_CHECK_DEADLINE_MS, withDeadline } from './sessions.js';
 
 /** How often the open sockets' instance checks that its view of revocations is fresh. */
-export const SOCKET_STALENESS_CHECK_MS = 200;
+const SOCKET_STALENESS_CHECK_MS = 200;
 
 export interface RevocationFeed {
   isFresh(now?: number): boolean;

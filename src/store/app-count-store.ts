@@ -11,13 +11,13 @@ import type { SqlRunner } from './sql.js';
  * Counted sessions one sweep statement looks at (in creation order, from a cursor): a pass over
  * all of them is spread over many short statements, so the sweep never holds a core for long.
  */
-export const SWEEP_BATCH_SIZE = 10_000;
+const SWEEP_BATCH_SIZE = 10_000;
 /**
  * The sweep leaves a session counted this long after it expired: a touch that was on its way
  * (another instance served the session just before its expiry, and its flush is late) still
  * lands and keeps the session alive. A swept session takes no more touches.
  */
-export const SWEEP_GRACE_MS = 10_000;
+const SWEEP_GRACE_MS = 10_000;
 
 /** Where a sweep pass stands: the last counted session it looked at, by (created_at, id). */
 export interface SweepCursor {

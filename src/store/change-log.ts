@@ -9,7 +9,10 @@ import { type Database, readConnectionUrl } from './database.js';
 import { PrimaryLocator } from './primary-locator.js';
 import type { Sql } from './sql.js';
 
-/** The NOTIFY channel that carries revocations between instances. */
+/**
+ * The NOTIFY channel that carries revocations between instances.
+ * @internal exported for a test that notifies on it directly (test/fleet-revocation.test.ts).
+ */
 export const CHANGE_CHANNEL = 'gsc_changes';
 
 /** A revocation as the change feed spreads it: the key's digest (never the key), the session and its user. */

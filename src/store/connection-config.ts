@@ -38,7 +38,7 @@ export interface ConnectionConfig {
 }
 
 /** How long a connection attempt may take when the URL gives no `connect_timeout`. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const DEFAULT_PORT = 5432;
 const HOST_STAND_IN = 'gsc-host-stand-in';
 const SCHEME = /^(postgres(?:ql)?:\/\/)([^/?#]*)(.*)$/s;

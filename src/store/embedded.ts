@@ -13,6 +13,7 @@ import { sessionOrmOptions } from './orm-options.js';
 /**
  * The store's ORM on a PGlite instance the caller owns (and closes): the way for several
  * controllers in one process to share one embedded database (pass the ORM as `database`).
+ * @internal exported for the build's snapshot (scripts/embedded-snapshot.ts) and the tests.
  */
 export function embeddedOrm(pglite: PGlite): Promise<MikroORM> {
   return MikroORM.init({
@@ -26,6 +27,7 @@ export function embeddedOrm(pglite: PGlite): Promise<MikroORM> {
 /**
  * The file name of a migrated, empty embedded database, named after the migrations it holds.
  * `npm run build` dumps one next to the compiled code (scripts/embedded-snapshot.ts).
+ * @internal exported for that script.
  */
 export function snapshotFileName(): string {
   const migrations = createHash('sha256')
@@ -35,7 +37,7 @@ export function snapshotFileName(): string {
 }
 
 /** Where the package keeps the snapshot: `dist/embedded/` (absent when running from sources). */
-export const snapshotDirectory = new URL('../../embedded/', import.meta.url);
+const snapshotDirectory = new URL('../../embedded/', import.meta.url);
 
 async function snapshot(): Promise<Blob | undefined> {
   try {

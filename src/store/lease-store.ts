@@ -52,7 +52,7 @@ export interface LeaseHolding {
 }
 
 /** The most holders `holdings` lists: the most recently used. */
-export const MAX_LISTED_HOLDINGS = 1_000;
+const MAX_LISTED_HOLDINGS = 1_000;
 
 /**
  * Persistence and atomicity of `@uniqueSession` leases (docs/contract.md rule 6). A lease is live while

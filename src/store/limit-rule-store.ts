@@ -3,18 +3,18 @@
  * its own transaction, so a change here takes effect at the next admission on every instance
  * without any notification.
  */
-import type { LimitSubject } from '../vocabulary.js';
+import type { LimitSubjectValue } from '../vocabulary.js';
 import type { Sql } from './sql.js';
 
 export interface LimitRule {
-  subjectType: LimitSubject;
+  subjectType: LimitSubjectValue;
   subject: string;
   /** `null` = unlimited. */
   maxSessions: number | null;
 }
 
 interface RuleRow {
-  subject_type: LimitSubject;
+  subject_type: LimitSubjectValue;
   subject: string;
   max_sessions: number | null;
 }
@@ -50,7 +50,7 @@ export class LimitRuleStore {
   }
 
   /** Removes the rule for one subject; `false` if there was none. */
-  async remove(subjectType: LimitSubject, subject: string): Promise<boolean> {
+  async remove(subjectType: LimitSubjectValue, subject: string): Promise<boolean> {
     const rows = await this.sql.all<{ subject: string }>(
       'delete from gsc_limit_rule r where r.subject_type = ? and r.subject = ? returning r.subject',
       [subjectType, subject],

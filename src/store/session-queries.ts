@@ -2,7 +2,7 @@
  * Read queries of the session API. They select the public columns only: `key_hash` never leaves
  * the store through here, so no API response can carry it by mistake.
  */
-import type { SessionInfo, SessionStatus, Timeouts } from '../vocabulary.js';
+import type { SessionInfo, SessionStatusValue, Timeouts } from '../vocabulary.js';
 import { aliveCondition, deadCondition, MILLISECONDS, type Condition } from './conditions.js';
 import { PUBLIC_SESSION_COLUMNS, toPublicSession, type PublicSessionRow } from './rows.js';
 import type { Sql } from './sql.js';
@@ -28,14 +28,14 @@ export interface SessionFilter {
   /** One user's sessions; `null`: every user's. */
   userId: string | null;
   /** Sessions in any of these statuses (by the database clock); `null`: every status. */
-  statuses: readonly SessionStatus[] | null;
+  statuses: readonly SessionStatusValue[] | null;
   /** Sessions admitted from this address. */
   ipAddress: string | null;
 }
 
 export interface SessionPage {
   /** Each with its status as the database clock decides it, the same clock the filter used. */
-  sessions: Array<{ session: SessionInfo; status: SessionStatus; position: PagePosition }>;
+  sessions: Array<{ session: SessionInfo; status: SessionStatusValue; position: PagePosition }>;
   hasNextPage: boolean;
 }
 
@@ -73,7 +73,7 @@ export class SessionQueries {
     const where = this.historyCondition(query);
     const alive = aliveCondition(this.timeouts);
     const keyset = query.after ? 'and (s.created_at, s.id) < (?::timestamptz, ?::uuid)' : '';
-    const rows = await this.sql.all<PublicSessionRow & { position: string; status: SessionStatus }>(
+    const rows = await this.sql.all<PublicSessionRow & { position: string; status: SessionStatusValue }>(
       `select ${PUBLIC_SESSION_COLUMNS}, ${POSITION} as position,
               case when s.revoked_at is not null then 'REVOKED' when ${alive.sql} then 'ACTIVE' else 'EXPIRED' end as status
          from gsc_session s
@@ -265,7 +265,7 @@ export class SessionQueries {
 }
 
 /** Sessions in any of `statuses`, by the database clock (docs/contract.md §2). */
-function statusCondition(statuses: readonly SessionStatus[], timeouts: Timeouts): Condition {
+function statusCondition(statuses: readonly SessionStatusValue[], timeouts: Timeouts): Condition {
   const wanted = new Set(statuses);
   if (wanted.size === 3) return { sql: 'true', params: [] };
   const alive = aliveCondition(timeouts);

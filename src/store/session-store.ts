@@ -10,7 +10,7 @@ import {
   MAX_NOTE_LENGTH,
   type Limit,
   type LimitPolicy,
-  type LimitSubject,
+  type LimitSubjectValue,
   type RevokeReason,
   type SessionLimitLevel,
   type Timeouts,
@@ -64,14 +64,14 @@ interface AdmitRow {
  * the app lock exclusively and may count; the others wait here, in memory, instead of holding a
  * pooled connection while they wait for the lock (so no caller times out waiting for a connection).
  */
-export const NEAR_CAP_CONCURRENCY = 2;
+const NEAR_CAP_CONCURRENCY = 2;
 /** Once an instance has seen the app near its cap, it skips the shared-lock attempt this long. */
 const NEAR_CAP_MEMORY_MS = 1_000;
 
 interface AdmissionFacts {
   existing: SessionRow | null;
   tombstone: RevokeReason | null;
-  rules: Array<{ type: LimitSubject; max: number | null }>;
+  rules: Array<{ type: LimitSubjectValue; max: number | null }>;
   user_active: Array<{ id: string }>;
   app_active: number | string;
 }

@@ -24,7 +24,7 @@ const hostTypeDefs = /* GraphQL */ `
   }
 `;
 
-export function schemaFor(style: SchemaStyle) {
+function schemaFor(style: SchemaStyle) {
   return async (controller: SessionController<TestContext>) => {
     if (style === 'type-graphql') return buildSchema({ resolvers: sessionResolvers(controller), validate: false });
     return makeExecutableSchema({
@@ -66,7 +66,7 @@ function fetchWithoutKeepAlive(url: string, init: RequestInit = {}): Promise<Res
 }
 
 /** Every response body the API clients received, for the secrets scan. */
-export class Recorder {
+class Recorder {
   readonly bodies: string[] = [];
   /** Raw keys handed to clients, and their digests: neither may ever come back. */
   readonly secrets = new Set<string>();
@@ -138,11 +138,11 @@ export function newKey(label = 'key'): string {
   return `${label}-${process.pid}-${counter}-${Math.random().toString(36).slice(2)}`;
 }
 
-export const SESSION_FIELDS = /* GraphQL */ `
+const SESSION_FIELDS = /* GraphQL */ `
   id userId status current createdAt lastSeenAt expiresAt ipAddress userAgent revokedAt revokedReason revokedNote
 `;
 
-export const LIST = /* GraphQL */ `
+const LIST = /* GraphQL */ `
   query List($userId: ID, $first: Int, $after: String) {
     activeSessions(userId: $userId, first: $first, after: $after) {
       totalCount

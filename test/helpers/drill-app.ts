@@ -20,7 +20,7 @@ const hostTypeDefs = /* GraphQL */ `
 `;
 
 /** The session API beside a host schema with a login that admits through `openSession`. */
-export function drillSchema(controller: SessionController<TestContext>) {
+function drillSchema(controller: SessionController<TestContext>) {
   return makeExecutableSchema({
     typeDefs: [controller.typeDefs, hostTypeDefs],
     resolvers: [

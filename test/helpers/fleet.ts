@@ -7,7 +7,7 @@ import type { DatabaseOption } from '../../src/options.js';
 import { migrateDatabase } from '../../src/store/database.js';
 import { embeddedOrm } from '../../src/store/embedded.js';
 import { sqlRunner } from '../../src/store/sql.js';
-import { internalsOf } from '../../src/controller.js';
+import { internalsOf } from './internals.js';
 import { createTestDatabase, onPostgres } from './database.js';
 import { failure, startTestServer, type RunningServer, type TestContext } from './server.js';
 

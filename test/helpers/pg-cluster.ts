@@ -8,7 +8,7 @@ import pg from 'pg';
 const run = promisify(execFile);
 
 /** Every drill cluster's name starts with this; nothing else is ever stopped or dropped. */
-export const DRILL_CLUSTER_PREFIX = 'gscdrill_';
+const DRILL_CLUSTER_PREFIX = 'gscdrill_';
 
 /** The shared cluster: never started, stopped, frozen nor dropped by this harness. */
 const SHARED_CLUSTER = 'main';
@@ -73,7 +73,7 @@ export function listClusters(): Array<{ version: string; name: string; port: num
  * Drops drill clusters left behind by a process that no longer runs (their name carries its
  * pid). Clusters of drills running now, in this process or another, are left alone.
  */
-export function dropStaleDrillClusters(): string[] {
+function dropStaleDrillClusters(): string[] {
   const dropped: string[] = [];
   for (const c of listClusters()) {
     const match = new RegExp(`^${DRILL_CLUSTER_PREFIX}(\\d+)_[0-9a-f]+$`).exec(c.name);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Debian's pgbouncer (`apt-get install pgbouncer`; .ci/run installs it). */
-export const PGBOUNCER = '/usr/sbin/pgbouncer';
+const PGBOUNCER = '/usr/sbin/pgbouncer';
 
 /** Whether a pgbouncer binary is there to start. */
 export function pgbouncerInstalled(): boolean {

@@ -20,7 +20,7 @@ import { alive, freePort, postgresVersion, queryOnce, signalTree } from './pg-cl
 const run = promisify(execFile);
 
 /** Every replication set's directory under the temp dir starts with this; nothing else is removed. */
-export const REPLICATION_DIR_PREFIX = 'gscrepl_';
+const REPLICATION_DIR_PREFIX = 'gscrepl_';
 
 /** PostgreSQL's binaries: the newest version installed (15 on this project's machines). */
 const BIN = `/usr/lib/postgresql/${postgresVersion()}/bin`;
@@ -92,7 +92,7 @@ function removeSetSync(dir: string): void {
 }
 
 /** Removes replication sets left by processes that no longer run; sets of running processes stay. */
-export function removeStaleReplicationSets(): string[] {
+function removeStaleReplicationSets(): string[] {
   const removed: string[] = [];
   for (const entry of readdirSync(tmpdir())) {
     const match = new RegExp(`^${REPLICATION_DIR_PREFIX}(\\d+)_[0-9a-f]+$`).exec(entry);

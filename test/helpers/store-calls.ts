@@ -1,4 +1,5 @@
-import { internalsOf, type SessionController } from '../../src/controller.js';
+import type { SessionController } from '../../src/controller.js';
+import { internalsOf } from './internals.js';
 
 /** Counts a controller's admission transactions and session look-ups from now on (tests, bench). */
 export function countStoreCalls(controller: SessionController<any>): { admit: number; lookup: number } {

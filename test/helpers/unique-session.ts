@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 import type { RunningServer, TestContext } from './server.js';
 
 /** A schema-first schema with governed fields of every kind, beside ungoverned ones. */
-export const governedTypeDefs = /* GraphQL */ `
+const governedTypeDefs = /* GraphQL */ `
   type Query {
     hello: String!
     me: String

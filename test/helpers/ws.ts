@@ -62,7 +62,7 @@ export async function startWsServer(
   };
 }
 
-export interface Closed {
+interface Closed {
   code: number;
   reason: string;
   at: number;

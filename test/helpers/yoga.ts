@@ -16,7 +16,7 @@ import { identityFromHeaders, type TestContext } from './server.js';
  * (`controller.typeDefs` + `controller.resolverMap`), `@uniqueSession` fields made enforced by
  * `controller.transformSchema`, and subscriptions (Yoga serves them over SSE).
  */
-export const yogaTypeDefs = /* GraphQL */ `
+const yogaTypeDefs = /* GraphQL */ `
   type Query {
     hello: String!
     whoami: String

@@ -91,7 +91,7 @@ class AppResolver {
   @Mutation(() => Boolean)
   async logout(@Ctx() ctx: MyContext): Promise<boolean> {
     // requireSession: an anonymous caller gets UNAUTHENTICATED (401).
-    await sessions.revoke(requireSession(ctx).id, 'LOGOUT');
+    await sessions.revoke(requireSession(ctx).id, { reason: 'LOGOUT' });
     return true;
   }
 }

@@ -98,7 +98,7 @@ const resolvers = {
     },
     logout: async (_: unknown, __: unknown, ctx: MyContext) => {
       // requireSession: an anonymous caller gets UNAUTHENTICATED (401).
-      await sessions.revoke(requireSession(ctx).id, 'LOGOUT');
+      await sessions.revoke(requireSession(ctx).id, { reason: 'LOGOUT' });
       return true;
     },
   },

@@ -1,7 +1,7 @@
 /** `SessionDevice` as a type-graphql class: what a session's user agent says about its device. */
 import 'reflect-metadata';
 import { Field, ObjectType, registerEnumType } from 'type-graphql';
-import type { SessionDevice as SessionDeviceView } from '../../device.js';
+import type { SessionDeviceView } from '../../device.js';
 
 /** What kind of device a session's user agent names (docs/contract.md §9); the values are the contract's, in lower case. */
 export enum SessionDeviceType {

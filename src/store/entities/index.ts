@@ -5,8 +5,6 @@ import { SessionLimitRuleRecord } from './session-limit-rule-record.js';
 import { SessionRecord } from './session-record.js';
 import { TombstoneRecord } from './tombstone-record.js';
 
-export { AppCounterRecord, SessionLeaseRecord, SessionLimitRuleRecord, SessionRecord, TombstoneRecord };
-
 /** Register these in a host-owned MikroORM instance passed as `database`. */
 export const sessionEntities = [
   SessionRecord,

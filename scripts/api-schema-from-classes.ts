@@ -5,19 +5,22 @@
 import 'reflect-metadata';
 import { printSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
-import { createSessionResolvers } from './resolvers.js';
+import type { SessionApi } from '../src/api/session-api.js';
+import { sessionResolvers } from '../src/api/resolvers.js';
 
 /**
  * The session API's SDL as the type-graphql classes define it: the source of truth that
- * `npm run schema:print` writes into `sdl.ts` (for schema-first servers, which must not need
+ * `npm run schema:print` writes into `src/api/sdl.ts` (for schema-first servers, which must not need
  * type-graphql) and that a test compares with it.
  */
 export function printApiSchemaFromClasses(): string {
   return printSchema(
     buildSchemaSync({
-      resolvers: createSessionResolvers(
-        () => {
-          throw new Error('this schema is for printing only');
+      resolvers: sessionResolvers(
+        {
+          get api(): SessionApi {
+            throw new Error('this schema is for printing only');
+          },
         },
         { subscriptions: true },
       ),

@@ -75,7 +75,7 @@ try {
   const pool = new pg.Pool({ connectionString: db.url, max: CONCURRENCY });
   pool.on('error', () => {});
   try {
-    // The same steps as SessionStore.admit for a user without rules and no app cap.
+    // The same steps as SessionTable.admit for a user without rules and no app cap.
     await db.query(`create function bench_admit(p_user text, p_key text, p_limit int) returns uuid language plpgsql as $$
       declare active int; found uuid; created uuid;
       begin

@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * - `gsc_admit(...)`: admission in one round trip. Takes the locks, reads the facts, decides
  *   (the same rules as src/policy/admission.ts, which stays the reference: test/admission-sql.test.ts
  *   checks that both agree) and inserts, or answers why not. Eviction is left to the
- *   multi-statement path in src/store/session-store.ts (`FALLBACK`).
+ *   multi-statement path in src/store/session-table.ts (`FALLBACK`).
  * - `gsc_app_counter`: the app-wide count of counted sessions (not revoked, not exempt, not found
  *   expired by the sweep), in shards, kept by statement triggers on every write to gsc_session
  *   whoever makes it (a bulk import, a restore, an operator's UPDATE), corrected by the periodic

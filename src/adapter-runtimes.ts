@@ -15,7 +15,7 @@ export interface AdapterRuntimes extends RequestGateRuntimes {
   /** Seats held by a long subscription are refreshed well within `leaseTtl`. */
   leaseTtlMs: number;
   /** The kill switch: `false` serves operations without governing them (directives are inert). */
-  governs: boolean;
+  enabled: boolean;
 }
 
 /** A controller, as the adapters see it. */

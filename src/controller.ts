@@ -22,7 +22,7 @@ import {
   registerMetrics,
   type SessionMetrics,
 } from './metrics/prometheus.js';
-import { inertPlugin, sessionPlugin } from './plugin.js';
+import { disabledPlugin, sessionPlugin } from './plugin.js';
 import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { AppCountKeeper } from './runtime/app-count-keeper.js';
 import { ChangeFeed } from './runtime/change-feed.js';
@@ -30,7 +30,7 @@ import { ConnectionRegistry } from './runtime/connections.js';
 import { DbClock } from './runtime/db-clock.js';
 import { HostFunctions } from './runtime/host-functions.js';
 import { LiveOperations } from './runtime/live-operations.js';
-import { SEAT_CHECK_INTERVAL_MS, SeatKeeper } from './runtime/seat-keeper.js';
+import { LEASE_CHECK_INTERVAL_MS, LeaseKeeper } from './runtime/lease-keeper.js';
 import { SocketStoreGuard } from './runtime/socket-store-guard.js';
 import { ChangeFanOut } from './runtime/fan-out.js';
 import { SessionEventHub } from './runtime/session-events.js';
@@ -40,7 +40,7 @@ import { SessionCache } from './runtime/session-cache.js';
 import { type Governance, Sessions } from './runtime/sessions.js';
 import { SessionTouches } from './runtime/session-touches.js';
 import { MissingDatabaseError, openDatabase } from './store/database.js';
-import type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
+import type { LeaseHolding, LeaseInfo } from './store/lease-table.js';
 import { Store } from './store/store.js';
 import type { RevokeOptions, RevokeUserOptions, SessionInfo } from './vocabulary.js';
 
@@ -60,7 +60,7 @@ export interface SessionPlugin {
 }
 
 /** Behind the kill switch explicit admissions are still recorded, but no cap applies. */
-const NO_CAPS: Governance = { limits: { appLimit: null, defaultUserLimit: null }, limitFor: undefined };
+const DISABLED_GOVERNANCE: Governance = { limits: { appLimit: null, defaultUserLimit: null }, limitFor: undefined };
 
 /**
  * The one object a host creates. It only assembles: the store, the session and lease runtimes,
@@ -77,7 +77,7 @@ export class SessionController<TContext = any> {
   private readonly connections: ConnectionRegistry;
   private readonly events: SessionEventHub;
   private readonly liveOperations = new LiveOperations();
-  private readonly seats: SeatKeeper;
+  private readonly leaseKeeper: LeaseKeeper;
   private readonly socketGuard: SocketStoreGuard;
   private readonly log: Log;
   private readonly hooks: HookRunner;
@@ -100,7 +100,7 @@ export class SessionController<TContext = any> {
           limits: { appLimit: options.appLimit, defaultUserLimit: options.defaultUserLimit },
           limitFor: options.limitFor,
         }
-      : NO_CAPS;
+      : DISABLED_GOVERNANCE;
     // Built in the order they need each other: every part is complete when it is constructed.
     const clock = this.clock;
     const cache = new SessionCache(options.cacheSize);
@@ -113,7 +113,7 @@ export class SessionController<TContext = any> {
     );
     this.connections = new ConnectionRegistry(options.timeouts, clock, this.touches, options.touchIntervalMs);
     this.events = new SessionEventHub(
-      store.queries,
+      store.reads,
       store.changes,
       { timeouts: options.timeouts, syncIntervalMs: options.syncIntervalMs, dbNow: () => clock.now() },
       (operation, error) => hooks.storeFailed(operation, error),
@@ -138,7 +138,7 @@ export class SessionController<TContext = any> {
       this.log,
     );
     this.sessions = new Sessions(options, governance.limits, {
-      store: store.sessions,
+      table: store.sessions,
       hooks,
       host,
       clock,
@@ -148,7 +148,7 @@ export class SessionController<TContext = any> {
       changes: this.feed,
     });
     this.leases = new Leases(options, store.leases, this.sessions, hooks);
-    this.seats = new SeatKeeper(this.leases, Math.min(SEAT_CHECK_INTERVAL_MS, options.leaseTtlMs / 3));
+    this.leaseKeeper = new LeaseKeeper(this.leases, Math.min(LEASE_CHECK_INTERVAL_MS, options.leaseTtlMs / 3));
     this.socketGuard = new SocketStoreGuard(this.feed, this.connections, options.failMode);
     this.pruner = new Pruner(store.pruning, (error) => hooks.storeFailed('prune', error));
     this.appCount = new AppCountKeeper(store.appCount, (operation, error) => hooks.storeFailed(operation, error));
@@ -222,7 +222,7 @@ export class SessionController<TContext = any> {
 
   /** The Apollo Server plugin that enforces the app- and user-level caps. */
   plugin(): SessionPlugin {
-    if (!this.options.enabled) return inertPlugin();
+    if (!this.options.enabled) return disabledPlugin();
     return sessionPlugin({
       sessions: this.sessions,
       leases: this.leases,
@@ -279,9 +279,9 @@ export class SessionController<TContext = any> {
         connections: this.connections,
         maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
         operations: this.liveOperations,
-        seats: this.seats,
+        leaseKeeper: this.leaseKeeper,
         storeGuard: this.socketGuard,
-        governs: this.options.enabled,
+        enabled: this.options.enabled,
         logError: (message) => this.log.error(message),
       },
       options,
@@ -296,7 +296,7 @@ export class SessionController<TContext = any> {
       connections: this.connections,
       maxApiCallsPerRequest: this.options.api.maxCallsPerRequest,
       leaseTtlMs: this.options.leaseTtlMs,
-      governs: this.options.enabled,
+      enabled: this.options.enabled,
     };
   }
 
@@ -400,7 +400,7 @@ export class SessionController<TContext = any> {
    * seat there.
    */
   revokeLease(field: string, sessionId: string): Promise<boolean> {
-    return this.leases.endSeat(field, sessionId);
+    return this.leases.endLease(field, sessionId);
   }
 
   /**
@@ -442,7 +442,7 @@ export class SessionController<TContext = any> {
     return {
       observe: (observer) => this.hooks.observe(observer),
       cachedSessions: () => this.sessions.cachedSessions,
-      activeSessions: () => this.sessions.guard('metrics', () => this.store.queries.countActiveSessions()),
+      activeSessions: () => this.sessions.guard('metrics', () => this.store.reads.countActiveSessions()),
     };
   }
 
@@ -488,7 +488,7 @@ export class SessionController<TContext = any> {
       ),
     );
     this.socketGuard.stop();
-    this.seats.stop();
+    this.leaseKeeper.stop();
     this.connections.stop();
     this.events.stop();
     const lost = await this.touches.stop(flushDeadline);

@@ -17,7 +17,7 @@ export type { DatabaseOption, Duration, HostOrm, SessionControllerOptions } from
 export { currentSession, requireSession, type CurrentSession } from './request-session.js';
 export { sessionOrmOptions } from './store/orm-options.js';
 export { sessionEntities } from './store/entities/index.js';
-export type { LeaseHolding, LeaseInfo } from './store/lease-store.js';
+export type { LeaseHolding, LeaseInfo } from './store/lease-table.js';
 export type { PruneResult } from './runtime/pruner.js';
 export type { MetricsOptions, MetricsRegistry, SessionMetrics } from './metrics/prometheus.js';
 export type { UniqueSessionOptions } from './directive/config.js';

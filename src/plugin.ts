@@ -5,7 +5,7 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import { markLibraryTypesNotCacheable } from './api/cache-hints.js';
-import { assertUniqueSessionEnforced, markSchemaInert } from './directive/enforce.js';
+import { assertUniqueSessionEnforced, markSchemaDisabled } from './directive/enforce.js';
 import { isLibraryError, subscriptionOverHttp } from './errors.js';
 import { isThenable } from './hooks.js';
 import type { Logger } from './logger.js';
@@ -92,10 +92,10 @@ export function sessionPlugin({
  * baseline is the bare server. At start, the schema is marked so that its `@uniqueSession`
  * fields resolve as if undecorated.
  */
-export function inertPlugin(): ApolloServerPlugin<any> {
+export function disabledPlugin(): ApolloServerPlugin<any> {
   return {
     async serverWillStart({ schema }) {
-      markSchemaInert(schema);
+      markSchemaDisabled(schema);
       // Caps are off, but sessions are still each caller's own.
       markLibraryTypesNotCacheable(schema);
     },

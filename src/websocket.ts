@@ -32,9 +32,9 @@ import { setRequestSession } from './request-session.js';
 import { CLOSE_CODES, type ConnectionRegistry } from './runtime/connections.js';
 import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
 import type { LiveOperation, LiveOperations } from './runtime/live-operations.js';
-import type { SeatKeeper } from './runtime/seat-keeper.js';
+import type { LeaseKeeper } from './runtime/lease-keeper.js';
 import type { SocketStoreGuard } from './runtime/socket-store-guard.js';
-import type { SeatKey } from './store/lease-store.js';
+import type { LeaseKey } from './store/lease-table.js';
 import type { StoredSession } from './store/rows.js';
 import {
   type AllowedOrigins,
@@ -123,21 +123,21 @@ export interface WebSocketRuntimes {
   /** The operations streaming on this instance's sockets: ended at once, counted until they finish. */
   operations: LiveOperations;
   /** Keeps the seats of live subscriptions, and tells when one is gone. */
-  seats: Pick<SeatKeeper, 'hold'>;
+  leaseKeeper: Pick<LeaseKeeper, 'hold'>;
   /** Fail-closed: whether revocations can be confirmed (new governed connections are refused if not). */
   storeGuard: Pick<SocketStoreGuard, 'confirm'>;
   /** The kill switch: `false` serves operations without governing them (directives are inert). */
-  governs: boolean;
+  enabled: boolean;
   /** Where a misconfigured server is reported (the `logger` option). */
   logError(message: string): void;
 }
 
 /** Seats one subscription holds, kept by the seat keeper while it lives. */
-interface HeldSeats {
-  seats: Array<{ field: string; config: UniqueSessionConfig }>;
+interface HeldLeases {
+  leases: Array<{ field: string; config: UniqueSessionConfig }>;
   session: StoredSession;
   /** Stops keeping them; returns those no other subscription of the session holds. */
-  stopKeeping: () => SeatKey[];
+  stopKeeping: () => LeaseKey[];
   /** The refusal that ends the subscription once a seat is found gone. */
   lost?: GraphQLError;
   /** The subscription ended: an event still in flight must not take its seats again. */
@@ -148,7 +148,7 @@ interface ConnectionState {
   context: unknown;
   governed: Governed;
   forget: (() => void) | undefined;
-  subscriptions: Map<string, HeldSeats>;
+  subscriptions: Map<string, HeldLeases>;
   /** The streams of this socket's operations, ended when it goes. */
   operations: Map<string, LiveOperation<ExecutionResult>>;
   closed: boolean;
@@ -198,10 +198,10 @@ export function governedWebSocket<TContext>(
     if (!held) return;
     state.subscriptions.delete(id);
     held.ended = true;
-    const free = new Set(held.stopKeeping().map((seat) => seat.field));
+    const free = new Set(held.stopKeeping().map((lease) => lease.field));
     // A seat found gone is not given up again: another session may hold it by now.
     if (held.lost) return;
-    for (const { field, config } of held.seats)
+    for (const { field, config } of held.leases)
       if (free.has(field)) void runtimes.leases.release(field, config, held.session).catch(() => {});
   };
 
@@ -218,7 +218,7 @@ export function governedWebSocket<TContext>(
     async onConnect(ctx) {
       const outOfBounds = bounds.checkConnect(ctx);
       if (outOfBounds) return refuse(ctx, outOfBounds);
-      if (!runtimes.governs) return true;
+      if (!runtimes.enabled) return true;
       try {
         const connectionContext = await context(connectionOf(ctx));
         // Fail-closed: a signed-in connection is refused while revocations cannot be confirmed.
@@ -251,7 +251,7 @@ export function governedWebSocket<TContext>(
 
     async onSubscribe(ctx, id, payload) {
       const state = states.get(ctx);
-      if (runtimes.governs && (!state || state.closed)) return [new GraphQLError('The connection is closed.')];
+      if (runtimes.enabled && (!state || state.closed)) return [new GraphQLError('The connection is closed.')];
       const tooMany = bounds.checkSubscribe(ctx);
       if (tooMany) return [tooMany];
       let document: DocumentNode;
@@ -278,7 +278,7 @@ export function governedWebSocket<TContext>(
         variableValues: payload.variables,
         contextValue,
       };
-      if (!runtimes.governs || !state) return execution;
+      if (!runtimes.enabled || !state) return execution;
       let governed: Governed;
       try {
         governed = await runtimes.sessions.govern(contextValue);
@@ -288,36 +288,36 @@ export function governedWebSocket<TContext>(
       }
       // `@uniqueSession` on subscription fields: the seat is taken before the stream starts and
       // held while it lives; a refusal ends this subscription only.
-      const seats =
+      const leases =
         operation.operation === 'subscription' ? governedRootFields(schema, operation.selectionSet, fragments) : [];
-      let held: HeldSeats | undefined;
+      let held: HeldLeases | undefined;
       setRequestSession(contextValue, {
         identity: governed.identity,
         session: governed.session,
-        leases: seats.length ? keptSeats(runtimes.leases, () => held) : runtimes.leases,
+        leases: leases.length ? keptLeases(runtimes.leases, () => held) : runtimes.leases,
       });
-      if (seats.length) {
+      if (leases.length) {
         if (!governed.identity) return [unauthenticated('This subscription requires a signed-in session.', false)];
         if (governed.session) {
           const session = governed.session;
           try {
-            for (const seat of seats)
-              await runtimes.leases.acquire(seat.field, seat.config, governed.identity, session);
+            for (const lease of leases)
+              await runtimes.leases.acquire(lease.field, lease.config, governed.identity, session);
           } catch (error) {
             return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
           }
           // Kept, never taken again: a seat revoked or released ends the subscription with the
           // field's refusal (docs/contract.md §12).
-          const holding: HeldSeats = (held = { seats, session, stopKeeping: () => [], ended: false });
-          holding.stopKeeping = runtimes.seats.hold(
-            seats.map(({ field, config }) => ({
+          const holding: HeldLeases = (held = { leases, session, stopKeeping: () => [], ended: false });
+          holding.stopKeeping = runtimes.leaseKeeper.hold(
+            leases.map(({ field, config }) => ({
               field,
               scopeKey: leaseScopeKey(config.scope, session.userId),
               sessionId: session.id,
             })),
-            (seat) => {
-              const config = seats.find((s) => s.field === seat.field)?.config;
-              holding.lost = seatLost(seat.field, config?.max ?? 1);
+            (lease) => {
+              const config = leases.find((s) => s.field === lease.field)?.config;
+              holding.lost = leaseLost(lease.field, config?.max ?? 1);
               state.operations.get(id)?.fail(holding.lost);
             },
           );
@@ -388,20 +388,20 @@ export function governedRootFields(
  * is kept by the seat keeper, so an event asks nothing of the store and never takes a seat back
  * (once revoked, released or ended, the event is refused); other governed fields ask as usual.
  */
-function keptSeats(leases: LeaseRuntime, heldSeats: () => HeldSeats | undefined): LeaseRuntime {
+function keptLeases(leases: LeaseRuntime, heldLeases: () => HeldLeases | undefined): LeaseRuntime {
   return {
     acquire: async (field, config, identity, session) => {
-      const held = heldSeats();
-      if (!held?.seats.some((seat) => seat.field === field)) return leases.acquire(field, config, identity, session);
+      const held = heldLeases();
+      if (!held?.leases.some((lease) => lease.field === field)) return leases.acquire(field, config, identity, session);
       if (held.lost) throw held.lost;
-      if (held.ended) throw seatLost(field, config.max);
+      if (held.ended) throw leaseLost(field, config.max);
     },
     release: (field, config, session) => leases.release(field, config, session),
   };
 }
 
 /** A subscription whose seat was revoked or released: the field's refusal, sent as graphql-ws' `error`. */
-function seatLost(field: string, max: number): GraphQLError {
+function leaseLost(field: string, max: number): GraphQLError {
   return sessionLimitExceeded('VIEW', max, field);
 }
 

@@ -10,7 +10,7 @@ import { SessionController } from '../src/controller.js';
 import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../src/policy/admission.js';
-import type { AdmissionRequest, AdmissionResult, SessionStore } from '../src/store/session-store.js';
+import type { AdmissionRequest, AdmissionResult, SessionTable } from '../src/store/session-table.js';
 import type { Limit, LimitPolicy } from '../src/vocabulary.js';
 import { ownDatabase } from './helpers/core.js';
 import { databaseKind } from './helpers/database.js';
@@ -126,8 +126,8 @@ test(`gsc_resolve_user_limit agrees with resolveUserLimit over stored user and g
 });
 
 /** The multi-statement path, which the store takes for evictions: here, for every request. */
-function viaTransaction(store: SessionStore, request: AdmissionRequest): Promise<AdmissionResult> {
-  return (store as unknown as { admitInTransaction(r: AdmissionRequest): Promise<AdmissionResult> }).admitInTransaction(
+function viaTransaction(table: SessionTable, request: AdmissionRequest): Promise<AdmissionResult> {
+  return (table as unknown as { admitInTransaction(r: AdmissionRequest): Promise<AdmissionResult> }).admitInTransaction(
     request,
   );
 }
@@ -144,7 +144,7 @@ const summary = (r: AdmissionResult) =>
 for (const policy of POLICIES) {
   test(`one round trip and the multi-statement path admit, refuse and evict alike (${policy}, ${databaseKind})`, async (t) => {
     const [fast, reference] = [await controllerOn(t), await controllerOn(t)];
-    const stores = [internalsOf(fast).store.sessions, internalsOf(reference).store.sessions];
+    const tables = [internalsOf(fast).store.sessions, internalsOf(reference).store.sessions];
     // A fixed pseudo-random sequence: 4 users, keys that repeat, an app cap of 7, user caps 0..3, some exempt.
     let seed = 7;
     const random = (n: number) => {
@@ -167,9 +167,9 @@ for (const policy of POLICIES) {
         policy,
         keyExpiresAt: null,
       };
-      for (const [i, store] of stores.entries()) {
+      for (const [i, table] of tables.entries()) {
         // A key seen before for another user is a host bug the runtime refuses first; skip it here.
-        const result = await (i === 0 ? store.admit(request) : viaTransaction(store, request)).catch((e: Error) => e);
+        const result = await (i === 0 ? table.admit(request) : viaTransaction(table, request)).catch((e: Error) => e);
         outcomes[i].push(result instanceof Error ? 'ERROR' : summary(result));
       }
       t.is(outcomes[0][step], outcomes[1][step], `step ${step}: ${JSON.stringify({ ...request, keyHash: undefined })}`);

@@ -21,9 +21,9 @@ function recordTouches(
   phase: () => string = () => 'running',
 ): TouchWrite[] {
   const writes: TouchWrite[] = [];
-  const store = internalsOf(controller).store.sessions;
-  const write = store.touch.bind(store);
-  store.touch = async (entries) => {
+  const table = internalsOf(controller).store.sessions;
+  const write = table.touch.bind(table);
+  table.touch = async (entries) => {
     writes.push({ at: performance.now(), phase: phase(), ids: entries.map((e) => e.id) });
     return write(entries);
   };
@@ -138,10 +138,10 @@ test.serial(
     const [a, b, c] = fleet.instances;
     const writes = fleet.instances.map((s) => recordTouches(s.controller));
     const reads = fleet.instances.map((s) => {
-      const store = internalsOf(s.controller).store.sessions;
-      const find = store.findByKeyHash.bind(store);
+      const table = internalsOf(s.controller).store.sessions;
+      const find = table.findByKeyHash.bind(table);
       const calls = { n: 0 };
-      store.findByKeyHash = (keyHash) => {
+      table.findByKeyHash = (keyHash) => {
         calls.n++;
         return find(keyHash);
       };

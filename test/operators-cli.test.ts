@@ -343,7 +343,7 @@ withDatabase(
     // Served once, so the server's memory knows them as active.
     t.is((await alice.request<{ hello: string }>('{ hello }')).hello, 'world');
     for (const bob of bobs) await bob.request('{ hello }');
-    const aliceId = (await internalsOf(server.controller).store.queries.ownerOfKey(hashSessionKey(aliceKey)))!.id;
+    const aliceId = (await internalsOf(server.controller).store.reads.ownerOfKey(hashSessionKey(aliceKey)))!.id;
 
     const refusedAfter = async (client: typeof alice, exitedAt: number): Promise<number> => {
       for (;;) {

@@ -114,10 +114,10 @@ test.serial(
 
 test.serial('the active-session gauge asks the store at most once per 5 s, however often it is scraped', async (t) => {
   const { controller, url } = await controllerWithMetrics(t);
-  const queries = internalsOf(controller).store.queries;
-  const count = queries.countActiveSessions.bind(queries);
+  const sessionReads = internalsOf(controller).store.reads;
+  const count = sessionReads.countActiveSessions.bind(sessionReads);
   let reads = 0;
-  queries.countActiveSessions = () => {
+  sessionReads.countActiveSessions = () => {
     reads++;
     return count();
   };

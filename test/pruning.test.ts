@@ -1,5 +1,5 @@
 import test from 'ava';
-import { PRUNE_BATCH_SIZE } from '../src/store/prune-store.js';
+import { PRUNE_BATCH_SIZE } from '../src/store/prune-batches.js';
 import { databaseKind } from './helpers/database.js';
 import { attempt, count, fleetDatabases, sql, startFleet, tally, wait, whoami } from './helpers/fleet.js';
 import type { RunningServer } from './helpers/server.js';

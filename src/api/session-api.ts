@@ -9,8 +9,8 @@ import { hashSessionKey, type Identity } from '../identity.js';
 import { getRequestSession } from '../request-session.js';
 import type { LeaseDirectory, LimitRules, SessionDirectory, SessionRuntime } from '../runtime/contracts.js';
 import type { SessionEvent } from '../runtime/session-events.js';
-import type { LimitRule } from '../store/limit-rule-store.js';
-import type { SessionFilter } from '../store/session-queries.js';
+import type { LimitRule } from '../store/limit-rule-table.js';
+import type { SessionFilter } from '../store/session-reads.js';
 import type { SessionInfo, SessionStatusValue } from '../vocabulary.js';
 import * as args from './arguments.js';
 import { accessTo, revokeReasonFor } from './authorization.js';
@@ -87,7 +87,7 @@ export class SessionApi {
    * The API's share of the pool: its queries wait here, not in the pool's queue before logins,
    * and each user gets a fair share of it (fair-queue.ts).
    */
-  private readonly queries: FairQueue;
+  private readonly poolShare: FairQueue;
   /** `totalCount` counts at most this many sessions: a listing's cost is bounded whatever the history. */
   private readonly maxTotalCount: number;
 
@@ -98,7 +98,7 @@ export class SessionApi {
     this.events = host.events;
     this.leases = host.leases;
     this.maxCallsPerRequest = host.limits.maxCallsPerRequest;
-    this.queries = new FairQueue(host.limits.maxConcurrentQueries, host.limits.maxConcurrentQueriesPerUser);
+    this.poolShare = new FairQueue(host.limits.maxConcurrentQueries, host.limits.maxConcurrentQueriesPerUser);
     this.maxTotalCount = host.limits.maxTotalCount;
   }
 
@@ -106,8 +106,8 @@ export class SessionApi {
    * Every store call of the API: within the API's share of the pool, in the turn of the user
    * calling (`userId`), under the fail-mode guard.
    */
-  private store<T>(userId: string, operation: string, run: () => Promise<T>): Promise<T> {
-    return this.runtime.guard(operation, () => this.queries.run(userId, run));
+  private inTurn<T>(userId: string, operation: string, run: () => Promise<T>): Promise<T> {
+    return this.runtime.guard(operation, () => this.poolShare.run(userId, run));
   }
 
   /**
@@ -133,7 +133,7 @@ export class SessionApi {
       userId !== caller.userId && (await this.isAdmin(contextValue, caller)),
     );
     if (access === 'NONE') throw forbidden("Only an administrator may list another user's sessions.");
-    const page = await this.store(caller.userId, 'api.activeSessions', () =>
+    const page = await this.inTurn(caller.userId, 'api.activeSessions', () =>
       this.directory.listActive({ userId, first, after, maxCount: this.maxTotalCount }),
     );
     const edges = page.sessions.map(({ session, position }) => ({
@@ -177,7 +177,7 @@ export class SessionApi {
     };
     const first = args.pageSize('first', input.first);
     const after = args.cursor('after', input.after);
-    const page = await this.store(caller.userId, 'api.sessions', () =>
+    const page = await this.inTurn(caller.userId, 'api.sessions', () =>
       this.directory.list({ ...filter, first, after }),
     );
     const edges = page.sessions.map(({ session, status, position }) => ({
@@ -186,7 +186,7 @@ export class SessionApi {
     }));
     let total: Promise<number> | undefined;
     const count = () =>
-      (total ??= this.store(caller.userId, 'api.sessions', () => this.directory.count(filter, this.maxTotalCount)));
+      (total ??= this.inTurn(caller.userId, 'api.sessions', () => this.directory.count(filter, this.maxTotalCount)));
     return {
       edges,
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
@@ -200,7 +200,7 @@ export class SessionApi {
   async sessionLeases(contextValue: unknown, input: { field: string }): Promise<SessionLeaseView[]> {
     const caller = await this.requireAdmin(contextValue);
     const field = args.field('field', input.field);
-    const holdings = await this.store(caller.userId, 'api.sessionLeases', () => this.leases.holdings(field));
+    const holdings = await this.inTurn(caller.userId, 'api.sessionLeases', () => this.leases.holdings(field));
     return holdings.map((h) => ({
       field: h.field,
       scope: h.scopeKey === '*' ? 'APP' : 'USER',
@@ -216,7 +216,7 @@ export class SessionApi {
     const field = args.field('field', input.field);
     const sessionId = caller.sessionId;
     if (!sessionId) return false;
-    return this.store(caller.userId, 'api.releaseLease', () => this.leases.endSeat(field, sessionId));
+    return this.inTurn(caller.userId, 'api.releaseLease', () => this.leases.endLease(field, sessionId));
   }
 
   /** Ends any session's seat on a field; whether it held one. Admins only. */
@@ -224,18 +224,18 @@ export class SessionApi {
     const caller = await this.requireAdmin(contextValue);
     const field = args.field('field', input.field);
     const sessionId = args.sessionId('sessionId', input.sessionId);
-    return this.store(caller.userId, 'api.revokeLease', () => this.leases.endSeat(field, sessionId));
+    return this.inTurn(caller.userId, 'api.revokeLease', () => this.leases.endLease(field, sessionId));
   }
 
   async sessionStats(contextValue: unknown): Promise<SessionStatsView> {
     const caller = await this.requireAdmin(contextValue);
-    const counts = await this.store(caller.userId, 'api.sessionStats', () => this.directory.countActive());
+    const counts = await this.inTurn(caller.userId, 'api.sessionStats', () => this.directory.countActive());
     return { ...counts, ...this.runtime.limits };
   }
 
   async sessionLimitRules(contextValue: unknown): Promise<SessionLimitRuleView[]> {
     const caller = await this.requireAdmin(contextValue);
-    const rules = await this.store(caller.userId, 'api.sessionLimitRules', () => this.rules.list());
+    const rules = await this.inTurn(caller.userId, 'api.sessionLimitRules', () => this.rules.list());
     return rules.map(toRuleView);
   }
 
@@ -279,7 +279,7 @@ export class SessionApi {
     const caller = await this.caller(contextValue);
     const id = args.sessionId('id', input.id);
     const note = args.reason('reason', input.reason);
-    const found = await this.store(caller.userId, 'api.revokeSession', () => this.directory.find(id));
+    const found = await this.inTurn(caller.userId, 'api.revokeSession', () => this.directory.find(id));
     // Unknown and foreign look the same to a non-admin: no existence leak.
     if (!found) throw notFound();
     const access = accessTo(
@@ -288,7 +288,7 @@ export class SessionApi {
       found.userId !== caller.userId && (await this.isAdmin(contextValue, caller)),
     );
     if (access === 'NONE') throw notFound();
-    const revoked = await this.store(caller.userId, 'api.revokeSession', () =>
+    const revoked = await this.inTurn(caller.userId, 'api.revokeSession', () =>
       this.runtime.revoke(id, revokeReasonFor(access), note, { by: caller.userId }),
     );
     if (!revoked) throw notFound(); // pruned in between
@@ -297,7 +297,7 @@ export class SessionApi {
 
   async revokeOtherSessions(contextValue: unknown): Promise<number> {
     const caller = await this.caller(contextValue);
-    const revoked = await this.store(caller.userId, 'api.revokeOtherSessions', () =>
+    const revoked = await this.inTurn(caller.userId, 'api.revokeOtherSessions', () =>
       this.runtime.revokeUser(caller.userId, 'REVOKED', null, caller.sessionId ?? undefined, { by: caller.userId }),
     );
     return revoked.length;
@@ -308,7 +308,7 @@ export class SessionApi {
     const userId = args.userId('userId', input.userId);
     const note = args.reason('reason', input.reason);
     const reason = revokeReasonFor(accessTo(caller.userId, userId, true) as 'OWN' | 'ADMIN');
-    const revoked = await this.store(caller.userId, 'api.revokeUserSessions', () =>
+    const revoked = await this.inTurn(caller.userId, 'api.revokeUserSessions', () =>
       this.runtime.revokeUser(userId, reason, note, undefined, { by: caller.userId }),
     );
     return revoked.length;
@@ -324,14 +324,14 @@ export class SessionApi {
       subject: args.subject('subject', input.subject),
       maxSessions: args.maxSessions('maxSessions', input.maxSessions),
     };
-    return toRuleView(await this.store(caller.userId, 'api.setSessionLimit', () => this.rules.set(rule)));
+    return toRuleView(await this.inTurn(caller.userId, 'api.setSessionLimit', () => this.rules.set(rule)));
   }
 
   async removeSessionLimit(contextValue: unknown, input: { subjectType: string; subject: string }): Promise<boolean> {
     const caller = await this.requireAdmin(contextValue);
     const subjectType = args.subjectType('subjectType', input.subjectType);
     const subject = args.subject('subject', input.subject);
-    return this.store(caller.userId, 'api.removeSessionLimit', () => this.rules.remove(subjectType, subject));
+    return this.inTurn(caller.userId, 'api.removeSessionLimit', () => this.rules.remove(subjectType, subject));
   }
 
   /**
@@ -345,7 +345,7 @@ export class SessionApi {
     if (!identity) throw unauthenticated();
     let sessionId = recorded?.session?.id ?? null;
     if (!sessionId) {
-      const own = await this.store(identity.userId, 'api.caller', () =>
+      const own = await this.inTurn(identity.userId, 'api.caller', () =>
         this.directory.ownerOfKey(hashSessionKey(identity.sessionKey)),
       );
       sessionId = own && own.userId === identity.userId ? own.id : null;

@@ -3,7 +3,7 @@
  * view of a session goes in (`UserSessionView`): never a key, never its digest.
  */
 import type { UserSessionView } from '../api/views.js';
-import type { LimitRule } from '../store/limit-rule-store.js';
+import type { LimitRule } from '../store/limit-rule-table.js';
 import { printable, printableJson } from './printable.js';
 
 /** Where the command line writes; a test or a host may give its own. */

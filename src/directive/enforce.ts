@@ -16,11 +16,11 @@ import { UNIQUE_SESSION_DIRECTIVE } from './type-defs.js';
 export const UNIQUE_SESSION_EXTENSION = 'uniqueSession';
 
 /** Schemas served by a disabled controller (`enabled: false`): their directives are inert. */
-const inertSchemas = new WeakSet<GraphQLSchema>();
+const disabledSchemas = new WeakSet<GraphQLSchema>();
 
 /** Called by the disabled plugin at server start, so governed fields resolve as if undecorated. */
-export function markSchemaInert(schema: GraphQLSchema): void {
-  inertSchemas.add(schema);
+export function markSchemaDisabled(schema: GraphQLSchema): void {
+  disabledSchemas.add(schema);
 }
 
 /**
@@ -36,7 +36,7 @@ export function checkUniqueSession(
 ): Promise<void> | undefined {
   const request = getRequestSession(contextValue);
   if (!request) {
-    if (inertSchemas.has(info.schema)) return undefined;
+    if (disabledSchemas.has(info.schema)) return undefined;
     throw pluginMissing(field);
   }
   // A response cache would answer the next caller without this check, so without a seat.

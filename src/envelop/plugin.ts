@@ -21,7 +21,7 @@ import {
 import { fragmentsOf } from '../api/cost.js';
 import { ADAPTER_RUNTIMES, type AdapterHost, type AdapterRuntimes } from '../adapter-runtimes.js';
 import type { UniqueSessionConfig } from '../directive/config.js';
-import { assertUniqueSessionEnforced, markSchemaInert } from '../directive/enforce.js';
+import { assertUniqueSessionEnforced, markSchemaDisabled } from '../directive/enforce.js';
 import { unauthenticated } from '../errors.js';
 import { isThenable } from '../hooks.js';
 import { type RequestGate, requestGate } from '../request-gate.js';
@@ -33,7 +33,7 @@ import { markGovernedNotCacheable } from './cache-hints.js';
 import { governCachedAnswers, type YogaHooks } from './cached-answers.js';
 import { governedStream, refusalFromCloseReason } from './live-stream.js';
 
-type Seat = { field: string; config: UniqueSessionConfig };
+type LeaseField = { field: string; config: UniqueSessionConfig };
 type OnExecuteDoneArgs = { args: { contextValue: unknown }; result: unknown; setResult: (result: any) => void };
 type StopWith = (result: ExecutionResult) => void;
 
@@ -44,10 +44,10 @@ type StopWith = (result: ExecutionResult) => void;
  */
 export function useSessionControl(sessions: AdapterHost): Plugin & Partial<YogaHooks> {
   const runtimes = sessions[ADAPTER_RUNTIMES]();
-  if (!runtimes.governs) {
+  if (!runtimes.enabled) {
     return {
       onSchemaChange({ schema }) {
-        markSchemaInert(schema);
+        markSchemaDisabled(schema);
         markGovernedNotCacheable(schema, false);
       },
     };
@@ -129,12 +129,12 @@ function admit(
 
 /** Subscriptions of signed-in sessions: their seats and their end on revocation. */
 function liveStreams(runtimes: AdapterRuntimes) {
-  const acquireAll = (seats: Seat[], governed: Governed, session: StoredSession, strict: boolean) =>
+  const acquireAll = (leases: LeaseField[], governed: Governed, session: StoredSession, strict: boolean) =>
     Promise.all(
-      seats.map((seat) =>
+      leases.map((lease) =>
         runtimes.leases.acquire(
-          seat.field,
-          strict ? { ...seat.config, strict: true } : seat.config,
+          lease.field,
+          strict ? { ...lease.config, strict: true } : lease.config,
           governed.identity!,
           session,
         ),
@@ -168,8 +168,8 @@ function liveStreams(runtimes: AdapterRuntimes) {
       governed: Governed,
       stop: StopWith,
     ) {
-      const seats = operation ? governedRootFields(schema, operation.selectionSet, fragmentsOf(document)) : [];
-      if (seats.length && !governed.identity) {
+      const leases = operation ? governedRootFields(schema, operation.selectionSet, fragmentsOf(document)) : [];
+      if (leases.length && !governed.identity) {
         stop({ errors: [unauthenticated('This subscription requires a signed-in session.', false)] });
         return undefined;
       }
@@ -178,14 +178,14 @@ function liveStreams(runtimes: AdapterRuntimes) {
       if (!session) return undefined;
       try {
         // One after the other, as on WebSocket: a refusal leaves the seats taken before it to expire.
-        for (const seat of seats) await acquireAll([seat], governed, session, false);
+        for (const lease of leases) await acquireAll([lease], governed, session, false);
       } catch (error) {
         if (!(error instanceof GraphQLError)) throw error;
         stop({ errors: [error] });
         return undefined;
       }
       const release = () => {
-        for (const { field, config } of seats) void runtimes.leases.release(field, config, session).catch(() => {});
+        for (const { field, config } of leases) void runtimes.leases.release(field, config, session).catch(() => {});
       };
       return {
         wrap(result: unknown): unknown {
@@ -194,10 +194,10 @@ function liveStreams(runtimes: AdapterRuntimes) {
             return result;
           }
           let refresh: NodeJS.Timeout | undefined;
-          if (seats.length) {
+          if (leases.length) {
             // A long subscription keeps its seats alive well within leaseTtl.
             refresh = setInterval(
-              () => void acquireAll(seats, governed, session, true).catch(() => {}),
+              () => void acquireAll(leases, governed, session, true).catch(() => {}),
               Math.max(1_000, runtimes.leaseTtlMs / 3),
             );
             refresh.unref();

@@ -2,7 +2,7 @@
  * Keeps the app count near the live count on app-capped instances: expiry writes no row, so a
  * sweep takes expired sessions out of it, and a reconciliation corrects drift.
  */
-import type { AppCountStore, Reconciliation, SweepCursor } from '../store/app-count-store.js';
+import type { AppCountTable, Reconciliation, SweepCursor } from '../store/app-count-table.js';
 
 /** How often a sweep pass starts (after the previous one ends): the counter's lag behind expiry. */
 const SWEEP_EVERY_MS = 30_000;
@@ -23,7 +23,7 @@ export class AppCountKeeper {
   private stopped = false;
 
   constructor(
-    private readonly store: AppCountStore,
+    private readonly table: AppCountTable,
     private readonly onError: (operation: string, error: Error) => void,
   ) {}
 
@@ -51,7 +51,7 @@ export class AppCountKeeper {
     let swept = 0;
     let after: SweepCursor | null = null;
     for (;;) {
-      const batch = await this.store.sweep(after);
+      const batch = await this.table.sweep(after);
       swept += batch.swept;
       if (!batch.ran || !batch.next || this.stopped) return swept;
       after = batch.next;
@@ -60,7 +60,7 @@ export class AppCountKeeper {
   }
 
   reconcile(): Promise<Reconciliation> {
-    return this.store.reconcile();
+    return this.table.reconcile();
   }
 
   /** Background work never overlaps itself on one instance, and never throws out of a timer. */

@@ -8,10 +8,10 @@ import type { RuntimeObserver } from '../hooks.js';
 import type { Identity } from '../identity.js';
 import type { UniqueSessionConfig } from '../policy/lease.js';
 import type { PruneProgress, PruneResult } from './pruner.js';
-import type { LeaseHolding } from '../store/lease-store.js';
-import type { LimitRuleStore } from '../store/limit-rule-store.js';
+import type { LeaseHolding } from '../store/lease-table.js';
+import type { LimitRuleTable } from '../store/limit-rule-table.js';
 import type { StoredSession } from '../store/rows.js';
-import type { SessionQueries } from '../store/session-queries.js';
+import type { SessionReads } from '../store/session-reads.js';
 import type { Limit, RevokeOptions, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
 
 /** What the library learned about one request (or connection) before it runs. */
@@ -71,17 +71,17 @@ export interface LeaseRuntime {
 
 /** What the session API reads and writes besides revocations. */
 export type SessionDirectory = Pick<
-  SessionQueries,
+  SessionReads,
   'listActive' | 'list' | 'count' | 'find' | 'ownerOfKey' | 'countActive' | 'statusCounts' | 'hasUser'
 >;
-export type LimitRules = Pick<LimitRuleStore, 'list' | 'set' | 'remove'>;
+export type LimitRules = Pick<LimitRuleTable, 'list' | 'set' | 'remove'>;
 
 /** `@uniqueSession` seats as operators see and end them (docs/contract.md §9, "Seats"). */
 export interface LeaseDirectory {
   /** Every live lease on a field, in every scope, with its session; most recently used first. */
   holdings(field: string): Promise<LeaseHolding[]>;
   /** Ends a session's lease on a field; whether it held a live one. */
-  endSeat(field: string, sessionId: string): Promise<boolean>;
+  endLease(field: string, sessionId: string): Promise<boolean>;
 }
 
 /**

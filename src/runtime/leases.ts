@@ -7,7 +7,7 @@ import { SessionErrorCode, sessionLimitExceeded } from '../errors.js';
 import type { HookRunner } from '../hooks.js';
 import { publicIdentity, type Identity } from '../identity.js';
 import { leaseScopeKey, type UniqueSessionConfig } from '../policy/lease.js';
-import type { LeaseHolding, LeaseInfo, LeaseStore, SeatKey } from '../store/lease-store.js';
+import type { LeaseHolding, LeaseInfo, LeaseTable, LeaseKey } from '../store/lease-table.js';
 import type { StoredSession } from '../store/rows.js';
 import type { LeaseDirectory, LeaseRuntime, SessionRuntime } from './contracts.js';
 import { LeaseMemory } from './lease-memory.js';
@@ -29,7 +29,7 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
 
   constructor(
     private readonly settings: LeaseSettings,
-    readonly store: LeaseStore,
+    readonly table: LeaseTable,
     private readonly sessions: Pick<SessionRuntime, 'guard'>,
     private readonly hooks: HookRunner,
   ) {
@@ -40,11 +40,11 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
     if (session.exempt && this.settings.exemptFromLeases) return;
     const scopeKey = leaseScopeKey(config.scope, session.userId);
     if (!config.strict && this.memory.isConfirmed(field, scopeKey, session.id)) return;
-    let result: Awaited<ReturnType<LeaseStore['acquire']>> | null;
+    let result: Awaited<ReturnType<LeaseTable['acquire']>> | null;
     try {
       result = await this.sessions.guard(
         'lease',
-        () => this.store.acquire({ field, scopeKey, sessionId: session.id, max: config.max, policy: config.onLimit }),
+        () => this.table.acquire({ field, scopeKey, sessionId: session.id, max: config.max, policy: config.onLimit }),
         () => null,
       );
     } catch (error) {
@@ -77,7 +77,7 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
     this.memory.forget(field, scopeKey, [session.id]);
     await this.sessions.guard(
       'lease',
-      () => this.store.release(field, scopeKey, session.id),
+      () => this.table.release(field, scopeKey, session.id),
       () => false,
     );
   }
@@ -87,18 +87,18 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
    * Rejects with `SESSION_STORE_UNAVAILABLE` if the store does not answer: an outage is not a
    * lost seat.
    */
-  renew(seats: readonly SeatKey[]): Promise<SeatKey[]> {
-    return this.sessions.guard('lease', () => this.store.renew(seats));
+  renew(leases: readonly LeaseKey[]): Promise<LeaseKey[]> {
+    return this.sessions.guard('lease', () => this.table.renew(leases));
   }
 
   /** The live leases on a field in one scope (`leaseScopeKey`), most recently used first. */
   holders(field: string, scopeKey: string): Promise<LeaseInfo[]> {
-    return this.store.holders(field, scopeKey);
+    return this.table.holders(field, scopeKey);
   }
 
   /** Every live lease on a field, in every scope, with its session; most recently used first. */
   holdings(field: string): Promise<LeaseHolding[]> {
-    return this.sessions.guard('lease', () => this.store.holdings(field));
+    return this.sessions.guard('lease', () => this.table.holdings(field));
   }
 
   /**
@@ -107,8 +107,8 @@ export class Leases implements LeaseRuntime, LeaseDirectory {
    * another instance that served it from memory it may read on for one `leaseRecheckInterval`,
    * as after an `EVICT_OLDEST` there. Returns whether the session held a live lease.
    */
-  async endSeat(field: string, sessionId: string): Promise<boolean> {
-    const scopes = await this.sessions.guard('lease', () => this.store.endLeases(field, sessionId));
+  async endLease(field: string, sessionId: string): Promise<boolean> {
+    const scopes = await this.sessions.guard('lease', () => this.table.endLeases(field, sessionId));
     for (const scopeKey of scopes) this.memory.forget(field, scopeKey, [sessionId]);
     return scopes.length > 0;
   }

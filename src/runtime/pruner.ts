@@ -2,7 +2,7 @@
  * Deletes what `retention` lets go (old sessions, dead leases) in short batches, on one instance
  * at a time, so old rows do not pile up.
  */
-import { PRUNE_BATCH_SIZE, type PruneStore } from '../store/prune-store.js';
+import { PRUNE_BATCH_SIZE, type PruneBatches } from '../store/prune-batches.js';
 
 /** Rows a pass deleted so far, and whether another batch follows. */
 export interface PruneProgress {
@@ -27,7 +27,7 @@ export class Pruner {
   private running: Promise<PruneResult> | undefined;
 
   constructor(
-    private readonly store: PruneStore,
+    private readonly pruning: PruneBatches,
     private readonly onError: (error: Error) => void,
   ) {}
 
@@ -57,13 +57,13 @@ export class Pruner {
 
   /** What a pass would delete now, without deleting anything. */
   prunable(): Promise<{ sessions: number; leases: number }> {
-    return this.store.count();
+    return this.pruning.count();
   }
 
   private async pass(onBatch?: (progress: PruneProgress) => void): Promise<PruneResult> {
     const total: PruneResult = { sessions: 0, leases: 0, ran: false };
     for (;;) {
-      const batch = await this.store.batch();
+      const batch = await this.pruning.batch();
       if (!batch.ran) return total;
       total.ran = true;
       total.sessions += batch.sessions;

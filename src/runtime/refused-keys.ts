@@ -23,7 +23,7 @@ interface Entry {
   refusal: Refusal;
   /** Local time after which the memory no longer answers; `Infinity` for a final refusal. */
   until: number;
-  /** For a refusal at a cap: the seat generation it was refused in (see `seatsFreed`). */
+  /** For a refusal at a cap: the seat generation it was refused in (see `placesFreed`). */
   generation?: number;
 }
 
@@ -86,7 +86,7 @@ export class RefusedKeys {
   }
 
   /** This instance ended sessions of these users: their seats (and app seats) may be free. */
-  seatsFreed(userIds: Iterable<string>): void {
+  placesFreed(userIds: Iterable<string>): void {
     this.appGeneration++;
     for (const userId of userIds) this.userGenerations.set(userId, (this.userGenerations.get(userId) ?? 0) + 1);
   }

@@ -8,7 +8,7 @@ import { checkIdentity, hashSessionKey, keyExpiry, publicIdentity, type Identity
 import type { ResolvedOptions } from '../options.js';
 import { expiresAt, sessionState } from '../policy/admission.js';
 import { toSessionInfo, type StoredSession } from '../store/rows.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { SessionTable } from '../store/session-table.js';
 import {
   clipped,
   type Limit,
@@ -57,7 +57,7 @@ type RuntimeOptions = Pick<ResolvedOptions, 'onLimit' | 'failMode' | 'timeouts' 
 
 /** What a `Sessions` works with, each complete when it is built (assembled by src/controller.ts). */
 export interface SessionsParts {
-  store: SessionStore;
+  table: SessionTable;
   hooks: HookRunner;
   /** The host's functions, guarded. */
   host: HostFunctions;
@@ -76,7 +76,7 @@ export interface SessionsParts {
 export class Sessions implements SessionRuntime {
   readonly timeouts: Timeouts;
   readonly limits: Governance['limits'];
-  private readonly store: SessionStore;
+  private readonly table: SessionTable;
   private readonly hooks: HookRunner;
   private readonly host: HostFunctions;
   private readonly clock: DbClock;
@@ -96,7 +96,7 @@ export class Sessions implements SessionRuntime {
   ) {
     this.timeouts = options.timeouts;
     this.limits = limits;
-    this.store = parts.store;
+    this.table = parts.table;
     this.hooks = parts.hooks;
     this.host = parts.host;
     this.clock = parts.clock;
@@ -216,7 +216,7 @@ export class Sessions implements SessionRuntime {
     let pending = this.inFlight.get(keyHash);
     if (!pending) {
       pending = (async () => {
-        const known = expectNew ? null : await this.store.findByKeyHash(keyHash);
+        const known = expectNew ? null : await this.table.findByKeyHash(keyHash);
         const found = known ?? (await this.admit(keyHash, identity));
         this.cache.set(found);
         return found;
@@ -232,7 +232,7 @@ export class Sessions implements SessionRuntime {
     // `null` is an answer (unlimited), not "no opinion": only `undefined` falls through to the rules.
     const limitFromOption: Limit | undefined = exempt || !limitFor ? undefined : await limitFor(identity);
     const started = performance.now();
-    const result = await this.store.admit({
+    const result = await this.table.admit({
       keyHash,
       userId: identity.userId,
       groups: identity.groups ?? [],
@@ -285,12 +285,12 @@ export class Sessions implements SessionRuntime {
     { by = null }: RevokeOptions = {},
   ): Promise<SessionInfo | null> {
     return this.guard('revoke', async () => {
-      const changed = await this.store.revokeById(sessionId, reason, note, by);
+      const changed = await this.table.revokeById(sessionId, reason, note, by);
       if (changed.length) {
         this.revoked(changed, reason, note, by);
         return toSessionInfo(changed[0]);
       }
-      const existing = await this.store.findById(sessionId);
+      const existing = await this.table.findById(sessionId);
       return existing ? toSessionInfo(existing) : null;
     });
   }
@@ -303,7 +303,7 @@ export class Sessions implements SessionRuntime {
     { by = null }: RevokeOptions = {},
   ): Promise<SessionInfo[]> {
     return this.guard('revoke', async () => {
-      const changed = await this.store.revokeByUser(userId, reason, note, exceptSessionId, by);
+      const changed = await this.table.revokeByUser(userId, reason, note, exceptSessionId, by);
       if (changed.length) this.revoked(changed, reason, note, by);
       return changed.map(toSessionInfo);
     });
@@ -317,7 +317,7 @@ export class Sessions implements SessionRuntime {
     { by = null }: RevokeOptions = {},
   ): Promise<SessionInfo[]> {
     return this.guard('revoke', async () => {
-      const changed = await this.store.revokeByUsers(userIds, reason, note, by);
+      const changed = await this.table.revokeByUsers(userIds, reason, note, by);
       if (changed.length) this.revoked(changed, reason, note, by);
       return changed.map(toSessionInfo);
     });
@@ -345,7 +345,7 @@ export class Sessions implements SessionRuntime {
       })),
     );
     // Seats freed here: keys refused at a cap may try again now (an eviction took the seat it freed).
-    if (reason !== 'EVICTED') this.refused.seatsFreed(sessions.map((s) => s.userId));
+    if (reason !== 'EVICTED') this.refused.placesFreed(sessions.map((s) => s.userId));
     this.hooks.revoked({ sessions: sessions.map(toSessionInfo), reason, note, revokedBy });
   }
 

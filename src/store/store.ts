@@ -1,18 +1,18 @@
 /** The store's parts together, on one runner: the runtimes and adapters reach SQL only through them. */
 import type { Timeouts } from '../vocabulary.js';
-import { AppCountStore } from './app-count-store.js';
+import { AppCountTable } from './app-count-table.js';
 import { ChangeLog } from './change-log.js';
 import { type Database, migrateDatabase } from './database.js';
-import { LeaseStore } from './lease-store.js';
-import { LimitRuleStore } from './limit-rule-store.js';
-import { PruneStore } from './prune-store.js';
+import { LeaseTable } from './lease-table.js';
+import { LimitRuleTable } from './limit-rule-table.js';
+import { PruneBatches } from './prune-batches.js';
 import type { SslOption } from './connection-config.js';
 import { ReadReplicas, replicaTargetsFromUrl, replicaTargetsOfOrm, type ReadReplicaSettings } from './read-replicas.js';
 import type { Sql, SqlRunner } from './sql.js';
 import type { LimitRules, SessionDirectory } from '../runtime/contracts.js';
 import { SessionConfigError } from '../errors.js';
-import { SessionQueries } from './session-queries.js';
-import { SessionStore } from './session-store.js';
+import { SessionReads } from './session-reads.js';
+import { SessionTable } from './session-table.js';
 
 export interface StoreSettings {
   timeouts: Timeouts;
@@ -30,8 +30,8 @@ export interface StoreSettings {
 
 /** The read-only parts a replica can serve. */
 interface ListingReaders {
-  queries: SessionQueries;
-  rules: LimitRuleStore;
+  reads: SessionReads;
+  rules: LimitRuleTable;
 }
 
 /**
@@ -41,19 +41,19 @@ interface ListingReaders {
  */
 export class Store {
   /** Admission, look-up, revocation and touches of sessions. */
-  readonly sessions: SessionStore;
+  readonly sessions: SessionTable;
   /** The session API's reads: pages, counts, one session. */
-  readonly queries: SessionQueries;
+  readonly reads: SessionReads;
   /** `@uniqueSession` leases. */
-  readonly leases: LeaseStore;
+  readonly leases: LeaseTable;
   /** Stored per-user and per-group limits. */
-  readonly rules: LimitRuleStore;
+  readonly rules: LimitRuleTable;
   /** What the change feed polls, notifies and listens to. */
   readonly changes: ChangeLog;
   /** The pruning job's batches. */
-  readonly pruning: PruneStore;
+  readonly pruning: PruneBatches;
   /** The app count: its sweep and its reconciliation. */
-  readonly appCount: AppCountStore;
+  readonly appCount: AppCountTable;
   /** The runner every part uses; outside `store/`, only the library's own tests read rows with it. */
   readonly sql: SqlRunner;
   /** Where listings run: a read replica that has caught up, else the primary (read-replicas.ts). */
@@ -68,19 +68,19 @@ export class Store {
     settings: StoreSettings,
   ) {
     this.sql = db.sql;
-    this.sessions = new SessionStore(db.sql, settings.timeouts);
-    this.queries = new SessionQueries(db.sql, settings.timeouts, settings.retentionMs);
-    this.leases = new LeaseStore(db.sql, settings.timeouts, settings.leaseTtlMs);
-    this.rules = new LimitRuleStore(db.sql);
+    this.sessions = new SessionTable(db.sql, settings.timeouts);
+    this.reads = new SessionReads(db.sql, settings.timeouts, settings.retentionMs);
+    this.leases = new LeaseTable(db.sql, settings.timeouts, settings.leaseTtlMs);
+    this.rules = new LimitRuleTable(db.sql);
     this.changes = new ChangeLog(db, settings.feedDatabase);
-    this.pruning = new PruneStore(
+    this.pruning = new PruneBatches(
       db.sql,
       settings.timeouts,
       settings.retentionMs,
       settings.leaseTtlMs,
       settings.tombstoneTtlMs,
     );
-    this.appCount = new AppCountStore(db.sql, settings.timeouts);
+    this.appCount = new AppCountTable(db.sql, settings.timeouts);
     const targets =
       settings.readReplicas?.flatMap((url) => replicaTargetsFromUrl(url, settings.ssl)) ??
       (db.kind === 'postgresql' ? replicaTargetsOfOrm(db.orm.config as never) : []);
@@ -88,26 +88,26 @@ export class Store {
       throw new SessionConfigError('Invalid option "readReplicas": the embedded database has no replicas.');
     }
     const readers = (sql: Sql): ListingReaders => ({
-      queries: new SessionQueries(sql, settings.timeouts, settings.retentionMs),
-      rules: new LimitRuleStore(sql),
+      reads: new SessionReads(sql, settings.timeouts, settings.retentionMs),
+      rules: new LimitRuleTable(sql),
     });
-    this.replicas = new ReadReplicas(db.sql, { queries: this.queries, rules: this.rules }, targets, readers, {
+    this.replicas = new ReadReplicas(db.sql, { reads: this.reads, rules: this.rules }, targets, readers, {
       maxLagMs: settings.maxReplicaLagMs ?? 250,
       onReplicaState: settings.onReplicaState,
     });
-    const queries = this.queries;
+    const reads = this.reads;
     const read = this.replicas;
     this.listings = {
       // Every argument passed on as given (a bound such as `count`'s maximum included).
-      listActive: (...args) => read.read((r) => r.queries.listActive(...args)),
-      list: (...args) => read.read((r) => r.queries.list(...args)),
-      count: (...args) => read.read((r) => r.queries.count(...args)),
-      countActive: (...args) => read.read((r) => r.queries.countActive(...args)),
-      statusCounts: (...args) => read.read((r) => r.queries.statusCounts(...args)),
+      listActive: (...args) => read.read((r) => r.reads.listActive(...args)),
+      list: (...args) => read.read((r) => r.reads.list(...args)),
+      count: (...args) => read.read((r) => r.reads.count(...args)),
+      countActive: (...args) => read.read((r) => r.reads.countActive(...args)),
+      statusCounts: (...args) => read.read((r) => r.reads.statusCounts(...args)),
       // One session, to act on it or to know who calls: the primary's word.
-      find: (id) => queries.find(id),
-      ownerOfKey: (keyHash) => queries.ownerOfKey(keyHash),
-      hasUser: (userId) => queries.hasUser(userId),
+      find: (id) => reads.find(id),
+      ownerOfKey: (keyHash) => reads.ownerOfKey(keyHash),
+      hasUser: (userId) => reads.hasUser(userId),
     };
     const rules = this.rules;
     this.listedRules = {

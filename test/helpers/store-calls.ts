@@ -3,15 +3,15 @@ import { internalsOf } from './internals.js';
 
 /** Counts a controller's admission transactions and session look-ups from now on (tests, bench). */
 export function countStoreCalls(controller: SessionController<any>): { admit: number; lookup: number } {
-  const store = internalsOf(controller).store.sessions;
+  const table = internalsOf(controller).store.sessions;
   const calls = { admit: 0, lookup: 0 };
-  const admit = store.admit.bind(store);
-  const lookup = store.findByKeyHash.bind(store);
-  store.admit = (request) => {
+  const admit = table.admit.bind(table);
+  const lookup = table.findByKeyHash.bind(table);
+  table.admit = (request) => {
     calls.admit++;
     return admit(request);
   };
-  store.findByKeyHash = (keyHash) => {
+  table.findByKeyHash = (keyHash) => {
     calls.lookup++;
     return lookup(keyHash);
   };

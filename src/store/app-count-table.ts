@@ -58,7 +58,7 @@ export interface Reconciliation {
  *   `session_replication_role = replica`): the reconciliation counts the rows and the counter
  *   in one snapshot and adds the difference.
  */
-export class AppCountStore {
+export class AppCountTable {
   constructor(
     private readonly sql: SqlRunner,
     private readonly timeouts: Timeouts,

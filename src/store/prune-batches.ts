@@ -29,7 +29,7 @@ export interface PruneBatch {
  * The pruning job's statements: one batch per transaction, guarded by a try-lock so only one
  * instance prunes at a time and a request never waits behind the job.
  */
-export class PruneStore {
+export class PruneBatches {
   constructor(
     private readonly sql: SqlRunner,
     private readonly timeouts: Timeouts,

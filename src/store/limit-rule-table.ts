@@ -25,7 +25,7 @@ const toRule = (row: RuleRow): LimitRule => ({
   maxSessions: row.max_sessions === null ? null : Number(row.max_sessions),
 });
 
-export class LimitRuleStore {
+export class LimitRuleTable {
   constructor(private readonly sql: Sql) {}
 
   /** Every rule: users first, then groups, each by subject. */

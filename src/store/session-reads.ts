@@ -55,7 +55,7 @@ export interface ActiveCounts {
   activeUsers: number;
 }
 
-export class SessionQueries {
+export class SessionReads {
   constructor(
     private readonly sql: Sql,
     private readonly timeouts: Timeouts,

@@ -5,30 +5,30 @@
  * subscription through `lost`; an outage of the store ends nothing here (failing closed on a stale
  * store is the socket guard's job).
  */
-import type { SeatKey } from '../store/lease-store.js';
+import type { LeaseKey } from '../store/lease-table.js';
 
 /** How often seats are renewed and checked: a lost seat ends its subscription within about this. */
-export const SEAT_CHECK_INTERVAL_MS = 500;
+export const LEASE_CHECK_INTERVAL_MS = 500;
 
-export interface SeatRenewal {
+export interface LeaseRenewal {
   /** Renews the seats still held and returns them (rejects if the store does not answer). */
-  renew(seats: readonly SeatKey[]): Promise<SeatKey[]>;
+  renew(leases: readonly LeaseKey[]): Promise<LeaseKey[]>;
 }
 
 interface Holding {
-  seats: readonly SeatKey[];
-  lost: (seat: SeatKey) => void;
+  leases: readonly LeaseKey[];
+  lost: (lease: LeaseKey) => void;
 }
 
-const keyOf = (seat: SeatKey) => `${seat.field}\u0000${seat.scopeKey}\u0000${seat.sessionId}`;
+const keyOf = (lease: LeaseKey) => `${lease.field}\u0000${lease.scopeKey}\u0000${lease.sessionId}`;
 
-export class SeatKeeper {
+export class LeaseKeeper {
   private readonly holdings = new Set<Holding>();
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
 
   constructor(
-    private readonly leases: SeatRenewal,
+    private readonly leases: LeaseRenewal,
     private readonly intervalMs: number,
   ) {}
 
@@ -38,16 +38,16 @@ export class SeatKeeper {
    * gives back the seats that no other live subscription of the same session holds, which are the
    * ones the caller may release.
    */
-  hold(seats: readonly SeatKey[], lost: (seat: SeatKey) => void): () => SeatKey[] {
-    const holding: Holding = { seats, lost };
+  hold(leases: readonly LeaseKey[], lost: (lease: LeaseKey) => void): () => LeaseKey[] {
+    const holding: Holding = { leases, lost };
     this.holdings.add(holding);
     this.start();
     return () => {
       this.holdings.delete(holding);
       if (!this.holdings.size) this.stop();
       const stillHeld = new Set<string>();
-      for (const other of this.holdings) for (const seat of other.seats) stillHeld.add(keyOf(seat));
-      return seats.filter((seat) => !stillHeld.has(keyOf(seat)));
+      for (const other of this.holdings) for (const lease of other.leases) stillHeld.add(keyOf(lease));
+      return leases.filter((lease) => !stillHeld.has(keyOf(lease)));
     };
   }
 
@@ -77,10 +77,10 @@ export class SeatKeeper {
 
   private async renewAll(): Promise<void> {
     const holdings = [...this.holdings];
-    const unique = new Map<string, SeatKey>();
-    for (const holding of holdings) for (const seat of holding.seats) unique.set(keyOf(seat), seat);
+    const unique = new Map<string, LeaseKey>();
+    for (const holding of holdings) for (const lease of holding.leases) unique.set(keyOf(lease), lease);
     if (!unique.size) return;
-    let held: SeatKey[];
+    let held: LeaseKey[];
     try {
       held = await this.leases.renew([...unique.values()]);
     } catch {
@@ -91,7 +91,7 @@ export class SeatKeeper {
     for (const holding of holdings) {
       // Ended while the statement ran: its seats were given up on purpose.
       if (!this.holdings.has(holding)) continue;
-      const gone = holding.seats.find((seat) => !alive.has(keyOf(seat)));
+      const gone = holding.leases.find((lease) => !alive.has(keyOf(lease)));
       if (!gone) continue;
       this.holdings.delete(holding);
       holding.lost(gone);

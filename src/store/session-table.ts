@@ -77,7 +77,7 @@ interface AdmissionFacts {
 }
 
 /** Persistence and atomicity of sessions. It decides nothing itself: `policy.ts` does. */
-export class SessionStore {
+export class SessionTable {
   /** Near-cap admissions of this instance, one queue (see NEAR_CAP_CONCURRENCY). */
   private readonly nearCap: LimitFunction = pLimit(NEAR_CAP_CONCURRENCY);
   /** Local time until which this instance goes straight to the near-cap path. */

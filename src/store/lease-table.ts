@@ -28,7 +28,7 @@ export type LeaseResult =
   | { kind: 'REJECTED' };
 
 /** One session's seat on a field, in one scope. */
-export interface SeatKey {
+export interface LeaseKey {
   field: string;
   scopeKey: string;
   sessionId: string;
@@ -57,14 +57,14 @@ const MAX_LISTED_HOLDINGS = 1_000;
 /**
  * Persistence and atomicity of `@uniqueSession` leases (docs/contract.md rule 6). A lease is live while
  * it was used within `leaseTtl` and its session is alive by `aliveCondition`; revoking a session
- * deletes its leases in the revoking transaction (SessionStore), the pruner deletes the rest.
+ * deletes its leases in the revoking transaction (SessionTable), the pruner deletes the rest.
  *
  * Every acquisition is one short transaction serialized per (field, scope key) with an advisory
  * lock, like session admission, so instances sharing a database never hand out more than `max`.
  * The holder's path (the common one) is a lock and one UPDATE; a later in-memory fast path for
  * recently confirmed holders can sit in front of `acquire` without changing it.
  */
-export class LeaseStore {
+export class LeaseTable {
   constructor(
     private readonly sql: SqlRunner,
     private readonly timeouts: Timeouts,
@@ -146,8 +146,8 @@ export class LeaseStore {
    * subscriptions hold. Returns those still held; a lease revoked, released, taken by an eviction
    * or lapsed is not brought back.
    */
-  async renew(seats: readonly SeatKey[]): Promise<SeatKey[]> {
-    if (!seats.length) return [];
+  async renew(leases: readonly LeaseKey[]): Promise<LeaseKey[]> {
+    if (!leases.length) return [];
     const rows = await this.sql.all<{ field: string; scope_key: string; session_id: string }>(
       `update gsc_lease l set last_used_at = now()
          from jsonb_to_recordset(?::jsonb) as x(field text, scope_key text, session_id uuid)
@@ -155,7 +155,7 @@ export class LeaseStore {
           and l.last_used_at > now() - ${MS}
         returning l.field, l.scope_key, l.session_id`,
       [
-        JSON.stringify(seats.map((s) => ({ field: s.field, scope_key: s.scopeKey, session_id: s.sessionId }))),
+        JSON.stringify(leases.map((s) => ({ field: s.field, scope_key: s.scopeKey, session_id: s.sessionId }))),
         this.leaseTtlMs,
       ],
     );

@@ -8,7 +8,7 @@
  */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { SessionController, hashSessionKey, type Identity } from '../src/index.js';
+import { hashSessionKey, type Identity, SessionController } from '../src/index.js';
 import { internalsOf } from '../test/helpers/internals.js';
 import { BenchDatabase } from './database.js';
 import { median } from './stats.js';

@@ -20,12 +20,12 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpuSnapshot, cpuUsage } from './cpu.js';
 import { BenchDatabase, STATS_SETTLE_MS } from './database.js';
 import { demoLogin } from './demo-login.js';
-import { LoadGenerator, ROOT, startServer, stopAllChildren, type ServerProcess } from './processes.js';
+import { LoadGenerator, ROOT, type ServerProcess, startServer, stopAllChildren } from './processes.js';
 import { summarizeProfile } from './profile.js';
 import { iqr, runScenario, staticVariant, type Variant } from './scenario.js';
-import { cpuSnapshot, cpuUsage } from './cpu.js';
 import { median } from './stats.js';
 
 const rounds = Number(process.env.HOT_ROUNDS ?? 12);

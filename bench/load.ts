@@ -5,7 +5,7 @@
  * milliseconds, too coarse for "≤ 1 ms added").
  */
 import autocannon, { type AutocannonRequest } from 'autocannon';
-import { summarize, type LatencySummary } from './stats.js';
+import { type LatencySummary, summarize } from './stats.js';
 
 /** How each request of a job is built. */
 export type RequestPlan =

@@ -3,11 +3,11 @@
  * Apollo, no HTTP), for a cached session: the CPU the plugin adds to a hot-path request. Minimum
  * and median over rounds (on a shared machine the minimum is the steadier estimate).
  */
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { type OperationDefinitionNode, parse } from 'graphql';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from '../test/helpers/internals.js';
 import type { Identity } from '../src/identity.js';
 import { hashSessionKey } from '../src/identity.js';
+import { internalsOf } from '../test/helpers/internals.js';
 import { BenchDatabase } from './database.js';
 
 const N = 50_000;

@@ -15,32 +15,32 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchDatabase, STATS_SETTLE_MS, seedSessions } from './database.js';
-import type { RequestPlan } from './load.js';
 import { demoLogin } from './demo-login.js';
-import { LoadGenerator, ROOT, startServer, stopAllChildren, type ServerProcess } from './processes.js';
-import { summarizeProfile, type ProfileSummary } from './profile.js';
-import { markdown, type BenchReport, type Measurement, type ScalingPoint, type Target } from './report.js';
+import type { RequestPlan } from './load.js';
+import { LoadGenerator, ROOT, type ServerProcess, startServer, stopAllChildren } from './processes.js';
+import { type ProfileSummary, summarizeProfile } from './profile.js';
+import { type BenchReport, type Measurement, markdown, type ScalingPoint, type Target } from './report.js';
 import {
   admissionFloor,
   appLockCeiling,
-  nearCapBurst,
-  pgbouncerCheck,
-  refusedKeys,
-  tableSizes,
   type BurstResult,
   type CeilingResult,
   type FloorResult,
+  nearCapBurst,
   type PgBouncerResult,
+  pgbouncerCheck,
   type RefusedKeysResult,
+  refusedKeys,
   type TableSizes,
+  tableSizes,
 } from './scale.js';
 import {
-  STEADY_CPU,
   measureOnce,
-  runScenario,
-  staticVariant,
   type RunRecord,
+  runScenario,
   type ScenarioResult,
+  STEADY_CPU,
+  staticVariant,
   type Variant,
   type VariantSummary,
 } from './scenario.js';

@@ -15,9 +15,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from '../test/helpers/internals.js';
 import type { Identity } from '../src/identity.js';
 import type { SessionControllerOptions } from '../src/options.js';
+import { internalsOf } from '../test/helpers/internals.js';
 import { pgbouncerInstalled, startPgBouncer } from '../test/helpers/pgbouncer.js';
 import { countStoreCalls } from '../test/helpers/store-calls.js';
 import { cpuSnapshot } from './cpu.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSnapshot, cpuUsage } from './cpu.js';
-import { STATS_SETTLE_MS, type BenchDatabase } from './database.js';
+import { type BenchDatabase, STATS_SETTLE_MS } from './database.js';
 import type { LoadJob, LoadResult, RequestPlan } from './load.js';
 import type { LoadGenerator } from './processes.js';
 import { median, quantile, round } from './stats.js';

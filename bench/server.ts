@@ -11,9 +11,9 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
-import { Arg, Ctx, Mutation, Query, Resolver, buildSchema } from 'type-graphql';
-import { SessionController, type Identity, type LimitPolicy } from '../src/index.js';
-import { UniqueSession, sessionResolvers } from '../src/type-graphql.js';
+import { Arg, buildSchema, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { type Identity, type LimitPolicy, SessionController } from '../src/index.js';
+import { sessionResolvers, UniqueSession } from '../src/type-graphql.js';
 
 /** The bench server's one administrator (the fleet view of `sessions` is theirs; bench/run.ts names it too). */
 const BENCH_ADMIN = 'bench-admin';

@@ -15,10 +15,10 @@
  * 10,000 sockets need 10,000 file descriptors in this process and in the server's: `ulimit -n`
  * must be above that (e.g. `ulimit -n 20000`); the bench says so at start if it is not.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { SessionController } from '../src/index.js';
 import { cpuSnapshot, cpuUsage } from './cpu.js';

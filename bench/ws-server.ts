@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { SessionController, type Identity } from '../src/index.js';
+import { type Identity, SessionController } from '../src/index.js';
 
 interface Context {
   identity: Identity | null;

@@ -11,8 +11,8 @@
  * PROBE_REQUESTS (default 5000) per variant and round, PROBE_ROUNDS (default 9).
  */
 import { createSchema, createYoga } from 'graphql-yoga';
-import { SessionController, type Identity } from '../src/index.js';
 import { useSessionControl } from '../src/envelop.js';
+import { type Identity, SessionController } from '../src/index.js';
 import { BenchDatabase } from './database.js';
 import { median } from './stats.js';
 

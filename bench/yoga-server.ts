@@ -7,8 +7,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { SessionController, type Identity } from '../src/index.js';
 import { useSessionControl } from '../src/envelop.js';
+import { type Identity, SessionController } from '../src/index.js';
 
 interface BenchContext {
   identity: Identity | null;

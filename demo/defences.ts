@@ -1,13 +1,13 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { ErrorRequestHandler, RequestHandler } from 'express';
-import cors from 'cors';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import cors from 'cors';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
-  GraphQLError,
-  Kind,
   type DocumentNode,
   type FragmentDefinitionNode,
+  GraphQLError,
   type GraphQLFormattedError,
+  Kind,
   type ParseOptions,
   type SelectionSetNode,
   type ValidationRule,

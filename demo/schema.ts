@@ -2,6 +2,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import {
   Args,
   ArgsType,
+  buildSchema,
   Ctx,
   Field,
   Int,
@@ -11,16 +12,15 @@ import {
   Resolver,
   Root,
   Subscription,
-  buildSchema,
 } from 'type-graphql';
 import {
-  SessionErrorCode,
   currentSession,
   type Identity,
   type SessionController,
+  SessionErrorCode,
   type UserSessionView,
 } from '../src/index.js';
-import { UniqueSession, UserSession, sessionResolvers } from '../src/type-graphql.js';
+import { sessionResolvers, UniqueSession, UserSession } from '../src/type-graphql.js';
 import type { LoginThrottle } from './throttle.js';
 import type { DemoTokens } from './tokens.js';
 import { checkPassword } from './users.js';

@@ -11,10 +11,10 @@ import { GraphQLError } from 'graphql';
 import pg from 'pg';
 import {
   type IRateLimiterOptions,
+  type RateLimiterAbstract,
   RateLimiterMemory,
   RateLimiterPostgres,
   RateLimiterRes,
-  type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 
 export interface ThrottleConfig {

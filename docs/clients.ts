@@ -3,10 +3,10 @@
  * guide shows these regions verbatim (test/clients.test.ts checks it) and the same test runs them
  * against the demo server and a governed graphql-ws server.
  */
-import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
+import { ApolloClient, ApolloLink, CombinedGraphQLErrors, gql, HttpLink, InMemoryCache } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
-import { Client as UrqlClient, fetchExchange } from '@urql/core';
+import { fetchExchange, Client as UrqlClient } from '@urql/core';
 import { ClientError } from 'graphql-request';
 import { type ClientOptions, createClient } from 'graphql-ws';
 import WebSocket from 'ws';

@@ -7,10 +7,10 @@
  */
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { defineIntegrationTestSuite } from '@apollo/server-integration-testsuite';
+import { expressMiddleware } from '@as-integrations/express5';
 import { afterAll, expect } from '@jest/globals';
 import cors from 'cors';
 import express from 'express';

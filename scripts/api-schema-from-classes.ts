@@ -5,8 +5,8 @@
 import 'reflect-metadata';
 import { printSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
-import type { SessionApi } from '../src/api/session-api.js';
 import { sessionResolvers } from '../src/api/resolvers.js';
+import type { SessionApi } from '../src/api/session-api.js';
 
 /**
  * The session API's SDL as the type-graphql classes define it: the source of truth that

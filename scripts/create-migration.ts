@@ -3,10 +3,10 @@
  * database at the latest migration. Register the new class in migrations/index.ts.
  */
 import 'reflect-metadata';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
 import { PGliteDriver } from 'mikro-orm-pglite';
-import { fileURLToPath } from 'node:url';
 import { sessionOrmOptions } from '../src/store/orm-options.js';
 
 const pglite = new PGlite();

@@ -3,46 +3,46 @@
  * need each other, and hands out the adapters wired to them.
  */
 import type { GraphQLSchema } from 'graphql';
-import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
+import { ADAPTER_RUNTIMES, type AdapterRuntimes } from './adapter-runtimes.js';
 import { claimAdmission } from './admission-scope.js';
+import { createSessionResolverMap, type SessionResolverMap } from './api/resolver-map.js';
 import { SessionApi } from './api/session-api.js';
 import { sessionTypeDefs } from './api/type-defs.js';
 import { type UserSessionView, userSessionView } from './api/views.js';
 import { uniqueSessionTransformer } from './directive/transformer.js';
-import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
 import { badUserInput, SessionConfigError, SessionDatabaseError, SessionShutdownError } from './errors.js';
-import { ADAPTER_RUNTIMES, type AdapterRuntimes } from './adapter-runtimes.js';
 import { HookRunner } from './hooks.js';
-import { Log } from './logger.js';
 import type { Identity } from './identity.js';
-import { resolveOptions, type ResolvedOptions, type SessionControllerOptions } from './options.js';
+import { Log } from './logger.js';
 import {
   type MetricsOptions,
   type MetricsRegistry,
   registerMetrics,
   type SessionMetrics,
 } from './metrics/prometheus.js';
+import { type ResolvedOptions, resolveOptions, type SessionControllerOptions } from './options.js';
 import { disabledPlugin, sessionPlugin } from './plugin.js';
-import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { AppCountKeeper } from './runtime/app-count-keeper.js';
 import { ChangeFeed } from './runtime/change-feed.js';
 import { ConnectionRegistry } from './runtime/connections.js';
+import type { Operations, RuntimeMonitor } from './runtime/contracts.js';
 import { DbClock } from './runtime/db-clock.js';
-import { HostFunctions } from './runtime/host-functions.js';
-import { LiveOperations } from './runtime/live-operations.js';
-import { LEASE_CHECK_INTERVAL_MS, LeaseKeeper } from './runtime/lease-keeper.js';
-import { SocketStoreGuard } from './runtime/socket-store-guard.js';
 import { ChangeFanOut } from './runtime/fan-out.js';
-import { SessionEventHub } from './runtime/session-events.js';
+import { HostFunctions } from './runtime/host-functions.js';
+import { LEASE_CHECK_INTERVAL_MS, LeaseKeeper } from './runtime/lease-keeper.js';
 import { Leases } from './runtime/leases.js';
+import { LiveOperations } from './runtime/live-operations.js';
 import { type PruneResult, Pruner } from './runtime/pruner.js';
 import { SessionCache } from './runtime/session-cache.js';
-import { type Governance, Sessions } from './runtime/sessions.js';
+import { SessionEventHub } from './runtime/session-events.js';
 import { SessionTouches } from './runtime/session-touches.js';
+import { type Governance, Sessions } from './runtime/sessions.js';
+import { SocketStoreGuard } from './runtime/socket-store-guard.js';
 import { MissingDatabaseError, openDatabase } from './store/database.js';
 import type { LeaseHolding, LeaseInfo } from './store/lease-table.js';
 import { Store } from './store/store.js';
 import type { RevokeOptions, RevokeUserOptions, SessionInfo } from './vocabulary.js';
+import { type GovernedServerOptions, type GovernedWebSocketOptions, governedWebSocket } from './websocket.js';
 
 /** How long `close()` keeps retrying to write pending touches while the store is away. */
 const SHUTDOWN_FLUSH_DEADLINE_MS = 5_000;

@@ -2,4 +2,4 @@
 // entry so that an Apollo app never loads it, and it imports nothing of @envelop/core or
 // graphql-yoga at run time (their types only): both are optional peers.
 export { useSessionControl } from './envelop/plugin.js';
-export { currentSession, requireSession, type CurrentSession } from './request-session.js';
+export { type CurrentSession, currentSession, requireSession } from './request-session.js';

@@ -2,14 +2,15 @@
  * Every option, its default and its validation, resolved once at `create`: a mistake fails at
  * start-up, naming the option, never at the first request.
  */
-import { redactConnectionString } from './connection-string.js';
+
 import ms from 'ms';
+import { redactConnectionString } from './connection-string.js';
 import { SessionConfigError } from './errors.js';
-import { ConnectionUrlError, connectionConfig, type SslOption } from './store/connection-config.js';
-import { defaultMaxStalenessMs, defaultTouchIntervalMs, OPTION_DEFAULTS } from './option-defaults.js';
 import type { AdmitEvent, LeaseEvictEvent, RejectEvent, RevokeEvent, StoreErrorEvent } from './hooks.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './logger.js';
+import { defaultMaxStalenessMs, defaultTouchIntervalMs, OPTION_DEFAULTS } from './option-defaults.js';
+import { ConnectionUrlError, connectionConfig, type SslOption } from './store/connection-config.js';
 import { LIMIT_POLICIES, type Limit, type LimitPolicy, type Timeouts } from './vocabulary.js';
 
 /** A duration: milliseconds as a number, or a string such as `'30s'`, `'30m'`, `'12h'`, `'30d'`. */

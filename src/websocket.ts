@@ -8,13 +8,13 @@ import type { IncomingMessage } from 'node:http';
 import {
   type DocumentNode,
   type ExecutionResult,
+  type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLSchema,
   getOperationAST,
   isObjectType,
   parse,
   type SelectionSetNode,
-  type FragmentDefinitionNode,
   validate,
 } from 'graphql';
 import { fragmentsOf, rootFieldCounts, sessionApiCost } from './api/cost.js';
@@ -31,8 +31,8 @@ import { leaseScopeKey } from './policy/lease.js';
 import { setRequestSession } from './request-session.js';
 import { CLOSE_CODES, type ConnectionRegistry } from './runtime/connections.js';
 import type { Governed, LeaseRuntime, SessionRuntime } from './runtime/contracts.js';
-import type { LiveOperation, LiveOperations } from './runtime/live-operations.js';
 import type { LeaseKeeper } from './runtime/lease-keeper.js';
+import type { LiveOperation, LiveOperations } from './runtime/live-operations.js';
 import type { SocketStoreGuard } from './runtime/socket-store-guard.js';
 import type { LeaseKey } from './store/lease-table.js';
 import type { StoredSession } from './store/rows.js';

@@ -7,13 +7,13 @@
  */
 import test from 'ava';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
-import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../src/policy/admission.js';
+import { type AdmissionDecision, decideAdmission, resolveUserLimit } from '../src/policy/admission.js';
 import type { AdmissionRequest, AdmissionResult, SessionTable } from '../src/store/session-table.js';
 import type { Limit, LimitPolicy } from '../src/vocabulary.js';
 import { ownDatabase } from './helpers/core.js';
 import { databaseKind } from './helpers/database.js';
+import { internalsOf } from './helpers/internals.js';
 
 async function controllerOn(t: Parameters<typeof ownDatabase>[0]) {
   const db = await ownDatabase(t);

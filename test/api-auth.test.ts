@@ -4,8 +4,8 @@
  */
 import test from 'ava';
 import type { RevokeEvent } from '../src/hooks.js';
-import { failure } from './helpers/server.js';
 import {
+  type ApiServer,
   admit,
   list,
   newKey,
@@ -16,11 +16,11 @@ import {
   RULES,
   SCHEMA_STYLES,
   SET_LIMIT,
-  startApiServer,
-  STATS,
-  type ApiServer,
   type SessionView,
+  STATS,
+  startApiServer,
 } from './helpers/api.js';
+import { failure } from './helpers/server.js';
 
 let users = 0;
 /** Users of their own per test, so tests on one server run concurrently without seeing each other. */

@@ -4,9 +4,9 @@
  * the plugin; within the bound it is served.
  */
 import test from 'ava';
-import { parse, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { type FragmentDefinitionNode, type OperationDefinitionNode, parse } from 'graphql';
 import { sessionApiCost } from '../src/api/cost.js';
-import { SCHEMA_STYLES, admit, newKey, useApiServer } from './helpers/api.js';
+import { admit, newKey, SCHEMA_STYLES, useApiServer } from './helpers/api.js';
 import { failure } from './helpers/server.js';
 
 const aliased = (n: number, field = 'activeSessions { totalCount }') =>

@@ -4,11 +4,12 @@
  * bounded amount (`api.maxTotalCount`). Behaviour only: who completes while the flood is still
  * in flight, never a timing ratio (the figures are the bench's: `npm run bench:fair`).
  */
-import test from 'ava';
+
 import { spawn } from 'node:child_process';
+import test from 'ava';
+import { newKey, startApiServer } from './helpers/api.js';
 import { databaseKind, onPostgres } from './helpers/database.js';
 import { sql } from './helpers/fleet.js';
-import { newKey, startApiServer } from './helpers/api.js';
 
 const FLOOD = 32;
 const HISTORY = 60_000;

@@ -4,8 +4,8 @@
  */
 import test from 'ava';
 import { encodeCursor } from '../src/api/cursor.js';
-import { failure } from './helpers/server.js';
 import { admit, list, newKey, REMOVE_LIMIT, REVOKE, REVOKE_USER, SET_LIMIT, useApiServer } from './helpers/api.js';
+import { failure } from './helpers/server.js';
 
 const api = useApiServer(test, 'type-graphql');
 

@@ -5,9 +5,9 @@
  */
 import test from 'ava';
 import type { GraphQLClient } from 'graphql-request';
-import { failure } from './helpers/server.js';
+import { type ApiServer, newKey, REMOVE_LIMIT, RULES, SET_LIMIT, startApiServer } from './helpers/api.js';
 import { sharedDatabase } from './helpers/core.js';
-import { newKey, REMOVE_LIMIT, RULES, SET_LIMIT, startApiServer, type ApiServer } from './helpers/api.js';
+import { failure } from './helpers/server.js';
 
 const WHOAMI = '{ activeSessions(first: 1) { totalCount } }';
 

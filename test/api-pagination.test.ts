@@ -3,8 +3,8 @@
  * stable while sessions are admitted or revoked between pages, exact to the microsecond.
  */
 import test from 'ava';
+import { type ApiServer, admit, list, newKey, REVOKE, useApiServer } from './helpers/api.js';
 import { internalsOf } from './helpers/internals.js';
-import { admit, list, newKey, REVOKE, useApiServer, type ApiServer } from './helpers/api.js';
 
 const api = useApiServer(test, 'type-graphql');
 

@@ -3,7 +3,6 @@
  * or header, an error, a hook's event, or a log line — on success, refusal, bad input and store failure.
  */
 import test from 'ava';
-import { failure } from './helpers/server.js';
 import {
   admit,
   list,
@@ -15,9 +14,10 @@ import {
   RULES,
   SCHEMA_STYLES,
   SET_LIMIT,
-  startApiServer,
   STATS,
+  startApiServer,
 } from './helpers/api.js';
+import { failure } from './helpers/server.js';
 
 /** Captures what the process logs while `run` runs. */
 async function capturingLogs<T>(lines: string[], run: () => Promise<T>): Promise<T> {

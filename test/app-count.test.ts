@@ -6,10 +6,10 @@
  */
 import test from 'ava';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { ownDatabase } from './helpers/core.js';
 import { databaseKind, onPostgres } from './helpers/database.js';
 import { attempt, count, fleetDatabases, sql, startFleet, tally } from './helpers/fleet.js';
+import { internalsOf } from './helpers/internals.js';
 import type { RunningServer } from './helpers/server.js';
 
 const databases = fleetDatabases();

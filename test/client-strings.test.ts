@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { GraphQLClient } from 'graphql-request';
-import { list, newKey, useApiServer, type SessionView } from './helpers/api.js';
+import { list, newKey, type SessionView, useApiServer } from './helpers/api.js';
 import { failure } from './helpers/server.js';
 
 /*

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { gql } from '@apollo/client';
-import { Client as UrqlClient, fetchExchange } from '@urql/core';
+import { fetchExchange, Client as UrqlClient } from '@urql/core';
 import test from 'ava';
 import { ClientError, GraphQLClient } from 'graphql-request';
 import { createClient } from 'graphql-ws';
@@ -16,7 +16,7 @@ import {
 import { bearerToken } from '../src/index.js';
 import { eventually, serveAlone } from './helpers/core.js';
 import { createTestDatabase } from './helpers/database.js';
-import { LOGIN, login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
+import { type DemoProcess, LOGIN, login, startDemoProcess } from './helpers/demo-process.js';
 import { plainSchema } from './helpers/server.js';
 import { connect, startWsServer, subscribe } from './helpers/ws.js';
 

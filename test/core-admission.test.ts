@@ -1,7 +1,7 @@
-import test from 'ava';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import test from 'ava';
 import { GraphQLClient } from 'graphql-request';
 import { SessionController } from '../src/controller.js';
 import type { AdmitEvent, RejectEvent, RevokeEvent } from '../src/hooks.js';

@@ -3,8 +3,8 @@ import { SessionController } from '../src/controller.js';
 import type { StoreErrorEvent } from '../src/hooks.js';
 import { eventually, interruptibleDatabase, outcome, ownDatabase, query, serve, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
-import type { RunningServer, TestContext } from './helpers/server.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
+import type { RunningServer, TestContext } from './helpers/server.js';
 
 /*
  * The database goes away under a running server and comes back.

@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { DatabaseOption } from '../src/options.js';
 import { ownDatabase, query, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
-import { failure, startTestServer, type RunningServer } from './helpers/server.js';
+import { failure, type RunningServer, startTestServer } from './helpers/server.js';
 
 interface Whoami {
   whoami: string | null;

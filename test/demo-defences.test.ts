@@ -1,8 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { getIntrospectionQuery } from 'graphql';
-import { createTestDatabase } from './helpers/database.js';
 import { formatDemoError } from '../demo/defences.js';
-import { login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
+import { createTestDatabase } from './helpers/database.js';
+import { type DemoProcess, login, startDemoProcess } from './helpers/demo-process.js';
 
 /*
  * Issue 9, item 8: the demo answers as production would and shows the usual defences.

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { createTestDatabase } from './helpers/database.js';
-import { demoClient, login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
+import { type DemoProcess, demoClient, login, startDemoProcess } from './helpers/demo-process.js';
 import { connect, subscribe } from './helpers/ws.js';
 
 async function startDemo(t: import('ava').ExecutionContext): Promise<{ demo: DemoProcess; ws: string }> {

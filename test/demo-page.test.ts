@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium } from './helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { demoClient, login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
+import { type DemoProcess, demoClient, login, startDemoProcess } from './helpers/demo-process.js';
 
 const LAPTOP =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';

@@ -1,12 +1,12 @@
-import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
-import { createTestDatabase, onPostgres } from './helpers/database.js';
-import { demoClient, login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
 import { eventually } from './helpers/core.js';
+import { createTestDatabase, onPostgres } from './helpers/database.js';
+import { type DemoProcess, demoClient, login, startDemoProcess } from './helpers/demo-process.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 
 /*

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { createTestDatabase } from './helpers/database.js';
-import { startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
+import { type DemoProcess, startDemoProcess } from './helpers/demo-process.js';
 
 const LOGIN =
   'mutation ($username: String!, $password: String!) { login(username: $username, password: $password) { token } }';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createTestDatabase, onPostgres } from './helpers/database.js';
-import { demoClient, login, startDemoProcess, type DemoProcess } from './helpers/demo-process.js';
+import { type DemoProcess, demoClient, login, startDemoProcess } from './helpers/demo-process.js';
 import { failure } from './helpers/server.js';
 
 // The demo as a new user meets it: `npm start`'s own entry point, real HTTP, real tokens. On

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { databaseKind } from './helpers/database.js';
 import { hashSessionKey } from '../src/identity.js';
+import { databaseKind } from './helpers/database.js';
 import { attempt, count, fleetDatabases, sql, startFleet, tally, wait } from './helpers/fleet.js';
 
 const databases = fleetDatabases();

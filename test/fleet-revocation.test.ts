@@ -1,12 +1,13 @@
 import test from 'ava';
+import { hashSessionKey } from '../src/identity.js';
 import { CHANGE_CHANNEL } from '../src/store/change-log.js';
 import type { RevokeReason } from '../src/vocabulary.js';
-import { hashSessionKey } from '../src/identity.js';
 import { databaseKind, onPostgres, POSTGRES_URL } from './helpers/database.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 import {
   attempt,
   count,
+  type Fleet,
   fleetDatabases,
   inBatches,
   median,
@@ -17,7 +18,6 @@ import {
   tally,
   wait,
   whoami,
-  type Fleet,
 } from './helpers/fleet.js';
 import type { RunningServer } from './helpers/server.js';
 

@@ -1,9 +1,9 @@
 import test from 'ava';
 import type { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { databaseKind } from './helpers/database.js';
 import { attempt, fleetDatabases, rowOf, sql, startFleet, wait, whoami } from './helpers/fleet.js';
+import { internalsOf } from './helpers/internals.js';
 import type { RunningServer, TestContext } from './helpers/server.js';
 
 const databases = fleetDatabases();

@@ -1,8 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Identity, StoreErrorEvent } from '../src/index.js';
 import { interruptibleDatabase, outcome, serve, serveAlone, sleep } from './helpers/core.js';
-import { failure, type ApolloSettings, type RunningServer, type startTestServer } from './helpers/server.js';
 import { recordingLogger } from './helpers/logger.js';
+import { type ApolloSettings, failure, type RunningServer, type startTestServer } from './helpers/server.js';
 
 /*
  * Issue 9, item 5: host code is host code. A hook that throws or rejects (sync or async) is

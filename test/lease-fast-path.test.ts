@@ -6,12 +6,12 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test from 'ava';
 import type { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { uniqueSessionTransformer } from '../src/directive/transformer.js';
 import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 import { eventually } from './helpers/core.js';
 import { createTestDatabase } from './helpers/database.js';
-import { startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
+import { internalsOf } from './helpers/internals.js';
+import { type RunningServer, startTestServer, type TestContext } from './helpers/server.js';
 import { ask, errorAt, sleep } from './helpers/unique-session.js';
 
 const schema = () =>

@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import test from 'ava';
-import { SessionController } from '../src/controller.js';
 import { migrationsList } from '../migrations/index.js';
+import { SessionController } from '../src/controller.js';
 import { migrateDatabase, openDatabase } from '../src/store/database.js';
 import { embeddedOrm } from '../src/store/embedded.js';
 import { createTestDatabase } from './helpers/database.js';

@@ -7,19 +7,20 @@
  * The command line works on PostgreSQL only: on the embedded database (no TEST_DATABASE_URL) only
  * the tests that need no database are registered (the bin, usage errors, no database given).
  */
-import anyTest, { type Implementation, type TestFn } from 'ava';
+
 import { execFile, spawn } from 'node:child_process';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import anyTest, { type Implementation, type TestFn } from 'ava';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from './helpers/database.js';
 import { demoClient, login, startDemoProcess } from './helpers/demo-process.js';
+import { internalsOf } from './helpers/internals.js';
 import { startTestServer } from './helpers/server.js';
 import { connect } from './helpers/ws.js';
 

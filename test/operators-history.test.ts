@@ -6,10 +6,9 @@
  */
 import test from 'ava';
 import type { GraphQLClient } from 'graphql-request';
-import { internalsOf } from './helpers/internals.js';
 import type { RevokeEvent } from '../src/hooks.js';
-import { failure } from './helpers/server.js';
 import {
+  type ApiServer,
   admit,
   newKey,
   REVOKE,
@@ -17,8 +16,9 @@ import {
   REVOKE_USER,
   SCHEMA_STYLES,
   startApiServer,
-  type ApiServer,
 } from './helpers/api.js';
+import { internalsOf } from './helpers/internals.js';
+import { failure } from './helpers/server.js';
 
 const NODE = /* GraphQL */ `id userId status current ipAddress userAgent revokedAt revokedReason revokedNote revokedBy device { browser os type }`;
 

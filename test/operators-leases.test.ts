@@ -4,16 +4,17 @@
  * an admin end anyone's; the same on the controller; `onLeaseEvicted` hears `EVICT_OLDEST`. Through
  * a real Apollo server, for both ways a host builds its schema.
  */
-import test from 'ava';
+
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { Ctx, Query, Resolver, buildSchema } from 'type-graphql';
+import test from 'ava';
+import { buildSchema, Ctx, Query, Resolver } from 'type-graphql';
 import type { SessionController } from '../src/controller.js';
 import type { LeaseEvictEvent } from '../src/hooks.js';
 import { currentSession } from '../src/request-session.js';
-import { UniqueSession, sessionResolvers } from '../src/type-graphql.js';
+import { sessionResolvers, UniqueSession } from '../src/type-graphql.js';
 import { isAdmin, newKey, SCHEMA_STYLES, type SchemaStyle } from './helpers/api.js';
 import { createTestDatabase } from './helpers/database.js';
-import { failure, startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
+import { failure, type RunningServer, startTestServer, type TestContext } from './helpers/server.js';
 import { ask, errorAt } from './helpers/unique-session.js';
 
 const who = (ctx: TestContext) => currentSession(ctx)?.userId ?? 'nobody';

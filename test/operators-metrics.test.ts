@@ -3,16 +3,17 @@
  * `/metrics` as `npm start` runs it, and from a registry a host serves itself. Names and labels
  * are the contract's; the active-session gauge asks the store at most once per 5 s.
  */
-import test from 'ava';
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import test from 'ava';
 import { Registry } from 'prom-client';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { SessionConfigError } from '../src/errors.js';
 import { registerMetrics } from '../src/metrics/prometheus.js';
 import { createTestDatabase } from './helpers/database.js';
 import { demoClient, login, startDemoProcess } from './helpers/demo-process.js';
+import { internalsOf } from './helpers/internals.js';
 import { failure } from './helpers/server.js';
 
 /** One sample line's value, by metric name and exact labels (`{}` for none). */

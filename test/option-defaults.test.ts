@@ -3,8 +3,9 @@
  * docs/options.md and docs/contract.md, and the command line's help, must say the same, and the
  * tables must list every option and nothing else. No database.
  */
-import test from 'ava';
+
 import { readFileSync } from 'node:fs';
+import test from 'ava';
 import ms from 'ms';
 import { runCli } from '../src/cli/program.js';
 import { defaultMaxStalenessMs, defaultTouchIntervalMs, OPTION_DEFAULTS } from '../src/option-defaults.js';

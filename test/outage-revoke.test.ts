@@ -1,5 +1,5 @@
-import test from 'ava';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import test from 'ava';
 import { currentSession, type SessionController } from '../src/index.js';
 import { eventually, interruptibleDatabase, outcome, serve } from './helpers/core.js';
 import { databaseKind } from './helpers/database.js';

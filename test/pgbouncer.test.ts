@@ -7,10 +7,10 @@
  * PostgreSQL only. Skipped where pgbouncer is not installed, unless REQUIRE_PGBOUNCER=1 (CI).
  */
 import test, { type ExecutionContext } from 'ava';
-import { internalsOf } from './helpers/internals.js';
 import { hashSessionKey } from '../src/identity.js';
 import { createTestDatabase, onPostgres } from './helpers/database.js';
 import { attempt, count, refusedAfter, sql, tally, whoami } from './helpers/fleet.js';
+import { internalsOf } from './helpers/internals.js';
 import { recordingLogger } from './helpers/logger.js';
 import { pgbouncerInstalled, startPgBouncer } from './helpers/pgbouncer.js';
 import { type RunningServer, startTestServer } from './helpers/server.js';

@@ -1,11 +1,11 @@
 import test from 'ava';
 import {
+  type AdmissionInput,
   decideAdmission,
   expiresAt,
+  type LimitSources,
   resolveUserLimit,
   sessionState,
-  type AdmissionInput,
-  type LimitSources,
 } from '../src/policy/admission.js';
 
 // ---------------------------------------------------------------- limit resolution (docs/contract.md rule 2)

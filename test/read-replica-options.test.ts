@@ -1,11 +1,11 @@
 import test from 'ava';
 import { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { SessionConfigError } from '../src/errors.js';
-import { freePort } from './helpers/pg-cluster.js';
 import { ownDatabase } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
+import { internalsOf } from './helpers/internals.js';
 import { recordingLogger } from './helpers/logger.js';
+import { freePort } from './helpers/pg-cluster.js';
 
 // The options `readReplicas` and `maxReplicaLag` (docs/contract.md §13, "Read replicas"): checked
 // at create, and a replica that cannot answer listings is no reason to fail. Real replication

@@ -6,7 +6,7 @@ import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test, { type ExecutionContext } from 'ava';
 import type { GraphQLSchema } from 'graphql';
-import { Ctx, Query, Resolver, buildSchema } from 'type-graphql';
+import { buildSchema, Ctx, Query, Resolver } from 'type-graphql';
 import { UserSession } from '../src/api/types/user-session.js';
 import type { UserSessionView } from '../src/api/views.js';
 import { SessionController } from '../src/controller.js';

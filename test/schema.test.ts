@@ -1,27 +1,28 @@
 /**
  * `schema.graphql` is what the code prints, and what the code prints is the surface of docs/contract.md §5.
  */
-import test from 'ava';
+
 import { readFile } from 'node:fs/promises';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import test from 'ava';
 import {
+  type ASTNode,
   buildASTSchema,
+  type DocumentNode,
+  type GraphQLObjectType,
+  type GraphQLSchema,
   Kind,
   lexicographicSortSchema,
   parse,
   printSchema,
   visit,
-  type ASTNode,
-  type DocumentNode,
-  type GraphQLObjectType,
-  type GraphQLSchema,
 } from 'graphql';
-import { Field, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
+import { buildSchema, Field, ObjectType, Query, Resolver } from 'type-graphql';
+import { printedSchemaFile, sdlModuleText } from '../scripts/print-schema.js';
 import { sessionResolvers } from '../src/api/resolvers.js';
+import { sessionApiSdl } from '../src/api/sdl.js';
 import type { SessionApi } from '../src/api/session-api.js';
 import { sessionTypeDefs } from '../src/api/type-defs.js';
-import { sessionApiSdl } from '../src/api/sdl.js';
-import { printedSchemaFile, sdlModuleText } from '../scripts/print-schema.js';
 
 /** A controller whose API no test here reaches: building a schema reads none. */
 const noApi = {

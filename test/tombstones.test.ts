@@ -4,8 +4,8 @@
  * `tombstoneTtl` after the revocation).
  */
 import test, { type ExecutionContext } from 'ava';
-import type { Identity } from '../src/index.js';
 import { hashSessionKey } from '../src/identity.js';
+import type { Identity } from '../src/index.js';
 import { databaseKind } from './helpers/database.js';
 import { attempt, count, type Fleet, fleetDatabases, sql, startFleet, wait, whoami } from './helpers/fleet.js';
 import type { RunningServer, TestContext } from './helpers/server.js';

@@ -1,8 +1,8 @@
 /** The pure `@uniqueSession` rules, without Apollo or a database. */
 import test from 'ava';
-import { SessionConfigError } from '../src/errors.js';
 import { resolveUniqueSessionConfig, uniqueSessionSdl } from '../src/directive/config.js';
-import { decideLease, leaseScopeKey, type LeaseHolder } from '../src/policy/lease.js';
+import { SessionConfigError } from '../src/errors.js';
+import { decideLease, type LeaseHolder, leaseScopeKey } from '../src/policy/lease.js';
 
 const holders = (...ids: string[]): LeaseHolder[] =>
   ids.map((sessionId, i) => ({ sessionId, lastUsedAt: new Date(1_000 * i) }));

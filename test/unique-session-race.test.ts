@@ -5,7 +5,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { createTestDatabase } from './helpers/database.js';
-import { startTestServer, type RunningServer } from './helpers/server.js';
+import { type RunningServer, startTestServer } from './helpers/server.js';
 import { ask, errorAt, governedSchema, sharedDatabase } from './helpers/unique-session.js';
 
 const RACERS = 20;

@@ -4,19 +4,18 @@
  */
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { printSchema, specifiedDirectives, type GraphQLSchema } from 'graphql';
-import { Ctx, Field, FieldResolver, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
-import { internalsOf } from './helpers/internals.js';
+import { type GraphQLSchema, printSchema, specifiedDirectives } from 'graphql';
+import { buildSchema, Ctx, Field, FieldResolver, ObjectType, Query, Resolver } from 'type-graphql';
 import { UniqueSession } from '../src/directive/decorator.js';
 import { UNIQUE_SESSION_EXTENSION } from '../src/directive/enforce.js';
 import { uniqueSessionTransformer } from '../src/directive/transformer.js';
 import { uniqueSessionDirective } from '../src/directive/type-defs.js';
 import { SessionConfigError } from '../src/errors.js';
-import type { SessionScope } from '../src/vocabulary.js';
 import type { SessionControllerOptions } from '../src/options.js';
-import type { LimitPolicy } from '../src/vocabulary.js';
 import { currentSession } from '../src/request-session.js';
-import { startTestServer, type RunningServer, type TestContext } from './helpers/server.js';
+import type { LimitPolicy, SessionScope } from '../src/vocabulary.js';
+import { internalsOf } from './helpers/internals.js';
+import { type RunningServer, startTestServer, type TestContext } from './helpers/server.js';
 import { ask, errorAt, type sharedDatabase, useSharedDatabase } from './helpers/unique-session.js';
 
 @ObjectType()

@@ -15,13 +15,13 @@ import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 import { SessionConfigError } from '../src/errors.js';
 import type { RejectEvent, StoreErrorEvent } from '../src/hooks.js';
 import type { SessionControllerOptions } from '../src/options.js';
-import { internalsOf } from './helpers/internals.js';
 import { eventually } from './helpers/core.js';
+import { internalsOf } from './helpers/internals.js';
 import {
   failure,
   identityFromHeaders,
-  startTestServer,
   type RunningServer,
+  startTestServer,
   type TestContext,
 } from './helpers/server.js';
 import {
@@ -29,9 +29,9 @@ import {
   errorAt,
   governedSchema,
   type sharedDatabase,
-  useSharedDatabase,
   sleep,
   untransformedSchema,
+  useSharedDatabase,
 } from './helpers/unique-session.js';
 
 const test = anyTest as TestFn<{ database: Awaited<ReturnType<typeof sharedDatabase>> }>;

@@ -6,12 +6,12 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import test, { type ExecutionContext } from 'ava';
 import type { SessionController } from '../src/controller.js';
-import { internalsOf } from './helpers/internals.js';
 import { currentSession } from '../src/request-session.js';
 import { eventually, query, serve, sharedDatabase, sleep } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
-import type { RunningServer, TestContext } from './helpers/server.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
+import { internalsOf } from './helpers/internals.js';
+import type { RunningServer, TestContext } from './helpers/server.js';
 import { connect, startWsServer, subscribe, type TestParams } from './helpers/ws.js';
 
 const hostTypeDefs = /* GraphQL */ `

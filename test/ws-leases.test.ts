@@ -6,8 +6,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { eventually, sharedDatabase } from './helpers/core.js';
-import { type LiveInstance, liveInstance } from './helpers/ws-app.js';
 import { connect, subscribe } from './helpers/ws.js';
+import { type LiveInstance, liveInstance } from './helpers/ws-app.js';
 
 async function fleet(t: ExecutionContext): Promise<[LiveInstance, LiveInstance]> {
   const database = await sharedDatabase(t);

@@ -9,8 +9,8 @@ import type { RevokeEvent, StoreErrorEvent } from '../src/hooks.js';
 import { sharedDatabase } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import { failure } from './helpers/server.js';
-import { liveInstance } from './helpers/ws-app.js';
 import { connect, type TestClient } from './helpers/ws.js';
+import { liveInstance } from './helpers/ws-app.js';
 
 /** Enough users that one commit per user would not fit in the bound on this machine's database. */
 const USERS = 200;

@@ -8,8 +8,8 @@ import test from 'ava';
 import { eventually, ownDatabase, sharedDatabase } from './helpers/core.js';
 import { onPostgres } from './helpers/database.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
-import { SESSION_EVENTS, liveInstance } from './helpers/ws-app.js';
 import { connect, subscribe } from './helpers/ws.js';
+import { liveInstance, SESSION_EVENTS } from './helpers/ws-app.js';
 
 test.serial(
   'two devices dropped abruptly while following sessionEvents free their seats under the cap once the idle timeout passes',

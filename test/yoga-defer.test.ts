@@ -5,12 +5,12 @@
 import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
 import test, { type ExecutionContext } from 'ava';
 import { createSchema } from 'graphql-yoga';
+import { currentSession } from '../src/request-session.js';
 import { newKey } from './helpers/api.js';
-import { createTestDatabase } from './helpers/database.js';
 import { eventually } from './helpers/core.js';
+import { createTestDatabase } from './helpers/database.js';
 import type { TestContext } from './helpers/server.js';
 import { startYogaServer, type YogaTestServer } from './helpers/yoga.js';
-import { currentSession } from '../src/request-session.js';
 
 /** Resolves the pending `slow` fields when the test says so. */
 function gate() {

@@ -3,8 +3,8 @@
 // streams on the other within 1 s.
 import test, { type ExecutionContext } from 'ava';
 import { createClient, type ExecutionResult } from 'graphql-sse';
-import { databaseKind } from './helpers/database.js';
 import { eventually } from './helpers/core.js';
+import { databaseKind } from './helpers/database.js';
 import { count, fleetDatabases, tally } from './helpers/fleet.js';
 import { failure } from './helpers/server.js';
 import { startYogaServer, type YogaTestServer } from './helpers/yoga.js';

@@ -5,9 +5,9 @@
 // (distinct connections mode, which Yoga's built-in SSE serves) and by fetch.
 import test, { type ExecutionContext } from 'ava';
 import { createClient, type ExecutionResult } from 'graphql-sse';
-import { createTestDatabase } from './helpers/database.js';
-import { eventually } from './helpers/core.js';
 import { newKey } from './helpers/api.js';
+import { eventually } from './helpers/core.js';
+import { createTestDatabase } from './helpers/database.js';
 import { startYogaServer, type YogaTestServer } from './helpers/yoga.js';
 
 type Options = Parameters<typeof startYogaServer>[0];

@@ -4,15 +4,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { SessionConfigError } from '../src/errors.js';
-import { useSessionControl } from '../src/envelop.js';
 import { SessionController } from '../src/controller.js';
+import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
+import { useSessionControl } from '../src/envelop.js';
+import { SessionConfigError } from '../src/errors.js';
+import { isAdmin, newKey } from './helpers/api.js';
 import { createTestDatabase } from './helpers/database.js';
+import type { TestContext } from './helpers/server.js';
 import { failure } from './helpers/server.js';
 import { startYogaServer, type YogaSettings, type YogaTestServer } from './helpers/yoga.js';
-import type { TestContext } from './helpers/server.js';
-import { isAdmin, newKey } from './helpers/api.js';
-import { uniqueSessionTypeDefs } from '../src/directive/type-defs.js';
 
 type Options = Parameters<typeof startYogaServer>[0];
 

@@ -4,7 +4,7 @@
  * through the public GraphQL API (graphql.js); every server string reaches the DOM as text (dom.js).
  */
 import { deviceCell, deviceName, el, fromTemplate, refreshTimes, say, statusCell, timeAgo, timeAt } from './dom.js';
-import { ApiError, SIGNED_OUT_CODES, request, subscribe } from './graphql.js';
+import { ApiError, request, SIGNED_OUT_CODES, subscribe } from './graphql.js';
 import * as op from './operations.js';
 
 /** sessionStorage: a reload stays signed in, a new tab or a closed browser does not. */

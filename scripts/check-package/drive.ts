@@ -10,7 +10,7 @@
  */
 import { ClientError, GraphQLClient, gql } from 'graphql-request';
 import { createClient as createSseClient, type ExecutionResult } from 'graphql-sse';
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
 const [url, style] = process.argv.slice(2);

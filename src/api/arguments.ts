@@ -9,10 +9,10 @@ import {
   MAX_NOTE_LENGTH,
   MAX_USER_ID_LENGTH,
   SESSION_STATUSES,
-  UUID_PATTERN,
   type SessionStatusValue,
+  UUID_PATTERN,
 } from '../vocabulary.js';
-import { decodeCursor, type CursorPosition } from './cursor.js';
+import { type CursorPosition, decodeCursor } from './cursor.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 const MAX_PAGE_SIZE = 100;

@@ -18,10 +18,10 @@ import {
   SetSessionLimitArgs,
 } from './types/args.js';
 import { UserSessionConnection } from './types/connection.js';
+import { SessionEvent, SessionEventsArgs } from './types/session-event.js';
 import { SessionLease } from './types/session-lease.js';
 import { SessionLimitRule } from './types/session-limit-rule.js';
 import { SessionStats } from './types/session-stats.js';
-import { SessionEvent, SessionEventsArgs } from './types/session-event.js';
 import { UserSession } from './types/user-session.js';
 import type {
   SessionEventView,

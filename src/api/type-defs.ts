@@ -2,9 +2,10 @@
  * What the library adds to a schema, as text: schema-first servers merge it without loading
  * type-graphql, and `schema.graphql` is this.
  */
-import { sessionApiSdl } from './sdl.js';
-import { uniqueSessionTypeDefs } from '../directive/type-defs.js';
+
 import { buildSchema, printSchema } from 'graphql';
+import { uniqueSessionTypeDefs } from '../directive/type-defs.js';
+import { sessionApiSdl } from './sdl.js';
 
 let librarySdl: string | undefined;
 

@@ -8,19 +8,19 @@
  * printed with the command's help.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { userSessionView, type UserSessionView } from '../api/views.js';
+import { type UserSessionView, userSessionView } from '../api/views.js';
+import { withoutPasswords } from '../connection-string.js';
+import { OPTION_DEFAULTS } from '../option-defaults.js';
 import type { Operations } from '../runtime/contracts.js';
 import type { PruneProgress } from '../runtime/pruner.js';
 import {
+  type LimitSubjectValue,
   MAX_NOTE_LENGTH,
   MAX_USER_ID_LENGTH,
   SESSION_STATUSES,
-  UUID_PATTERN,
-  type LimitSubjectValue,
   type SessionStatusValue,
+  UUID_PATTERN,
 } from '../vocabulary.js';
-import { withoutPasswords } from '../connection-string.js';
-import { OPTION_DEFAULTS } from '../option-defaults.js';
 import { count, json, type Output, rulesTable, sessionJson, sessionsTable } from './output.js';
 import { printable } from './printable.js';
 

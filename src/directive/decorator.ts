@@ -2,12 +2,12 @@
  * `@UniqueSession()` for type-graphql: the field carries the directive in the printed schema and
  * is enforced by a middleware on that field only.
  */
-import { Directive, Extensions, UseMiddleware, type MiddlewareFn } from 'type-graphql';
+import { Directive, Extensions, type MiddlewareFn, UseMiddleware } from 'type-graphql';
 import {
   resolveUniqueSessionConfig,
-  uniqueSessionSdl,
   type UniqueSessionConfig,
   type UniqueSessionOptions,
+  uniqueSessionSdl,
 } from './config.js';
 import { checkUniqueSession, UNIQUE_SESSION_EXTENSION } from './enforce.js';
 import { UNIQUE_SESSION_DIRECTIVE } from './type-defs.js';

@@ -2,7 +2,7 @@
  * The one enforcement path of `@uniqueSession`, shared by the decorator, the transformer and the
  * server adapters, and the start-up check that no governed field escapes it.
  */
-import { isInterfaceType, isObjectType, type GraphQLField, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { type GraphQLField, type GraphQLResolveInfo, type GraphQLSchema, isInterfaceType, isObjectType } from 'graphql';
 import { keepOutOfCaches } from '../api/cache-hints.js';
 import { SessionConfigError, unauthenticated } from '../errors.js';
 import { getRequestSession } from '../request-session.js';

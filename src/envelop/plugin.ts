@@ -18,8 +18,8 @@ import {
   getOperationAST,
   type OperationDefinitionNode,
 } from 'graphql';
-import { fragmentsOf } from '../api/cost.js';
 import { ADAPTER_RUNTIMES, type AdapterHost, type AdapterRuntimes } from '../adapter-runtimes.js';
+import { fragmentsOf } from '../api/cost.js';
 import type { UniqueSessionConfig } from '../directive/config.js';
 import { assertUniqueSessionEnforced, markSchemaDisabled } from '../directive/enforce.js';
 import { unauthenticated } from '../errors.js';

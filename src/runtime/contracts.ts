@@ -7,12 +7,12 @@
 import type { RuntimeObserver } from '../hooks.js';
 import type { Identity } from '../identity.js';
 import type { UniqueSessionConfig } from '../policy/lease.js';
-import type { PruneProgress, PruneResult } from './pruner.js';
 import type { LeaseHolding } from '../store/lease-table.js';
 import type { LimitRuleTable } from '../store/limit-rule-table.js';
 import type { StoredSession } from '../store/rows.js';
 import type { SessionReads } from '../store/session-reads.js';
 import type { Limit, RevokeOptions, RevokeReason, SessionInfo, Timeouts } from '../vocabulary.js';
+import type { PruneProgress, PruneResult } from './pruner.js';
 
 /** What the library learned about one request (or connection) before it runs. */
 export interface Governed {

@@ -5,9 +5,9 @@
 import { GraphQLError } from 'graphql';
 import { SessionErrorCode, sessionLimitExceeded } from '../errors.js';
 import type { HookRunner } from '../hooks.js';
-import { publicIdentity, type Identity } from '../identity.js';
+import { type Identity, publicIdentity } from '../identity.js';
 import { leaseScopeKey, type UniqueSessionConfig } from '../policy/lease.js';
-import type { LeaseHolding, LeaseInfo, LeaseTable, LeaseKey } from '../store/lease-table.js';
+import type { LeaseHolding, LeaseInfo, LeaseKey, LeaseTable } from '../store/lease-table.js';
 import type { StoredSession } from '../store/rows.js';
 import type { LeaseDirectory, LeaseRuntime, SessionRuntime } from './contracts.js';
 import { LeaseMemory } from './lease-memory.js';

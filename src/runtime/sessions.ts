@@ -2,12 +2,14 @@
  * Sessions at run time: the request check (memory first, then the store), admission, revocation,
  * and the fail-mode guard around every store call a request can reach.
  */
+
+import { GraphQLError } from 'graphql';
 import { sessionExpired, sessionLimitExceeded, sessionRevoked, storeUnavailable, unauthenticated } from '../errors.js';
 import { type HookRunner, isThenable } from '../hooks.js';
-import { checkIdentity, hashSessionKey, keyExpiry, publicIdentity, type Identity } from '../identity.js';
+import { checkIdentity, hashSessionKey, type Identity, keyExpiry, publicIdentity } from '../identity.js';
 import type { ResolvedOptions } from '../options.js';
 import { expiresAt, sessionState } from '../policy/admission.js';
-import { toSessionInfo, type StoredSession } from '../store/rows.js';
+import { type StoredSession, toSessionInfo } from '../store/rows.js';
 import type { SessionTable } from '../store/session-table.js';
 import {
   clipped,
@@ -27,7 +29,6 @@ import type { HostFunctions } from './host-functions.js';
 import { RefusedKeys } from './refused-keys.js';
 import type { SessionCache } from './session-cache.js';
 import type { SessionTouches } from './session-touches.js';
-import { GraphQLError } from 'graphql';
 
 /**
  * How long a session that memory knows, but can no longer vouch for (`maxStaleness` passed), may

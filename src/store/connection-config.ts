@@ -3,8 +3,8 @@
 // (`postgresql://h1:5432,h2:5432/app?sslmode=verify-full&sslrootcert=/ca.crt`), read once into
 // node-postgres settings per host, plus the `ssl` option (docs/contract.md §13).
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { parse } from 'pg-connection-string';
 import type pg from 'pg';
+import { parse } from 'pg-connection-string';
 
 /** The `ssl` option: `true` (TLS, certificate verified against the system's CAs), `false` (no TLS), or node's TLS options. */
 export type SslOption = boolean | TlsOptions;

@@ -3,6 +3,7 @@
  * host's ORM) and applies the migrations, so the store is ready before the first request.
  */
 import { MikroORM } from '@mikro-orm/core';
+import type { EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { SessionConfigError } from '../errors.js';
 import type { DatabaseOption } from '../options.js';
@@ -11,8 +12,7 @@ import { ADVISORY_NAMESPACE } from './locks.js';
 import { sessionOrmOptions } from './orm-options.js';
 import { type KnexLog, knexLogger, primaryDialect } from './primary-dialect.js';
 import { PrimaryLocator } from './primary-locator.js';
-import { knexStatements, type PreparedOptions, sqlRunner, type SqlRunner } from './sql.js';
-import type { EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
+import { knexStatements, type PreparedOptions, type SqlRunner, sqlRunner } from './sql.js';
 
 /** The ORM the store runs on, and what it needs to know about who owns it. */
 export interface Database {

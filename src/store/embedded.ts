@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
-import { PGliteDriver, type PGliteConnectionConfig } from 'mikro-orm-pglite';
+import { type PGliteConnectionConfig, PGliteDriver } from 'mikro-orm-pglite';
 import { migrationsList } from '../../migrations/index.js';
 import { sessionOrmOptions } from './orm-options.js';
 

@@ -6,7 +6,7 @@ import { decideLease, type LeaseHolder } from '../policy/lease.js';
 import type { LimitPolicy, SessionInfo, Timeouts } from '../vocabulary.js';
 import { aliveCondition, MILLISECONDS as MS } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
-import { PUBLIC_SESSION_COLUMNS, toPublicSession, type PublicSessionRow } from './rows.js';
+import { PUBLIC_SESSION_COLUMNS, type PublicSessionRow, toPublicSession } from './rows.js';
 import type { Sql, SqlRunner } from './sql.js';
 
 export interface LeaseRequest {

@@ -3,8 +3,8 @@
  * the store through here, so no API response can carry it by mistake.
  */
 import type { SessionInfo, SessionStatusValue, Timeouts } from '../vocabulary.js';
-import { aliveCondition, deadCondition, MILLISECONDS, type Condition } from './conditions.js';
-import { PUBLIC_SESSION_COLUMNS, toPublicSession, type PublicSessionRow } from './rows.js';
+import { aliveCondition, type Condition, deadCondition, MILLISECONDS } from './conditions.js';
+import { PUBLIC_SESSION_COLUMNS, type PublicSessionRow, toPublicSession } from './rows.js';
 import type { Sql } from './sql.js';
 
 /** `created_at` in UTC with all six fractional digits, for keyset positions (a JS Date keeps only three). */

@@ -4,20 +4,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { decideAdmission, resolveUserLimit, type AdmissionDecision } from '../policy/admission.js';
+import { type AdmissionDecision, decideAdmission, resolveUserLimit } from '../policy/admission.js';
 import {
   clipped,
-  MAX_NOTE_LENGTH,
   type Limit,
   type LimitPolicy,
   type LimitSubjectValue,
+  MAX_NOTE_LENGTH,
   type RevokeReason,
   type SessionLimitLevel,
   type Timeouts,
 } from '../vocabulary.js';
 import { aliveCondition } from './conditions.js';
 import { ADVISORY_NAMESPACE } from './locks.js';
-import { SESSION_COLUMNS, toStoredSession, type SessionRow, type StoredSession } from './rows.js';
+import { SESSION_COLUMNS, type SessionRow, type StoredSession, toStoredSession } from './rows.js';
 import type { PreparedSql, Sql, SqlRunner } from './sql.js';
 
 export interface AdmissionRequest {

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
-import type { EntityManager as SqlEntityManager, Knex } from '@mikro-orm/postgresql';
+import type { Knex, EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 
 /**
  * Parameterized statements. Values travel as real bind parameters (`?` becomes `$n`), never

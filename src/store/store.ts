@@ -1,18 +1,19 @@
 /** The store's parts together, on one runner: the runtimes and adapters reach SQL only through them. */
+
+import { SessionConfigError } from '../errors.js';
+import type { LimitRules, SessionDirectory } from '../runtime/contracts.js';
 import type { Timeouts } from '../vocabulary.js';
 import { AppCountTable } from './app-count-table.js';
 import { ChangeLog } from './change-log.js';
+import type { SslOption } from './connection-config.js';
 import { type Database, migrateDatabase } from './database.js';
 import { LeaseTable } from './lease-table.js';
 import { LimitRuleTable } from './limit-rule-table.js';
 import { PruneBatches } from './prune-batches.js';
-import type { SslOption } from './connection-config.js';
-import { ReadReplicas, replicaTargetsFromUrl, replicaTargetsOfOrm, type ReadReplicaSettings } from './read-replicas.js';
-import type { Sql, SqlRunner } from './sql.js';
-import type { LimitRules, SessionDirectory } from '../runtime/contracts.js';
-import { SessionConfigError } from '../errors.js';
+import { type ReadReplicaSettings, ReadReplicas, replicaTargetsFromUrl, replicaTargetsOfOrm } from './read-replicas.js';
 import { SessionReads } from './session-reads.js';
 import { SessionTable } from './session-table.js';
+import type { Sql, SqlRunner } from './sql.js';
 
 export interface StoreSettings {
   timeouts: Timeouts;

@@ -1,13 +1,13 @@
-import { makeExecutableSchema } from '@graphql-tools/schema';
 import { request as httpRequest } from 'node:http';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { ExecutionContext, TestFn } from 'ava';
 import { GraphQLClient } from 'graphql-request';
 import { buildSchema } from 'type-graphql';
 import type { SessionController } from '../../src/controller.js';
-import { sessionResolvers } from '../../src/type-graphql.js';
 import { hashSessionKey, type Identity } from '../../src/identity.js';
+import { sessionResolvers } from '../../src/type-graphql.js';
 import { createTestDatabase } from './database.js';
-import { startTestServer, type RunningServer, type TestContext } from './server.js';
+import { type RunningServer, startTestServer, type TestContext } from './server.js';
 
 type ServerOptions = Parameters<typeof startTestServer>[0];
 

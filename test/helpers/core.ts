@@ -5,10 +5,10 @@ import type { SessionController } from '../../src/controller.js';
 import type { DatabaseOption } from '../../src/options.js';
 import { migrateDatabase } from '../../src/store/database.js';
 import { embeddedOrm as storeOrmOn } from '../../src/store/embedded.js';
-import { internalsOf } from './internals.js';
 import { createTestDatabase, onPostgres } from './database.js';
-import { startTestServer, type ApolloSettings, type RunningServer, type TestContext } from './server.js';
 import { FaultProxy } from './fault-proxy.js';
+import { internalsOf } from './internals.js';
+import { type ApolloSettings, type RunningServer, startTestServer, type TestContext } from './server.js';
 
 type ServerOptions = Parameters<typeof startTestServer>[0];
 type SchemaFactory = Parameters<typeof startTestServer>[1];

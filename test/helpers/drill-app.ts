@@ -5,7 +5,7 @@
 import { request as httpRequest } from 'node:http';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { currentSession, type SessionController } from '../../src/index.js';
-import { startTestServer, type RunningServer, type TestContext } from './server.js';
+import { type RunningServer, startTestServer, type TestContext } from './server.js';
 
 type ServerOptions = Parameters<typeof startTestServer>[0];
 

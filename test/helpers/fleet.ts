@@ -7,9 +7,9 @@ import type { DatabaseOption } from '../../src/options.js';
 import { migrateDatabase } from '../../src/store/database.js';
 import { embeddedOrm } from '../../src/store/embedded.js';
 import { sqlRunner } from '../../src/store/sql.js';
-import { internalsOf } from './internals.js';
 import { createTestDatabase, onPostgres } from './database.js';
-import { failure, startTestServer, type RunningServer, type TestContext } from './server.js';
+import { internalsOf } from './internals.js';
+import { failure, type RunningServer, startTestServer, type TestContext } from './server.js';
 
 type ServerOptions = Parameters<typeof startTestServer>[0];
 

@@ -4,9 +4,9 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { GraphQLClient } from 'graphql-request';
 import { SessionController } from '../../src/controller.js';
-import { currentSession } from '../../src/request-session.js';
 import type { Identity } from '../../src/identity.js';
 import type { SessionControllerOptions } from '../../src/options.js';
+import { currentSession } from '../../src/request-session.js';
 
 export interface TestContext {
   identity: Identity | null;

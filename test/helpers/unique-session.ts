@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { MikroORM } from '@mikro-orm/core';
+import type { TestFn } from 'ava';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { GraphQLClient } from 'graphql-request';
 import { uniqueSessionTransformer } from '../../src/directive/transformer.js';
@@ -9,7 +10,6 @@ import type { DatabaseOption } from '../../src/options.js';
 import { currentSession } from '../../src/request-session.js';
 import { migrateDatabase } from '../../src/store/database.js';
 import { embeddedOrm } from '../../src/store/embedded.js';
-import type { TestFn } from 'ava';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import type { RunningServer, TestContext } from './server.js';
 

@@ -7,7 +7,7 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { ExecutionContext } from 'ava';
 import type { SessionController } from '../../src/controller.js';
-import { sleep, serve } from './core.js';
+import { serve, sleep } from './core.js';
 import type { RunningServer, TestContext } from './server.js';
 import { startWsServer } from './ws.js';
 

@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLClient } from 'graphql-request';
-import { createSchema, createYoga, Repeater, type YogaServerOptions } from 'graphql-yoga';
 import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import { GraphQLClient } from 'graphql-request';
 import { useServer } from 'graphql-ws/use/ws';
+import { createSchema, createYoga, Repeater, type YogaServerOptions } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { SessionController } from '../../src/controller.js';
 import { useSessionControl } from '../../src/envelop.js';
-import { currentSession, requireSession } from '../../src/request-session.js';
 import type { SessionControllerOptions } from '../../src/options.js';
+import { currentSession, requireSession } from '../../src/request-session.js';
 import { identityFromHeaders, type TestContext } from './server.js';
 
 /**

@@ -10,8 +10,8 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { bearerToken, requireSession, SessionController } from 'graphql-session-controller';
 import { useServer } from 'graphql-ws/use/ws';
-import { SessionController, bearerToken, requireSession } from 'graphql-session-controller';
 import { WebSocketServer } from 'ws';
 
 // ── Your authentication. A stand-in: users and opaque tokens in memory. ─────────────────────────

@@ -5,9 +5,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { GraphQLError } from 'graphql';
-import { SessionController, requireSession, type UserSessionView } from 'graphql-session-controller';
-import { UniqueSession, UserSession, sessionResolvers } from 'graphql-session-controller/type-graphql';
-import { Arg, Ctx, Field, Mutation, ObjectType, Query, Resolver, buildSchema } from 'type-graphql';
+import { requireSession, SessionController, type UserSessionView } from 'graphql-session-controller';
+import { sessionResolvers, UniqueSession, UserSession } from 'graphql-session-controller/type-graphql';
+import { Arg, buildSchema, Ctx, Field, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
 
 // ── Your authentication. A stand-in: users and opaque tokens in memory. ─────────────────────────
 interface User {

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { GraphQLError } from 'graphql';
-import { SessionController, bearerToken, requireSession } from 'graphql-session-controller';
+import { bearerToken, requireSession, SessionController } from 'graphql-session-controller';
 import { useSessionControl } from 'graphql-session-controller/envelop';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';

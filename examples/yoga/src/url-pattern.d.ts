@@ -7,4 +7,5 @@ declare global {
   type URLPattern = any;
   var URLPattern: any;
 }
+
 export {};

@@ -99,6 +99,7 @@ test.serial(`an eviction on one instance is refused on the others within 1 s (${
     const user = `evictee-${round}`;
     const [first, second, third] = ['first', 'second', 'third'].map((k) => `${user}-${k}`);
     await warm(fleet, user, first);
+    // A duration: the two sessions' last use must differ for "least recently seen" to name one.
     await wait(20);
     await warm(fleet, user, second);
     // The third session, admitted on one instance, evicts the least recently seen: the first.
@@ -282,6 +283,7 @@ test.serial(
       t.true(proxy.heldCount > 0, 'the listener tried to reconnect');
     }
     const stopping = d.stop();
+    // A duration: the stop is under way (its held reconnect still pending) when the hold ends.
     await wait(200);
     proxy?.release();
     await stopping;
@@ -304,6 +306,7 @@ test.serial(
       // The three running instances listen again; the closed one must not have come back.
       const deadline = performance.now() + 5_000;
       while ((await listeners()) < 3 && performance.now() < deadline) await wait(50);
+      // An absence: the closed instance's listener would reconnect within this if it could.
       await wait(300);
       t.is(await listeners(), 3, 'a closed instance holds no LISTEN connection');
     }

@@ -86,6 +86,7 @@ test.serial(
           sessions.filter((s) => !s.gone).flatMap((s) => [use(b, s, 'use on B'), use(c, s, 'use on C')]),
         );
       }
+      // A user's pace: requests spread over the idle timeout, as the touch interval sees them.
       await wait(100);
     }
     t.true(checkedOthers);
@@ -156,6 +157,7 @@ test.serial(
     for (let burst = 0; burst < 20; burst++) {
       const results = await Promise.all(Array.from({ length: 10 }, () => attempt(a, 'busy', 'busy-key')));
       t.true(results.every((r) => r === 'ok'));
+      // A user's pace: the bursts spread over about a second of touch intervals.
       await wait(50);
     }
     const elapsed = performance.now() - started;
@@ -182,6 +184,7 @@ test.serial(
         Array.from({ length: 9 }, (_, i) => attempt(fleet.instances[i % 3], 'spread', 'spread-key')),
       );
       t.true(results.every((r) => r === 'ok'));
+      // A user's pace: the bursts spread over about a second of touch intervals.
       await wait(50);
     }
     const spreadElapsed = performance.now() - spreadStart;
@@ -198,11 +201,14 @@ test.serial(
     // one statement, so the statements are counted in flushes, not in sessions.
     const many = Array.from({ length: 40 }, (_, i) => ({ user: `many-${i}`, key: `many-${i}-key` }));
     const ids = await Promise.all(many.map((s) => whoami(c, s.user, s.key)));
+    // Real time past the touch interval: each instance judges it by its own clock and cached copy,
+    // which an aged row does not reach (and a probe request would be a use).
     await wait(touchMs + 50);
     const burstStart = performance.now();
     const results = await Promise.all(many.map((s) => attempt(b, s.user, s.key)));
     const burst = performance.now() - burstStart;
     t.true(results.every((r) => r === 'ok'));
+    // As above: every touch of the burst becomes due, by the instance's own clock.
     await wait(touchMs + 100);
     await b.controller.flush();
     const batches = writes[1].filter((w) => w.ids.some((x) => ids.includes(x)));

@@ -139,6 +139,10 @@ test.serial(
     const noDatabase = await cli(t, ['stats'], { DATABASE_URL: '' });
     t.is(noDatabase.code, 2);
     t.regex(noDatabase.stderr, /no database: pass --database <url> or set DATABASE_URL/);
+    // Retention has no "never": the variable is refused by name, not silently left at its default.
+    const forever = await cli(t, ['stats'], { DATABASE_URL: 'postgres://127.0.0.1:1/none', GSC_RETENTION: 'never' });
+    t.is(forever.code, 1);
+    t.regex(forever.stderr, /GSC_RETENTION cannot be "never": give a duration such as 90d/);
   },
 );
 

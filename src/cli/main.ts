@@ -8,12 +8,13 @@
  * in the environment, or statuses and pruning follow the library's defaults:
  *   GSC_IDLE_TIMEOUT, GSC_ABSOLUTE_TIMEOUT, GSC_RETENTION, GSC_TOMBSTONE_TTL (`--help` prints
  *   their defaults, from OPTION_DEFAULTS): durations such as 30m, 12h, 30d or milliseconds;
- *   `never` for none.
+ *   `never` for none (not for GSC_RETENTION, which is refused then: retention is never "none").
  * Listings read from the hot standbys in `--read-replica` or GSC_READ_REPLICAS (comma-separated).
  */
 import { readFileSync } from 'node:fs';
 import { withoutPasswords } from '../connection-string.js';
 import { SessionController } from '../controller.js';
+import { OPTION_DEFAULTS } from '../option-defaults.js';
 import type { SessionControllerOptions } from '../options.js';
 import { printable } from './printable.js';
 import { runCli } from './program.js';
@@ -50,6 +51,12 @@ const exitCode = await runCli(process.argv.slice(2), {
     const idleTimeout = duration('GSC_IDLE_TIMEOUT');
     const absoluteTimeout = duration('GSC_ABSOLUTE_TIMEOUT');
     const retention = duration('GSC_RETENTION');
+    // Retention has no "never" (rows past it are what pruning deletes): said, not silently defaulted.
+    if (retention === null) {
+      throw new Error(
+        `GSC_RETENTION cannot be "${process.env.GSC_RETENTION?.trim()}": give a duration such as 90d, or leave it unset for the default (${OPTION_DEFAULTS.retention})`,
+      );
+    }
     const tombstoneTtl = duration('GSC_TOMBSTONE_TTL');
     const options: SessionControllerOptions = {
       database,
@@ -58,7 +65,7 @@ const exitCode = await runCli(process.argv.slice(2), {
       migrate: false,
       ...(idleTimeout !== undefined ? { idleTimeout } : {}),
       ...(absoluteTimeout !== undefined ? { absoluteTimeout } : {}),
-      ...(retention ? { retention } : {}),
+      ...(retention !== undefined ? { retention } : {}),
       ...(settings?.readReplicas ? { readReplicas: settings.readReplicas } : {}),
       ...(tombstoneTtl !== undefined ? { tombstoneTtl } : {}),
       onStoreError: ({ operation, error }) =>

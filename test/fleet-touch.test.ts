@@ -134,7 +134,8 @@ test.serial(
   async (t) => {
     const touchMs = 300;
     // An instance whose sync poll is late (a busy machine) asks the store even for a cached session
-    // (fail-closed freshness: past maxStaleness, 4 × syncInterval here): a longer syncInterval keeps this test about touches.
+    // (fail-closed freshness: past maxStaleness, 4 × syncInterval here): a longer syncInterval
+    // keeps this test about touches.
     const fleet = await startFleet(t, databases, { idleTimeout: '1h', touchInterval: touchMs, syncInterval: '2s' });
     const [a, b, c] = fleet.instances;
     const writes = fleet.instances.map((s) => recordTouches(s.controller));

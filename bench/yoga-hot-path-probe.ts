@@ -10,46 +10,17 @@
  *
  * PROBE_REQUESTS (default 5000) per variant and round, PROBE_ROUNDS (default 9).
  */
-import { createSchema, createYoga } from 'graphql-yoga';
-import { useSessionControl } from '../src/envelop.js';
-import { type Identity, SessionController } from '../src/index.js';
+import { SessionController } from '../src/index.js';
 import { BenchDatabase } from './database.js';
 import { median } from './stats.js';
-
-interface Context {
-  identity: Identity | null;
-}
+import { type BenchContext, benchYoga } from './yoga-app.js';
 
 const REQUESTS = Number(process.env.PROBE_REQUESTS ?? 5_000);
 const ROUNDS = Number(process.env.PROBE_ROUNDS ?? 9);
-const typeDefs = 'type Query { dashboard: String! }';
-const resolvers = {
-  Query: { dashboard: (_: unknown, __: unknown, ctx: Context) => `Welcome ${ctx.identity?.userId ?? 'guest'}` },
-};
 const headers = { 'content-type': 'application/json', 'x-user': 'alice', 'x-session': 'alice-probe' };
 
-function yogaServer(controller?: SessionController<Context>) {
-  return createYoga<object, Context>({
-    schema: controller
-      ? controller.transformSchema(
-          createSchema<Context>({
-            typeDefs: [controller.typeDefs, typeDefs],
-            resolvers: [controller.resolverMap, resolvers],
-          }),
-        )
-      : createSchema<Context>({ typeDefs, resolvers }),
-    logging: false,
-    plugins: controller ? [useSessionControl(controller)] : [],
-    context: ({ request }) => {
-      const userId = request.headers.get('x-user');
-      const sessionKey = request.headers.get('x-session');
-      return { identity: userId && sessionKey ? { userId, sessionKey } : null };
-    },
-  });
-}
-
 /** Microseconds of this process's CPU per request, over `REQUESTS` sequential requests. */
-async function perRequest(yoga: ReturnType<typeof yogaServer>): Promise<number> {
+async function perRequest(yoga: ReturnType<typeof benchYoga>): Promise<number> {
   const started = process.cpuUsage();
   for (let i = 0; i < REQUESTS; i++) {
     const response = await yoga.fetch('http://probe/graphql', {
@@ -66,13 +37,13 @@ async function perRequest(yoga: ReturnType<typeof yogaServer>): Promise<number> 
 }
 
 const db = await BenchDatabase.create();
-const controller = await SessionController.create<Context>({
+const controller = await SessionController.create<BenchContext>({
   database: db.url,
   identify: (ctx) => ctx.identity,
   idleTimeout: '30m',
 });
 try {
-  const servers = { on: yogaServer(controller), off: yogaServer(), 'off (A/A)': yogaServer() };
+  const servers = { on: benchYoga(controller), off: benchYoga(), 'off (A/A)': benchYoga() };
   const labels = Object.keys(servers) as Array<keyof typeof servers>;
   // Warm-up: JIT, and the session admitted and cached.
   for (const label of labels) await perRequest(servers[label]);

@@ -6,25 +6,10 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSchema, createYoga } from 'graphql-yoga';
-import { useSessionControl } from '../src/envelop.js';
-import { type Identity, SessionController } from '../src/index.js';
-
-interface BenchContext {
-  identity: Identity | null;
-}
+import { SessionController } from '../src/index.js';
+import { type BenchContext, benchYoga } from './yoga-app.js';
 
 const on = process.env.YOGA_SESSION_CONTROL === 'on';
-const typeDefs = /* GraphQL */ `
-  type Query {
-    "A plain field: what the hot path reads."
-    dashboard: String!
-  }
-`;
-const resolvers = {
-  Query: { dashboard: (_: unknown, __: unknown, ctx: BenchContext) => `Welcome ${ctx.identity?.userId ?? 'guest'}` },
-};
-
 const controller = on
   ? await SessionController.create<BenchContext>({
       database: process.env.DATABASE_URL,
@@ -32,25 +17,7 @@ const controller = on
       idleTimeout: '30m',
     })
   : undefined;
-const schema = controller
-  ? controller.transformSchema(
-      createSchema<BenchContext>({
-        typeDefs: [controller.typeDefs, typeDefs],
-        resolvers: [controller.resolverMap, resolvers],
-      }),
-    )
-  : createSchema<BenchContext>({ typeDefs, resolvers });
-
-const yoga = createYoga<object, BenchContext>({
-  schema,
-  logging: false,
-  plugins: controller ? [useSessionControl(controller)] : [],
-  context: ({ request }) => {
-    const userId = request.headers.get('x-user');
-    const sessionKey = request.headers.get('x-session');
-    return { identity: userId && sessionKey ? { userId, sessionKey } : null };
-  },
-});
+const yoga = benchYoga(controller);
 const server = createServer(yoga);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 console.log(

@@ -5,28 +5,12 @@
 // Driven by graphql-sse's own client with `singleConnection: true`.
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import test from 'ava';
-import { createClient, type ExecutionResult } from 'graphql-sse';
+import { createClient } from 'graphql-sse';
 import { newKey } from './helpers/api.js';
 import { eventually } from './helpers/core.js';
 import { createTestDatabase } from './helpers/database.js';
+import { follow } from './helpers/streams.js';
 import { startYogaServer } from './helpers/yoga.js';
-
-type Event = ExecutionResult<Record<string, unknown>, unknown>;
-
-/** Reads a stream in the background: every event, and whether (and when) it completed. */
-function follow(stream: AsyncIterableIterator<Event>) {
-  const events: Event[] = [];
-  const state = { completedAt: undefined as number | undefined, error: undefined as unknown };
-  const done = (async () => {
-    try {
-      for await (const event of stream) events.push(event);
-    } catch (error) {
-      state.error = error;
-    }
-    state.completedAt = performance.now();
-  })();
-  return { events, state, done };
-}
 
 test('single connection mode: a revoked session’s streams end within 1 s, SESSION_REVOKED last, and its next operation is refused', async (t) => {
   const db = await createTestDatabase();

@@ -4,10 +4,11 @@
 // end within 1 s with the refusal in their last event. Driven by graphql-sse's own client
 // (distinct connections mode, which Yoga's built-in SSE serves) and by fetch.
 import test, { type ExecutionContext } from 'ava';
-import { createClient, type ExecutionResult } from 'graphql-sse';
+import { createClient } from 'graphql-sse';
 import { newKey } from './helpers/api.js';
 import { eventually } from './helpers/core.js';
 import { createTestDatabase } from './helpers/database.js';
+import { follow } from './helpers/streams.js';
 import { startYogaServer, type YogaTestServer } from './helpers/yoga.js';
 
 type Options = Parameters<typeof startYogaServer>[0];
@@ -24,21 +25,6 @@ async function yoga(t: ExecutionContext, options: Options = {}): Promise<YogaTes
 function sse(server: YogaTestServer, userId?: string, sessionKey?: string) {
   const client = createClient({ url: server.url, headers: server.headers(userId, sessionKey), retryAttempts: 0 });
   return client;
-}
-
-/** Reads a stream in the background: every event, and whether (and when) it completed. */
-function follow(stream: AsyncIterableIterator<ExecutionResult<Record<string, unknown>, unknown>>) {
-  const events: Array<ExecutionResult<Record<string, unknown>, unknown>> = [];
-  const state = { completedAt: undefined as number | undefined, error: undefined as unknown };
-  const done = (async () => {
-    try {
-      for await (const event of stream) events.push(event);
-    } catch (error) {
-      state.error = error;
-    }
-    state.completedAt = performance.now();
-  })();
-  return { events, state, done, stop: () => stream.return?.() };
 }
 
 async function sessionIdOf(server: YogaTestServer, userId: string, key: string): Promise<string> {

@@ -11,12 +11,14 @@
  */
 import type { Plugin } from '@envelop/core';
 import {
+  BREAK,
   type DocumentNode,
   type ExecutionResult,
   GraphQLError,
   type GraphQLSchema,
   getOperationAST,
   type OperationDefinitionNode,
+  visit,
 } from 'graphql';
 import { ADAPTER_RUNTIMES, type AdapterHost, type AdapterRuntimes } from '../adapter-runtimes.js';
 import { fragmentsOf } from '../api/cost.js';
@@ -72,9 +74,12 @@ export function useSessionControl(sessions: AdapterHost): Plugin & Partial<YogaH
     },
     onExecute({ args, setResultAndStopExecution }) {
       const governed = admit(gate, args.contextValue, args.document, args.operationName, setResultAndStopExecution);
+      // Only a document that asks for @defer or @stream can answer incrementally: any other
+      // leaves envelop no hook to run after it executes (the hot path pays for none).
+      const after = asksIncremental(args.document) ? incremental : undefined;
       // A cached session settles here without a promise (the hot path).
-      if (isThenable(governed)) return (governed as Promise<unknown>).then(() => incremental);
-      return incremental;
+      if (isThenable(governed)) return (governed as Promise<unknown>).then(() => after);
+      return after;
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const started = async () => {
@@ -113,18 +118,42 @@ function admit(
   operationName: string | null | undefined,
   stop: StopWith,
 ): Governed | Promise<Governed | undefined> | undefined {
-  const refuse = (error: unknown) => {
-    if (!(error instanceof GraphQLError)) throw error;
-    stop({ errors: [error] });
-    return undefined;
-  };
   try {
     const operation = getOperationAST(document, operationName ?? undefined);
     const governed = gate(contextValue as object, operation, document);
-    return isThenable<Governed>(governed) ? (governed as Promise<Governed>).then(undefined, refuse) : governed;
+    // The refusal's closure only where a promise needs one: a cached session settles without it.
+    return isThenable<Governed>(governed)
+      ? (governed as Promise<Governed>).then(undefined, (error: unknown) => refuse(error, stop))
+      : governed;
   } catch (error) {
-    return refuse(error);
+    return refuse(error, stop);
   }
+}
+
+function refuse(error: unknown, stop: StopWith): undefined {
+  if (!(error instanceof GraphQLError)) throw error;
+  stop({ errors: [error] });
+  return undefined;
+}
+
+/** Whether a document uses @defer or @stream; parsed documents are cached by the server, so is this. */
+const incrementalDocuments = new WeakMap<DocumentNode, boolean>();
+function asksIncremental(document: DocumentNode): boolean {
+  let asks = incrementalDocuments.get(document);
+  if (asks === undefined) {
+    asks = false;
+    visit(document, {
+      Directive(node) {
+        if (node.name.value === 'defer' || node.name.value === 'stream') {
+          asks = true;
+          return BREAK;
+        }
+        return undefined;
+      },
+    });
+    incrementalDocuments.set(document, asks);
+  }
+  return asks;
 }
 
 /** Subscriptions of signed-in sessions: their seats and their end on revocation. */

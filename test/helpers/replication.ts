@@ -15,6 +15,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { eventually } from './core.js';
 import { alive, freePort, postgresVersion, queryOnce, signalTree } from './pg-cluster.js';
 
 const run = promisify(execFile);
@@ -326,11 +327,7 @@ export class Replication {
     const pid = node.postmasterPid;
     if (!pid) throw new Error(`${node.name} is not running`);
     signalTree(pid, 'SIGKILL');
-    const deadline = Date.now() + 10_000;
-    while (node.running) {
-      if (Date.now() > deadline) throw new Error(`${node.name} (pid ${pid}) outlived SIGKILL by 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(async () => (node.running ? undefined : true), 10_000, 10);
   }
 
   /**
